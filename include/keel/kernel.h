@@ -1,0 +1,107 @@
+/*
+ * The kernel's own services: boot state, console, log, time, timers and
+ * threads.  Contracts: "may sleep" functions are for thread context only;
+ * everything else is also safe from event handlers (upcall context).
+ */
+#ifndef KEEL_KERNEL_H
+#define KEEL_KERNEL_H
+
+#include <lib/base.h>
+#include <xen/xen.h>
+
+/* ---- boot (kernel/main.c) ---- */
+extern start_info_t *start_info;
+extern uint64_t boot_entry_ns;     /* system time at kernel_start */
+extern uint64_t boot_prompt_ns;    /* system time when the prompt first showed */
+
+struct boot_options {
+	bool quiet;          /* "quiet": fewer boot messages */
+	uint64_t loglevel;   /* 0..7 */
+	bool autostart;      /* start /etc/xen/auto domains */
+	char test[32];       /* test hooks: a named scenario */
+};
+extern struct boot_options boot_opts;
+
+/* ---- console (xen/console.c) ---- */
+void console_write(const char *s, size_t len);
+void console_puts(const char *s);
+void console_init(void);
+/* Blocks until a byte of dom0 console input is there; may sleep. */
+int console_getc(void);
+/* Non-blocking: -EAGAIN when no input is waiting. */
+int console_trygetc(void);
+
+/* ---- log (kernel/log.c) ---- */
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_init(void);
+/* Copies out keel's log from absolute position *pos; see lib/logring.h. */
+size_t log_read(uint64_t *pos, char *out, size_t max);
+void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- time (kernel/time.c) ---- */
+void time_init(void);
+/* Xen system time: ns since the host booted, monotonic. */
+uint64_t time_now_ns(void);
+/* Nanoseconds since the Unix epoch. */
+uint64_t time_wallclock_ns(void);
+
+struct timer {
+	uint64_t deadline_ns;
+	void (*fn)(void *ctx);   /* runs in upcall context */
+	void *ctx;
+	struct timer *next;
+	bool armed;
+};
+void timer_arm(struct timer *t, uint64_t deadline_ns);
+void timer_cancel(struct timer *t);
+
+/* ---- threads (kernel/thread.c) ---- */
+struct thread;
+struct waitq {
+	struct thread *head;
+};
+void sched_init(void);
+struct thread *thread_create(const char *name, void (*fn)(void *), void *arg);
+void thread_exit(void) __attribute__((noreturn));
+struct thread *thread_current(void);
+const char *thread_name(const struct thread *t);
+/* Gives the CPU to other runnable threads; may sleep. */
+void thread_yield(void);
+/* Sleeps for ns nanoseconds; may sleep. */
+void thread_sleep_ns(uint64_t ns);
+/* Runs the idle loop on the boot stack; never returns. */
+void sched_run_idle(void) __attribute__((noreturn));
+
+/*
+ * Waits until cond is true, checking it with events masked so a wake-up
+ * cannot slip in between the check and the sleep.  timeout_ns 0 = forever.
+ * Evaluates to true if cond held, false on timeout.
+ */
+bool waitq_wait_until(struct waitq *wq, bool (*cond)(void *), void *ctx, uint64_t timeout_ns);
+/* Wakes every waiter; safe from event handlers. */
+void waitq_wake_all(struct waitq *wq);
+
+struct sched_stats {
+	uint64_t blocks;         /* SCHEDOP_block calls */
+	uint64_t switches;
+	uint64_t threads;
+};
+void sched_get_stats(struct sched_stats *out);
+
+/* ---- heap (kernel/heap.c) ---- */
+void heap_init(void);
+void heap_stats(uint64_t *in_use_bytes, uint64_t *slab_pages);
+
+/* ---- traps (arch/x86_64/traps.c) ---- */
+void traps_init(void);
+
+/* ---- power (kernel/power.c) ---- */
+void power_reboot(void) __attribute__((noreturn));
+/* Powers the machine off through ACPI S5; returns only on failure (-errno). */
+int power_off(void);
+void power_crash(void) __attribute__((noreturn));
+
+/* ---- shell (kernel/shell.c) ---- */
+void shell_main(void *unused);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * kernel_start: keel's first C code, and the order in which subsystems come
+ * up.  Xen enters with events masked and start_info in rsi (fact 13); the
+ * idle loop at the end is where events are first enabled.
+ */
+#include <keel/evtchn.h>
+#include <keel/hypercall.h>
+#include <keel/irq.h>
+#include <keel/kernel.h>
+#include <keel/mm.h>
+#include <lib/cmdline.h>
+
+start_info_t *start_info;
+struct shared_info *shared_info;
+uint64_t boot_entry_ns, boot_prompt_ns;
+struct boot_options boot_opts = { .loglevel = 6, .autostart = true };
+
+/* shared_info is a machine frame Xen owns (fact 12): it is mapped over this
+ * page of our image, whose own frame is simply no longer used. */
+static char shared_info_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+/* Per-CPU block reached through %fs.  Offset 0x28 is where gcc-built code
+ * (such as Debian's static libraries) expects the stack-protector canary. */
+static struct {
+	uint64_t self;
+	uint64_t pad[4];
+	uint64_t stack_canary;
+} percpu0 __attribute__((aligned(64)));
+
+static const struct cmdline_opt options[] = {
+	{ "quiet", CMDLINE_BOOL, &boot_opts.quiet, 0, 0, 0, "fewer boot messages" },
+	{ "loglevel", CMDLINE_UINT, &boot_opts.loglevel, 0, 0, 7, "log verbosity 0-7" },
+	{ "autostart", CMDLINE_BOOL, &boot_opts.autostart, 0, 0, 0,
+	  "create the domains in /etc/xen/auto at boot" },
+	{ "test", CMDLINE_STRING, boot_opts.test, sizeof(boot_opts.test), 0, 0,
+	  "test hook name" },
+};
+
+static void report_option(void *ctx, const char *msg)
+{
+	(void)ctx;
+	klog("keel: boot command line: %s\n", msg);
+}
+
+static void map_shared_info(start_info_t *si)
+{
+	long rc = hyp_update_va_mapping((unsigned long)shared_info_page,
+					si->shared_info | 7, UVMF_INVLPG);
+	if (rc) {
+		console_puts("keel: cannot map shared_info, stopping\n");
+		power_crash();
+	}
+	shared_info = (struct shared_info *)shared_info_page;
+}
+
+void kernel_start(start_info_t *si)
+{
+	start_info = si;
+	map_shared_info(si);
+	boot_entry_ns = time_now_ns();
+	log_init();
+	traps_init();
+
+	percpu0.self = (uint64_t)&percpu0;
+	percpu0.stack_canary = boot_entry_ns ^ 0x6b65656c6b65656cULL;
+	hyp_set_segment_base(SEGBASE_FS, (unsigned long)&percpu0);
+
+	cmdline_parse((const char *)si->cmd_line, options, ARRAY_SIZE(options),
+		      report_option, NULL);
+	mm_init(si);
+	heap_init();
+	evtchn_init();
+	sched_init();
+	time_init();
+	console_init();
+
+	if (!thread_create("shell", shell_main, NULL))
+		panic("cannot create the shell thread");
+	sched_run_idle();
+}

@@ -1,0 +1,260 @@
+/*
+ * Cooperative kernel threads.  A thread runs until it sleeps, waits or
+ * yields; event handlers only move threads onto the run queue.  When nothing
+ * is runnable the idle loop blocks the vCPU in Xen (SCHEDOP_block), with a
+ * one-shot timer armed for the next deadline: a blocked dom0 costs no CPU.
+ *
+ * The run queue and wait queues are touched by handlers in upcall context,
+ * so thread-side code changes them with events masked.
+ */
+#include <keel/hypercall.h>
+#include <keel/irq.h>
+#include <keel/kernel.h>
+
+#define STACK_BYTES (32 * 1024)
+
+enum thread_state { T_RUNNABLE, T_WAITING, T_DEAD };
+
+struct thread {
+	uint64_t rsp;
+	void *stack;
+	const char *name;
+	enum thread_state state;
+	struct thread *next;      /* run queue or wait queue link */
+	struct waitq *waiting_on;
+	struct timer wake_timer;
+	bool timed_out;
+};
+
+void arch_switch_stack(uint64_t *save_rsp, uint64_t new_rsp);
+void arch_thread_trampoline(void);
+
+static struct thread idle_thread = { .name = "idle", .state = T_RUNNABLE };
+static struct thread *current = &idle_thread;
+static struct thread *runq_head, *runq_tail;
+static struct thread *dead_list;
+static struct sched_stats stats;
+
+struct thread *thread_current(void)
+{
+	return current;
+}
+
+const char *thread_name(const struct thread *t)
+{
+	return t->name;
+}
+
+static void runq_push(struct thread *t)
+{
+	t->next = NULL;
+	if (runq_tail)
+		runq_tail->next = t;
+	else
+		runq_head = t;
+	runq_tail = t;
+}
+
+static struct thread *runq_pop(void)
+{
+	struct thread *t = runq_head;
+
+	if (t) {
+		runq_head = t->next;
+		if (!runq_head)
+			runq_tail = NULL;
+		t->next = NULL;
+	}
+	return t;
+}
+
+/* Switches to the next runnable thread (or idle).  Events must be masked. */
+static void schedule(void)
+{
+	struct thread *prev = current;
+	struct thread *next = runq_pop();
+
+	if (!next) {
+		if (prev->state == T_RUNNABLE)
+			return;
+		next = &idle_thread;
+	}
+	if (next == prev)
+		return;
+	current = next;
+	stats.switches++;
+	arch_switch_stack(&prev->rsp, next->rsp);
+	/* Back on prev's stack: reap threads that died meanwhile. */
+	while (dead_list && dead_list != current) {
+		struct thread *d = dead_list;
+		dead_list = d->next;
+		kfree(d->stack);
+		kfree(d);
+	}
+}
+
+struct thread *thread_create(const char *name, void (*fn)(void *), void *arg)
+{
+	struct thread *t = kzalloc(sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->stack = kmalloc(STACK_BYTES);
+	if (!t->stack) {
+		kfree(t);
+		return NULL;
+	}
+	/* Initial frame popped by arch_switch_stack: r15 r14 r13 r12 rbx rbp, ret. */
+	uint64_t *sp = (uint64_t *)((char *)t->stack + STACK_BYTES);
+	*--sp = 0;                                /* keeps 16-byte call alignment */
+	*--sp = (uint64_t)arch_thread_trampoline; /* return address */
+	*--sp = 0;                                /* rbp */
+	*--sp = 0;                                /* rbx */
+	*--sp = (uint64_t)fn;                     /* r12 */
+	*--sp = (uint64_t)arg;                    /* r13 */
+	*--sp = 0;                                /* r14 */
+	*--sp = 0;                                /* r15 */
+	t->rsp = (uint64_t)sp;
+	t->name = name;
+	t->state = T_RUNNABLE;
+	unsigned long f = irq_save();
+	stats.threads++;
+	runq_push(t);
+	irq_restore(f);
+	return t;
+}
+
+void thread_exit(void)
+{
+	irq_disable();
+	current->state = T_DEAD;
+	current->next = dead_list;
+	dead_list = current;
+	stats.threads--;
+	schedule();
+	panic("dead thread scheduled");
+}
+
+void thread_yield(void)
+{
+	unsigned long f = irq_save();
+
+	if (current != &idle_thread)
+		runq_push(current);
+	schedule();
+	irq_restore(f);
+}
+
+static void wake_locked(struct thread *t)
+{
+	if (t->state != T_WAITING)
+		return;
+	if (t->waiting_on) {
+		for (struct thread **pp = &t->waiting_on->head; *pp; pp = &(*pp)->next) {
+			if (*pp == t) {
+				*pp = t->next;
+				break;
+			}
+		}
+		t->waiting_on = NULL;
+	}
+	t->state = T_RUNNABLE;
+	runq_push(t);
+}
+
+static void wake_on_timeout(void *ctx)
+{
+	struct thread *t = ctx;
+
+	t->timed_out = true;
+	wake_locked(t);
+}
+
+void waitq_wake_all(struct waitq *wq)
+{
+	unsigned long f = irq_save();
+
+	while (wq->head) {
+		struct thread *t = wq->head;
+		wq->head = t->next;
+		t->waiting_on = NULL;
+		if (t->state == T_WAITING) {
+			t->state = T_RUNNABLE;
+			runq_push(t);
+		}
+	}
+	irq_restore(f);
+}
+
+bool waitq_wait_until(struct waitq *wq, bool (*cond)(void *), void *ctx, uint64_t timeout_ns)
+{
+	unsigned long f = irq_save();
+	uint64_t deadline = timeout_ns ? time_now_ns() + timeout_ns : 0;
+	bool ok;
+
+	ASSERT(current != &idle_thread);
+	current->timed_out = false;
+	for (;;) {
+		if (cond(ctx)) {
+			ok = true;
+			break;
+		}
+		if (current->timed_out) {
+			ok = false;
+			break;
+		}
+		current->state = T_WAITING;
+		if (wq) {
+			current->waiting_on = wq;
+			current->next = wq->head;
+			wq->head = current;
+		}
+		current->wake_timer.fn = wake_on_timeout;
+		current->wake_timer.ctx = current;
+		if (deadline)
+			timer_arm(&current->wake_timer, deadline);
+		schedule();
+		timer_cancel(&current->wake_timer);
+	}
+	irq_restore(f);
+	return ok;
+}
+
+static bool never(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+void thread_sleep_ns(uint64_t ns)
+{
+	waitq_wait_until(NULL, never, NULL, ns ? ns : 1);
+}
+
+void sched_init(void)
+{
+	stats.threads = 1;
+}
+
+void sched_get_stats(struct sched_stats *out)
+{
+	*out = stats;
+}
+
+void sched_run_idle(void)
+{
+	for (;;) {
+		irq_disable();
+		if (runq_head) {
+			schedule();
+			irq_enable();
+			continue;
+		}
+		/* Block with events masked: SCHEDOP_block re-enables them
+		 * atomically (fact 17), so a wake-up cannot be missed between the
+		 * check above and the block.  Timers were armed by whoever waits. */
+		stats.blocks++;
+		hyp_sched_op(SCHEDOP_block, NULL);
+		irq_enable();
+	}
+}

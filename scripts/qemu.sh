@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Boots Xen 4.17 with keel as dom0 in QEMU (TCG, qemu64), serial on stdio.
+#   scripts/qemu.sh [-- extra qemu args]
+# Environment:
+#   KEEL_ARGS     keel's command line            (default: empty)
+#   XEN_ARGS      extra Xen command line         (default: empty)
+#   DOM0_MEM      dom0 memory                    (default: 256M)
+#   QEMU_MEM      machine memory in MiB          (default: 1024)
+#   KEEL_ARCHIVE  boot archive (cpio)            (default: build/boot.cpio)
+#   QEMU_TIMEOUT  seconds before QEMU is killed  (default: none)
+# Run by `make run` (interactive) and by the integration tests (piped).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+xen=build/xen-4.17.elf
+if [ ! -f "$xen" ]; then
+	src=$(ls /boot/xen-4.17-amd64.gz 2>/dev/null || true)
+	[ -n "$src" ] || { echo "error: /boot/xen-4.17-amd64.gz missing: run scripts/deps.sh" >&2; exit 1; }
+	mkdir -p build
+	gunzip -c "$src" > "$xen.tmp" && mv "$xen.tmp" "$xen"
+fi
+archive=${KEEL_ARCHIVE:-build/boot.cpio}
+[ -f "$archive" ] || scripts/mkarchive.sh bootfs "$archive" >/dev/null
+# Xen: serial console, dom0 sized small, keel gets its input (fact 21).
+xen_cmd="console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEM:-256M},max:${DOM0_MEM:-256M} dom0_max_vcpus=1 loglvl=all guest_loglvl=all ${XEN_ARGS:-}"
+# QEMU splits -initrd at commas: keel's arguments must not contain any.
+case "${KEEL_ARGS:-}" in *,*) echo "error: KEEL_ARGS must not contain commas" >&2; exit 1;; esac
+extra=()
+[ "${1:-}" = "--" ] && { shift; extra=("$@"); }
+cmd=(qemu-system-x86_64 -accel tcg -cpu qemu64 -m "${QEMU_MEM:-1024}" -smp 1
+	-no-reboot -display none -monitor none
+	-chardev stdio,id=ser0,signal=off -serial chardev:ser0
+	-kernel "$xen" -append "$xen_cmd"
+	-initrd "build/keel ${KEEL_ARGS:-},$archive" "${extra[@]}")
+if [ -n "${QEMU_TIMEOUT:-}" ]; then
+	exec timeout --foreground -k 5 "$QEMU_TIMEOUT" "${cmd[@]}"
+fi
+exec "${cmd[@]}"
