@@ -23,11 +23,13 @@ static int cmd_mem(int argc, char **argv)
 	kprintf("  keel image   : %llu KiB\n", (unsigned long long)(st.image_pages * 4));
 	kprintf("  boot data    : %llu KiB (Xen's p2m, start_info, page tables, boot module)\n",
 		(unsigned long long)(st.boot_pages * 4));
-	kprintf("  page tables  : %llu KiB added by keel\n",
-		(unsigned long long)(st.pagetable_pages * 4));
+	kprintf("  page tables  : %llu KiB added by keel (+%llu KiB reserved for the linear map)\n",
+		(unsigned long long)(st.pagetable_pages * 4),
+		(unsigned long long)(st.pt_reserved_pages * 4));
 	kprintf("  heap         : %llu KiB in use, %llu KiB of slabs\n",
 		(unsigned long long)(heap_bytes / 1024), (unsigned long long)(slab_pages * 4));
 	kprintf("vmap in use    : %llu pages\n", (unsigned long long)st.vmap_used_pages);
+	kprintf("linear map     : %llu pages mapped so far\n", (unsigned long long)st.mapped_pages);
 	return 0;
 }
 
@@ -48,6 +50,24 @@ static int cmd_uptime(int argc, char **argv)
 	uint64_t boot_us = (boot_prompt_ns - boot_entry_ns) / 1000;
 	kprintf("dom0 boot  : %llu.%03llu ms from entry to prompt\n",
 		(unsigned long long)(boot_us / 1000), (unsigned long long)(boot_us % 1000));
+	return 0;
+}
+
+static int cmd_boottime(int argc, char **argv)
+{
+	uint64_t prev = boot_entry_ns;
+
+	(void)argc;
+	(void)argv;
+	for (unsigned int i = 0; i < boot_phase_count; i++) {
+		uint64_t us = (boot_phases[i].done_ns - prev) / 1000;
+		kprintf("%-34s %6llu.%03llu ms\n", boot_phases[i].name,
+			(unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+		prev = boot_phases[i].done_ns;
+	}
+	uint64_t us = (boot_prompt_ns - boot_entry_ns) / 1000;
+	kprintf("%-34s %6llu.%03llu ms\n", "total: entry to prompt", (unsigned long long)(us / 1000),
+		(unsigned long long)(us % 1000));
 	return 0;
 }
 
@@ -171,6 +191,7 @@ static int cmd_sleep(int argc, char **argv)
 const struct command kernel_commands[] = {
 	{ "mem", cmd_mem, NULL, "dom0 memory: totals and what keel uses" },
 	{ "uptime", cmd_uptime, NULL, "time since dom0 and Xen started" },
+	{ "boottime", cmd_boottime, NULL, "how long each boot phase took" },
 	{ "date", cmd_date, NULL, "wall-clock time (UTC)" },
 	{ "dmesg", cmd_dmesg, NULL, "keel's log (Xen's: `xl dmesg`)" },
 	{ "stats", cmd_stats, NULL, "scheduler and event counters" },

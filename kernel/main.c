@@ -27,6 +27,16 @@ static struct {
 	uint64_t stack_canary;
 } percpu0 __attribute__((aligned(64)));
 
+/* Boot phases and when they finished, for the `boottime` command. */
+struct boot_phase boot_phases[BOOT_PHASES_MAX];
+unsigned int boot_phase_count;
+
+void boot_phase_done(const char *name)
+{
+	if (boot_phase_count < BOOT_PHASES_MAX)
+		boot_phases[boot_phase_count++] = (struct boot_phase){ name, time_now_ns() };
+}
+
 static const struct cmdline_opt options[] = {
 	{ "quiet", CMDLINE_BOOL, &boot_opts.quiet, 0, 0, 0, "fewer boot messages" },
 	{ "loglevel", CMDLINE_UINT, &boot_opts.loglevel, 0, 0, 7, "log verbosity 0-7" },
@@ -60,6 +70,7 @@ void kernel_start(start_info_t *si)
 	boot_entry_ns = time_now_ns();
 	log_init();
 	traps_init();
+	boot_phase_done("shared_info, traps");
 
 	percpu0.self = (uint64_t)&percpu0;
 	percpu0.stack_canary = boot_entry_ns ^ 0x6b65656c6b65656cULL;
@@ -67,12 +78,15 @@ void kernel_start(start_info_t *si)
 
 	cmdline_parse((const char *)si->cmd_line, options, ARRAY_SIZE(options),
 		      report_option, NULL);
+	boot_phase_done("command line");
 	mm_init(si);
+	boot_phase_done("linear map, page allocator");
 	heap_init();
 	evtchn_init();
 	sched_init();
 	time_init();
 	console_init();
+	boot_phase_done("heap, events, timers, console");
 
 	if (!thread_create("shell", shell_main, NULL))
 		panic("cannot create the shell thread");

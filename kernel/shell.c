@@ -118,7 +118,7 @@ static void read_line(char *buf, size_t size)
 	for (;;) {
 		int c = console_getc();
 		if (c == '\r' || c == '\n') {
-			console_puts("\r\n");
+			kprintf("\n");
 			buf[len] = 0;
 			return;
 		}
@@ -159,6 +159,7 @@ void shell_main(void *unused)
 
 	(void)unused;
 	mm_get_stats(&st);
+	boot_phase_done("threads, shell");
 	boot_prompt_ns = time_now_ns();
 	uint64_t boot_us = (boot_prompt_ns - boot_entry_ns) / 1000;
 	kprintf("\nkeel 0.1 - a Xen dom0 kernel (%llu MiB, booted in %llu.%03llu ms)\n"

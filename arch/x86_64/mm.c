@@ -100,9 +100,18 @@ static void install_table(void *va, uint64_t *parent_entry)
 	added_pt_pages++;
 }
 
-/* Boot-time: the next free page for a table; always inside the mapped part. */
-static void *boot_table_page(void)
+/*
+ * L1 tables for the linear map come from a run of pages reserved at boot
+ * right after Xen's boot structures.  Chunk K (pfns K*512..) takes reserved
+ * page K, which always lies in a chunk mapped before K (Xen's initial mapping
+ * covers at least 512 KiB past the boot stack, and later chunks are mapped in
+ * order), so a table page is always writable before it is hooked in.
+ */
+static uint64_t pt_reserve_end;
+
+static void *reserved_table_page(void)
 {
+	ASSERT(next_pt_pfn < pt_reserve_end);
 	return pfn_to_virt(_pfn(next_pt_pfn++));
 }
 
@@ -118,27 +127,36 @@ static uint64_t *l1_for(unsigned long va, void *(*get_page)(void))
 	return entry_table(*l2e);
 }
 
-/* Maps every pfn Xen gave us at KEEL_VIRT_BASE + pfn * 4096. */
-static void extend_linear_map(void)
-{
-	mmu_update_t batch[64];
-	unsigned int n = 0;
+/* Every pfn below mapped_limit is mapped in the linear map. */
+static uint64_t mapped_limit;
 
-	for (uint64_t pfn = 0; pfn < nr_pages; pfn++) {
+
+/*
+ * Maps pfns up to end (rounded up to 2 MiB) at KEEL_VIRT_BASE + pfn * 4096,
+ * one table walk and one mmu_update batch per L1 table: under TCG each
+ * hypercall, and each PTE Xen validates, is costly, so this runs lazily as
+ * the page allocator first hands out pages in a chunk, not all at boot.
+ */
+static void linear_map_ensure(uint64_t end)
+{
+	static mmu_update_t batch[512];
+
+	while (mapped_limit < end && mapped_limit < nr_pages) {
+		uint64_t pfn = mapped_limit;
 		unsigned long va = (unsigned long)pfn_to_virt(_pfn(pfn));
-		uint64_t *l1 = l1_for(va, boot_table_page);
-		uint64_t *pte = &l1[pt_index(va, 1)];
-		if (*pte & PTE_PRESENT)
-			continue;
-		batch[n].ptr = virt_to_maddr(pte) | MMU_NORMAL_PT_UPDATE;
-		batch[n].val = (p2m[pfn] << PAGE_SHIFT) | L1_FLAGS;
-		if (++n == ARRAY_SIZE(batch)) {
-			must(hyp_mmu_update(batch, n, NULL, DOMID_SELF), "linear map");
-			n = 0;
+		uint64_t *l1 = l1_for(va, reserved_table_page);
+		unsigned int n = 0;
+		for (unsigned int i = pt_index(va, 1); i < 512 && pfn < nr_pages; i++, pfn++) {
+			if (l1[i] & PTE_PRESENT)
+				continue;
+			batch[n].ptr = virt_to_maddr(&l1[i]) | MMU_NORMAL_PT_UPDATE;
+			batch[n].val = (p2m[pfn] << PAGE_SHIFT) | L1_FLAGS;
+			n++;
 		}
+		if (n)
+			must(hyp_mmu_update(batch, n, NULL, DOMID_SELF), "linear map");
+		mapped_limit = pfn;
 	}
-	if (n)
-		must(hyp_mmu_update(batch, n, NULL, DOMID_SELF), "linear map");
 }
 
 void mm_init(start_info_t *si)
@@ -157,17 +175,18 @@ void mm_init(start_info_t *si)
 	 * so the boot stack page is free too. */
 	uint64_t first_free = virt_to_pfn((void *)si->pt_base).pfn + si->nr_pt_frames;
 	next_pt_pfn = first_free;
-	extend_linear_map();
+	pt_reserve_end = first_free + (nr_pages + 511) / 512;
 
-	/* The allocator's bitmap lives in the first free pages. */
+	/* The allocator's bitmap follows the reserved table pages. */
 	size_t bitmap_bytes = RANGE_ALLOC_BITMAP_BYTES(nr_pages);
 	size_t bitmap_pages = (bitmap_bytes + PAGE_SIZE - 1) / PAGE_SIZE;
-	uint64_t *bitmap = pfn_to_virt(_pfn(next_pt_pfn));
-	next_pt_pfn += bitmap_pages;
-	range_init(&page_pool, 0, nr_pages, bitmap);
-	range_free(&page_pool, next_pt_pfn, nr_pages - next_pt_pfn);
+	uint64_t bitmap_pfn = pt_reserve_end;
+	uint64_t pool_start = bitmap_pfn + bitmap_pages;
+	linear_map_ensure(pool_start);
+	range_init(&page_pool, 0, nr_pages, pfn_to_virt(_pfn(bitmap_pfn)));
+	range_free(&page_pool, pool_start, nr_pages - pool_start);
 	image_pages = ((unsigned long)_end - (unsigned long)_text + PAGE_SIZE - 1) / PAGE_SIZE;
-	boot_reserved_pages = first_free - image_pages;
+	boot_reserved_pages = first_free - image_pages + bitmap_pages;
 
 	/* vmap: one L2 table for the last GiB, L1 tables on demand. */
 	unsigned long va = VMAP_BASE;
@@ -188,6 +207,7 @@ void *page_alloc(size_t n)
 
 	if (range_alloc(&page_pool, n, 1, &pfn))
 		return NULL;
+	linear_map_ensure(pfn + n);
 	void *va = pfn_to_virt(_pfn(pfn));
 	memset(va, 0, n * PAGE_SIZE);
 	return va;
@@ -205,6 +225,8 @@ void mm_get_stats(struct mm_stats *out)
 	out->image_pages = image_pages;
 	out->boot_pages = boot_reserved_pages;
 	out->pagetable_pages = added_pt_pages;
+	out->mapped_pages = mapped_limit;
+	out->pt_reserved_pages = pt_reserve_end - next_pt_pfn;
 	out->vmap_used_pages = VMAP_PAGES - vmap_pool.free;
 }
 

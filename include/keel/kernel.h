@@ -14,6 +14,15 @@ extern start_info_t *start_info;
 extern uint64_t boot_entry_ns;     /* system time at kernel_start */
 extern uint64_t boot_prompt_ns;    /* system time when the prompt first showed */
 
+#define BOOT_PHASES_MAX 16
+struct boot_phase {
+	const char *name;
+	uint64_t done_ns;    /* system time when the phase ended */
+};
+extern struct boot_phase boot_phases[BOOT_PHASES_MAX];
+extern unsigned int boot_phase_count;
+void boot_phase_done(const char *name);
+
 struct boot_options {
 	bool quiet;          /* "quiet": fewer boot messages */
 	uint64_t loglevel;   /* 0..7 */

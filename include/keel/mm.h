@@ -64,6 +64,8 @@ struct mm_stats {
 	uint64_t boot_pages;      /* Xen's boot structures: p2m, start_info, page tables, module */
 	uint64_t pagetable_pages; /* page tables keel added */
 	uint64_t vmap_used_pages;
+	uint64_t pt_reserved_pages; /* set aside for future linear-map tables */
+	uint64_t mapped_pages;    /* linear map extent so far (it grows lazily) */
 };
 void mm_get_stats(struct mm_stats *out);
 

@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# Builds the Linux PV domU that keel's integration tests boot, from Debian
+# packages only (linux-image-amd64, busybox-static, xenstore-utils, cpio,
+# gzip), with no network and no root needed:
+#
+#   scripts/mk-domu.sh OUTDIR
+#
+#   OUTDIR/vmlinuz         the newest /boot/vmlinuz-* (Debian's kernel boots as
+#                          a Xen PV guest; hvc0 is its console)
+#   OUTDIR/initrd.cpio.gz  a busybox ramdisk (newc cpio, gzip).  Its /init
+#                          mounts proc, sys, devtmpfs, prints KEEL-DOMU-INIT on
+#                          /dev/console, runs /tests/NAME.sh if the kernel
+#                          command line says keeltest=NAME, then keeps a shell
+#                          on the console for ever (PID 1 never exits).
+#
+# The ramdisk also holds xenstore-utils' tools with their shared libraries
+# (they reach xenstore through /dev/xen/xenbus, which Debian's kernel builds
+# in: CONFIG_XEN_XENBUS_FRONTEND=y, so no module is needed) and /sbin/poweroff,
+# /sbin/reboot, /sbin/halt: Linux answers a toolstack's control/shutdown
+# "poweroff" by running /sbin/poweroff (orderly_poweroff).
+#
+# Test scripts print one "KEEL-TEST <name> ok|fail <detail>" line per check
+# and end with "KEEL-TEST-DONE"; the harness greps the guest console.
+# Rebuilds OUTDIR's two files from scratch each run.
+set -euo pipefail
+
+die() { echo "mk-domu: $*" >&2; exit 1; }
+
+[ $# -eq 1 ] || die "usage: $0 OUTDIR"
+out=$1
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+for tool in cpio gzip ldd; do
+	command -v "$tool" >/dev/null || die "$tool missing (apt-get install cpio gzip libc-bin)"
+done
+busybox=/bin/busybox
+[ -x "$busybox" ] || die "$busybox missing (apt-get install busybox-static)"
+case "$(ldd "$busybox" 2>&1 || true)" in
+*"not a dynamic"* | *"statically linked"*) ;;
+*) die "$busybox is not static (apt-get install busybox-static)" ;;
+esac
+applets=$("$busybox" --list)
+for a in setsid cttyhack timeout od dd; do
+	case " $(echo $applets) " in *" $a "*) ;; *) die "busybox lacks $a" ;; esac
+done
+xenstore=/usr/bin/xenstore
+[ -x "$xenstore" ] || die "$xenstore missing (apt-get install xenstore-utils)"
+
+# The newest Debian kernel, by version order.
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+[ -n "$kernel" ] || die "no /boot/vmlinuz-* (apt-get install linux-image-amd64)"
+[ -r "$kernel" ] || die "$kernel is not readable (run as root once, or chmod a+r it)"
+kver=${kernel#/boot/vmlinuz-}
+config=/boot/config-$kver
+if [ -r "$config" ]; then
+	for opt in CONFIG_XEN_PV CONFIG_HVC_XEN CONFIG_XEN_XENBUS_FRONTEND CONFIG_DEVTMPFS \
+		CONFIG_BLK_DEV_INITRD CONFIG_RD_GZIP; do
+		grep -qx "$opt=y" "$config" || die "$kver lacks $opt=y (see $config)"
+	done
+fi
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/keel-domu.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+
+# ---- the tree --------------------------------------------------------------
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,root,tests,etc}
+chmod 1777 "$root/tmp"
+cp "$busybox" "$root/bin/busybox"
+chmod 755 "$root/bin/busybox"
+# One link per applet at busybox's own path for it; poweroff/reboot/halt are
+# scripts instead (below) so that they never wait for an init that is a shell.
+"$busybox" --list-full | while read -r path; do
+	case "$path" in
+	sbin/poweroff | sbin/reboot | sbin/halt | bin/busybox) continue ;;
+	esac
+	mkdir -p "$root/$(dirname "$path")"
+	ln -sf /bin/busybox "$root/$path"
+done
+for cmd in poweroff reboot halt; do
+	case $cmd in
+	reboot) act=reboot ;;
+	*) act=poweroff ;;
+	esac
+	printf '#!/bin/busybox sh\n# Linux runs /sbin/poweroff on a Xen shutdown request; act at once.\nsync\nexec /bin/busybox %s -f\n' \
+		"$act" > "$root/sbin/$cmd"
+	chmod 755 "$root/sbin/$cmd"
+done
+
+# xenstore-utils: one multi-call binary that dispatches on its name.
+cp "$xenstore" "$root/usr/bin/xenstore"
+for tool in read write ls list rm watch exists chmod; do
+	ln -sf xenstore "$root/usr/bin/xenstore-$tool"
+done
+# Its shared libraries (libxenstore, libxentoolcore, libc) and the dynamic
+# loader, at the paths ldd names; the loader searches /lib/x86_64-linux-gnu
+# by default, so no ld.so.cache is needed.
+ldd "$xenstore" | awk '/=>/ { print $3 } !/=>/ && $1 ~ /^\// { print $1 }' |
+while read -r lib; do
+	[ -n "$lib" ] || continue
+	mkdir -p "$root/$(dirname "$lib")"
+	cp -L "$lib" "$root/$lib"
+done
+[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || die "ldd did not name the dynamic loader"
+
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\n' > "$root/etc/group"
+
+# ---- /init -----------------------------------------------------------------
+cat > "$root/init" <<'EOF'
+#!/bin/busybox sh
+# PID 1 of keel's test domU.  It must never exit (the kernel would panic).
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+# The ramdisk has no device nodes, so the kernel could not open a console
+# for us: take /dev/console now that devtmpfs is there.  It is hvc0 under Xen
+# (console=hvc0) and ttyS0 under plain QEMU (console=ttyS0).
+exec </dev/console >/dev/console 2>&1
+echo KEEL-DOMU-INIT
+hostname keel-domu
+
+test=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	keeltest=*) test=${arg#keeltest=} ;;
+	esac
+done
+if [ -n "$test" ]; then
+	if [ -f "/tests/$test.sh" ]; then
+		sh "/tests/$test.sh"
+	else
+		echo "KEEL-TEST $test fail no /tests/$test.sh"
+		echo KEEL-TEST-DONE
+	fi
+fi
+
+# An interactive shell with the console as its controlling tty (cttyhack finds
+# the real device behind /dev/console), started again whenever it exits.
+while :; do
+	setsid cttyhack sh -l
+	sleep 1
+done
+EOF
+chmod 755 "$root/init"
+
+# ---- /tests/xs.sh ----------------------------------------------------------
+cat > "$root/tests/xs.sh" <<'EOF'
+#!/bin/sh
+# xenstore from a domU: its own home, another domain's keys, a watch.
+# One "KEEL-TEST <name> ok|fail <detail>" line per check, then KEEL-TEST-DONE.
+ok() { echo "KEEL-TEST $1 ok $2"; }
+fail() { echo "KEEL-TEST $1 fail $2"; }
+oneline() { tr '\n' ' ' | sed 's/ *$//'; }
+
+# Sends one raw request on /dev/xen/xenbus (struct xsd_sockmsg, xs_wire.h:
+# type, req_id, tx_id, len; all u32 little-endian; then the payload) and
+# prints the reply as "OK <payload>" or "ERR <errno name>" -- the CLI tools
+# only say "could not write", which cannot tell EACCES from ENOENT.
+le32() {
+	printf "\\$(printf %03o $(($1 & 255)))\\$(printf %03o $((($1 >> 8) & 255)))"
+	printf "\\$(printf %03o $((($1 >> 16) & 255)))\\$(printf %03o $((($1 >> 24) & 255)))"
+}
+xs_raw() { # TYPE PATH [VALUE]   (XS_READ 2, XS_WRITE 11)
+	if [ $# -ge 3 ]; then
+		len=$((${#2} + 1 + ${#3}))
+	else
+		len=$((${#2} + 1))
+	fi
+	{
+		le32 "$1"; le32 7; le32 0; le32 "$len"
+		printf '%s\000' "$2"
+		[ $# -ge 3 ] && printf '%s' "$3"
+	} > /tmp/xsreq
+	[ -c /dev/xen/xenbus ] || { echo "ERR no-xenbus-device"; return; }
+	exec 3<>/dev/xen/xenbus
+	cat /tmp/xsreq >&3
+	timeout 10 dd bs=65536 count=1 <&3 >/tmp/xsrep 2>/dev/null
+	exec 3>&-
+	type=$(od -An -tu4 -N4 /tmp/xsrep 2>/dev/null | tr -d ' ')
+	payload=$(tail -c +17 /tmp/xsrep | tr -d '\000')
+	case "$type" in
+	16) echo "ERR $payload" ;;     # XS_ERROR
+	"") echo "ERR no-reply" ;;
+	*) echo "OK $payload" ;;
+	esac
+}
+
+if [ -c /dev/xen/xenbus ]; then
+	ok xenbus-dev /dev/xen/xenbus
+else
+	fail xenbus-dev "no /dev/xen/xenbus"
+fi
+
+domid=$(xenstore-read domid 2>&1)
+case "$domid" in
+'' | *[!0-9]*) fail read-domid "$(echo "$domid" | oneline)"; domid= ;;
+*) ok read-domid "$domid" ;;
+esac
+name=$(xenstore-read name 2>&1) && [ -n "$name" ] && ok read-name "$name" ||
+	fail read-name "$(echo "$name" | oneline)"
+home=/local/domain/${domid:-unknown}
+if abs=$(xenstore-read "$home/name" 2>&1) && [ -n "$domid" ] && [ "$abs" = "$name" ]; then
+	ok read-name-absolute "$home/name=$abs"
+else
+	fail read-name-absolute "$(echo "$abs" | oneline)"
+fi
+
+val="keel-$$-$(date +%s)"
+if err=$(xenstore-write "$home/data/test" "$val" 2>&1); then
+	got=$(xenstore-read "$home/data/test" 2>&1)
+	[ "$got" = "$val" ] && ok write-read "$home/data/test=$got" ||
+		fail write-read "wrote $val, read $(echo "$got" | oneline)"
+else
+	fail write-read "$(echo "$err" | oneline)"
+fi
+got=$(xenstore-read data/test 2>&1)
+[ "$got" = "$val" ] && ok read-relative "data/test=$got" ||
+	fail read-relative "$(echo "$got" | oneline)"
+
+list=$(xenstore-list "$home" 2>&1)
+echo "$list" | grep -qx data && echo "$list" | grep -qx name &&
+	ok list-home "$(echo "$list" | oneline)" || fail list-home "$(echo "$list" | oneline)"
+ls=$(xenstore-ls "$home/data" 2>&1)
+echo "$ls" | grep -q "^test = \"$val\"" && ok ls-data "$(echo "$ls" | oneline)" ||
+	fail ls-data "$(echo "$ls" | oneline)"
+
+# Another domain's keys: dom0's are "n0", so both must be refused.
+if out=$(xenstore-read /local/domain/0/name 2>&1); then
+	fail other-read "read /local/domain/0/name=$out"
+else
+	r=$(xs_raw 2 /local/domain/0/name)
+	[ "$r" = "ERR EACCES" ] && ok other-read "refused $r" || fail other-read "refused, $r"
+fi
+if out=$(xenstore-write /local/domain/0/name keel-was-here 2>&1); then
+	fail other-write "write to /local/domain/0/name accepted"
+else
+	r=$(xs_raw 11 /local/domain/0/name keel-was-here)
+	[ "$r" = "ERR EACCES" ] && ok other-write "refused $r" || fail other-write "refused, $r"
+fi
+r=$(xs_raw 11 /local/domain/0/keel-test x)
+[ "$r" = "ERR EACCES" ] && ok other-create "refused $r" || fail other-create "$r"
+r=$(xs_raw 2 "$home/data/test")
+[ "$r" = "OK $val" ] && ok raw-read "$r" || fail raw-read "$r"
+
+# A watch fires once when set, then on each change: wait for the first event
+# before writing so the second can only be ours.
+key=$home/data/watched
+xenstore-write "$key" before >/dev/null 2>&1
+rm -f /tmp/watch.out
+xenstore-watch -n 2 "$key" > /tmp/watch.out 2>&1 &
+wpid=$!
+i=0
+while [ "$i" -lt 50 ] && [ "$(grep -c . /tmp/watch.out)" -lt 1 ] && kill -0 "$wpid" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+xenstore-write "$key" after >/dev/null 2>&1
+i=0
+while [ "$i" -lt 100 ] && [ "$(grep -c . /tmp/watch.out)" -lt 2 ] && kill -0 "$wpid" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+events=$(grep -c "^$key" /tmp/watch.out)
+if [ "$events" -ge 2 ]; then
+	ok watch "$events events on $key"
+else
+	fail watch "$events events in $((i / 10))s: $(oneline < /tmp/watch.out)"
+fi
+kill "$wpid" 2>/dev/null
+wait "$wpid" 2>/dev/null
+
+if err=$(xenstore-rm "$home/data/test" 2>&1); then
+	r=$(xs_raw 2 "$home/data/test")
+	[ "$r" = "ERR ENOENT" ] && ok rm "$home/data/test gone" || fail rm "then read: $r"
+else
+	fail rm "$(echo "$err" | oneline)"
+fi
+echo KEEL-TEST-DONE
+EOF
+chmod 755 "$root/tests/xs.sh"
+
+# ---- pack ------------------------------------------------------------------
+# Fixed times and root ownership (-R 0:0 works without root) make the archive
+# reproducible.
+find "$root" -exec touch -h -d @0 {} +
+tmp_initrd=$(mktemp "$out/.initrd.XXXXXX")
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n > "$tmp_initrd"
+chmod 644 "$tmp_initrd"
+mv -f "$tmp_initrd" "$out/initrd.cpio.gz"
+cp -f "$kernel" "$out/vmlinuz.tmp"
+chmod 644 "$out/vmlinuz.tmp"
+mv -f "$out/vmlinuz.tmp" "$out/vmlinuz"
+echo "mk-domu: $out/vmlinuz ($kver), $out/initrd.cpio.gz ($(stat -c %s "$out/initrd.cpio.gz") bytes)"
