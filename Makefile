@@ -34,7 +34,7 @@ KASFLAGS := -D__ASSEMBLY__ -Iinclude -I$(BUILD)/include -MMD -MP
 KLDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 
-.PHONY: all unit test run clean fuzz bench
+.PHONY: all unit test run clean fuzz bench deps
 all: $(BUILD)/keel
 
 # Xen's public headers are reached through a private folder: -I/usr/include
@@ -77,14 +77,21 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-test: all $(UNIT_BINS)
+# `make run` and `make test` are the README's two commands: both install what
+# is missing first, so they work on a fresh Debian machine.
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
 	@tests/run.sh
 
-run: all
+run: deps
+	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
 
 bench: all
-	@scripts/bench-boot.sh
+	@scripts/bench-boot.py
 
 clean:
 	rm -rf $(BUILD)

@@ -1,4 +1,5 @@
 /* fuzz-srcs: drivers/acpi/acpi.c
+ * fuzz-seeds: tests/data/acpi/seeds
  *
  * libFuzzer target for the ACPI S5 discovery.  Input: one flags byte, then a
  * physical memory image mapped at 0xE0000 (so the RSDP scan finds RSDPs in it

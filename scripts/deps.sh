@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package keel's build, run and tests need (idempotent;
+# apt-get runs only when something is missing).  Needs root or sudo.
+set -euo pipefail
+pkgs=(
+	build-essential        # gcc, make, libc for host unit tests
+	clang                  # libFuzzer targets (tests/fuzz)
+	python3                # integration test harness
+	qemu-system-x86        # the machine
+	xen-hypervisor-4.17-amd64  # Xen itself (/boot/xen-4.17-amd64.gz)
+	libxen-dev             # Xen's public headers, the ABI keel implements
+	linux-image-amd64      # the stock Debian kernel booted as a PV domU
+	busybox-static         # the domU test ramdisk's userland
+	xenstore-utils         # xenstore-read & co. run inside test domUs
+	cpio gzip xz-utils     # boot archive and ramdisks
+	liblzma-dev zlib1g-dev libzstd-dev liblz4-dev  # guest kernel decompression
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,137 @@
+"""
+In-QEMU test harness: boots real Xen 4.17 + keel (scripts/qemu.sh) with a
+hard timeout, drives keel's console over the serial line, and keeps every
+serial log under build/test-logs/.  Results are judged from the serial log,
+never from QEMU's exit code alone: a crashed dom0 makes Xen reboot and QEMU
+then exits 0 too (shared/reference fact 24).
+"""
+import os
+import re
+import subprocess
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LOG_DIR = os.path.join(ROOT, "build", "test-logs")
+PROMPT = "keel# "
+
+
+class TestFailure(Exception):
+    pass
+
+
+class Machine:
+    """One QEMU run.  Use as a context manager; the run is always killed."""
+
+    def __init__(self, name, keel_args="", timeout=240, env=None):
+        os.makedirs(LOG_DIR, exist_ok=True)
+        self.name = name
+        self.log_path = os.path.join(LOG_DIR, name + ".log")
+        self.buf = ""
+        self.pos = 0  # expect() searches from here
+        self.lock = threading.Condition()
+        self.exited = False
+        e = dict(os.environ)
+        e["KEEL_ARGS"] = keel_args
+        e["QEMU_TIMEOUT"] = str(timeout)
+        if env:
+            e.update(env)
+        self.log = open(self.log_path, "w", encoding="utf-8", errors="replace")
+        self.start_time = time.monotonic()
+        self.proc = subprocess.Popen(
+            [os.path.join(ROOT, "scripts", "qemu.sh")], cwd=ROOT, env=e,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            data = self.proc.stdout.read1(4096)
+            if not data:
+                break
+            text = data.decode("utf-8", errors="replace").replace("\r", "")
+            with self.lock:
+                self.buf += text
+                self.log.write(text)
+                self.log.flush()
+                self.lock.notify_all()
+        self.proc.wait()
+        with self.lock:
+            self.exited = True
+            self.lock.notify_all()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.reader.join(10)
+        self.log.close()
+
+    def expect(self, pattern, timeout=60):
+        """Waits for regex pattern after the cursor; returns the match and
+        moves the cursor past it.  Raises TestFailure on timeout or exit."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                m = rx.search(self.buf, self.pos)
+                if m:
+                    self.pos = m.end()
+                    return m
+                left = deadline - time.monotonic()
+                if left <= 0 or self.exited:
+                    why = "QEMU exited" if self.exited else "timeout %ss" % timeout
+                    raise TestFailure("%s waiting for /%s/; serial log: %s" %
+                                      (why, pattern, self.log_path))
+                self.lock.wait(min(left, 1.0))
+
+    def send(self, text):
+        """Types text on the serial line, a few bytes at a time."""
+        data = text.encode()
+        for i in range(0, len(data), 8):
+            self.proc.stdin.write(data[i:i + 8])
+            self.proc.stdin.flush()
+            time.sleep(0.02)
+
+    def command(self, line, timeout=60):
+        """Runs a console command; returns its output (up to the next prompt)."""
+        self.send(line + "\r")
+        self.expect(re.escape(line) + r"\n", timeout)
+        start = self.pos
+        self.expect(re.escape(PROMPT), timeout)
+        return self.buf[start:self.pos - len(PROMPT)]
+
+    def boot(self, timeout=180):
+        self.expect(re.escape(PROMPT), timeout)
+        return self
+
+    def wait_exit(self, timeout=60):
+        """Waits for QEMU to end; returns its exit status."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("QEMU still running after %ss; serial log: %s" %
+                              (timeout, self.log_path))
+
+    def output_since(self, start):
+        return self.buf[start:]
+
+
+def run_tests(tests):
+    """Runs (name, fn) pairs; prints PASS/FAIL lines; returns failures."""
+    failed = 0
+    for name, fn in tests:
+        t0 = time.monotonic()
+        try:
+            fn()
+            print("PASS %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
+        except Exception as e:  # a harness bug must fail the test, not the run
+            failed += 1
+            print("FAIL %s: %s" % (name, e), flush=True)
+    return failed

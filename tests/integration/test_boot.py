@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""
+keel boots as the Xen dom0 (issue 2): each check below is observable on the
+serial console of a real Xen 4.17 + keel run under QEMU TCG.  One boot serves
+the read-only checks; faults, bad command lines, reboot and poweroff get
+boots of their own.
+"""
+import datetime
+import re
+import sys
+import time
+
+from harness import Machine, TestFailure, run_tests
+
+DOM0_MEM_MIB = 256
+
+
+def field(text, key):
+    m = re.search(r"^%s\s*:\s*(.*)$" % re.escape(key), text, re.M)
+    if not m:
+        raise TestFailure("no '%s' line in:\n%s" % (key, text))
+    return m.group(1).strip()
+
+
+def dom0_cpu_ns(m):
+    out = m.command("list --cpu-ns")
+    line = re.search(r"^Domain-0\s+0\s+(\d+)\s+\d+\s+\S+\s+[\d.]+\s+(\d+)$", out, re.M)
+    if not line:
+        raise TestFailure("no Domain-0 line in list output:\n" + out)
+    return int(line.group(1)), int(line.group(2))
+
+
+def uptime_s(m):
+    out = m.command("uptime")
+    return float(re.search(r"dom0 up\s*:\s*([\d.]+) s", out).group(1))
+
+
+def main_boot_checks():
+    checks = []
+    state = {}
+
+    def boot():
+        state["m"] = Machine("boot-main").__enter__()
+        m = state["m"]
+        m.expect(r"Xen version 4\.17", 120)
+        m.expect(r"keel 0\.1 - a Xen dom0 kernel \((\d+) MiB, booted in ([\d.]+) ms\)", 120)
+        m.boot(60)
+
+    def info():
+        out = state["m"].command("info")
+        flags = field(out, "dom0_start_info_flags")
+        for f in ("SIF_PRIVILEGED", "SIF_INITDOMAIN"):
+            if f not in flags:
+                raise TestFailure("%s missing from start_info flags: %s" % (f, flags))
+        pages = int(field(out, "dom0_nr_pages"))
+        if pages != DOM0_MEM_MIB * 256:
+            raise TestFailure("dom0_nr_pages %d, expected %d" % (pages, DOM0_MEM_MIB * 256))
+        if field(out, "xen_version") != "4.17.7" and not field(out, "xen_version").startswith("4.17"):
+            raise TestFailure("xen_version " + field(out, "xen_version"))
+        # Xen's own view of dom0 agrees with start_info.
+        mem = re.search(r"^Domain-0\s+0\s+(\d+)", state["m"].command("list"), re.M)
+        if not mem or int(mem.group(1)) != DOM0_MEM_MIB:
+            raise TestFailure("xl list shows Domain-0 with %s MiB" % (mem and mem.group(1)))
+
+    def uptime():
+        m = state["m"]
+        a, ta = uptime_s(m), time.monotonic()
+        time.sleep(6)
+        b, tb = uptime_s(m), time.monotonic()
+        guest, host = b - a, tb - ta
+        if abs(guest - host) > 0.1 * host:
+            raise TestFailure("uptime advanced %.3f s over %.3f s of host time" % (guest, host))
+
+    def idle():
+        m = state["m"]
+        _, ns0 = dom0_cpu_ns(m)
+        t0 = time.monotonic()
+        time.sleep(5)
+        _, ns1 = dom0_cpu_ns(m)
+        elapsed = time.monotonic() - t0
+        share = (ns1 - ns0) / 1e9 / elapsed
+        print("  idle dom0 used %.2f%% of a CPU over %.1f s" % (share * 100, elapsed))
+        if share >= 0.05:
+            raise TestFailure("idle dom0 used %.1f%% of a CPU" % (share * 100))
+
+    def date():
+        out = state["m"].command("date")
+        m = re.search(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) UTC", out)
+        if not m:
+            raise TestFailure("no date in: " + out)
+        guest = datetime.datetime(*map(int, m.groups()), tzinfo=datetime.timezone.utc)
+        host = datetime.datetime.now(datetime.timezone.utc)
+        if abs((guest - host).total_seconds()) > 120:
+            raise TestFailure("date %s, host says %s" % (guest, host))
+
+    def dmesg():
+        m = state["m"]
+        out = m.command("dmesg")
+        # Earlier commands and their output are in keel's log ring.
+        if "dom0 up" not in out or "keel# " not in out:
+            raise TestFailure("keel's log has no earlier output:\n" + out[-500:])
+        xen = m.command("xl dmesg")
+        if "Xen version 4.17" not in xen or "Building a PV Dom0" not in xen:
+            raise TestFailure("xl dmesg lacks Xen's boot messages")
+
+    def bad_command():
+        m = state["m"]
+        out = m.command("frobnicate --now")
+        if "unknown command 'frobnicate'" not in out:
+            raise TestFailure("unexpected reply: " + out)
+        out = m.command("sleep banana")
+        if "not a number" not in out:
+            raise TestFailure("unexpected reply to a bad argument: " + out)
+        out = m.command("fault nosuchkind")
+        if "unknown kind" not in out:
+            raise TestFailure("unexpected reply: " + out)
+
+    def poweroff():
+        m = state["m"]
+        m.send("poweroff\r")
+        m.expect(r"Entering ACPI S5 state", 30)
+        rc = m.wait_exit(30)
+        if rc != 0:
+            raise TestFailure("QEMU exit status %d after poweroff" % rc)
+
+    checks = [("boot: Xen starts keel, banner and prompt", boot),
+              ("info: dom0 privileged, page count", info),
+              ("uptime follows host time within 10%", uptime),
+              ("idle dom0 stays blocked (<5% CPU)", idle),
+              ("date matches the host clock", date),
+              ("dmesg and xl dmesg", dmesg),
+              ("bad commands give messages, prompt returns", bad_command),
+              ("poweroff: ACPI S5, QEMU exits 0", poweroff)]
+
+    def guarded(fn):
+        def run():
+            if "m" not in state and fn is not boot:
+                raise TestFailure("no machine (boot failed)")
+            fn()
+        return run
+    try:
+        return run_tests([(n, guarded(f)) for n, f in checks])
+    finally:
+        if "m" in state:
+            state["m"].kill()
+
+
+def fault_boot():
+    def fault():
+        with Machine("boot-fault") as m:
+            m.boot()
+            m.send("fault\r")
+            m.expect(r"FATAL EXCEPTION 14 \(page fault\) in thread 'shell'", 30)
+            m.expect(r"RIP: e0[0-9a-f]{2}:ffffffff8[0-9a-f]{7}", 10)
+            m.expect(r"CR2: 0000000000000010", 10)
+            m.expect(r"Backtrace", 10)
+            m.expect(r"#0 ffffffff8", 10)
+            m.expect(r"Hardware Dom0 crashed", 30)
+            m.wait_exit(60)
+            if "keel# " in m.output_since(m.pos):
+                raise TestFailure("keel kept running after the fault")
+    return run_tests([("deliberate fault: register dump, backtrace, clean stop", fault)])
+
+
+def cmdline_boot():
+    def bad_cmdline():
+        with Machine("boot-cmdline", keel_args="loglevel=banana bogus=1 quiet") as m:
+            m.expect(r"option 'loglevel': 'banana' is not a number", 120)
+            m.expect(r"unknown option 'bogus' ignored", 10)
+            m.boot(60)
+            out = m.command("info")
+            if "loglevel=banana" not in field(out, "dom0_cmdline"):
+                raise TestFailure("cmdline not shown by info")
+            m.send("reboot\r")
+            m.expect(r"Hardware Dom0 shutdown: rebooting machine", 30)
+            m.wait_exit(60)
+    return run_tests([("malformed boot options reported, boot goes on; reboot", bad_cmdline)])
+
+
+if __name__ == "__main__":
+    failed = main_boot_checks() + fault_boot() + cmdline_boot()
+    sys.exit(1 if failed else 0)
