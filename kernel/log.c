@@ -61,6 +61,15 @@ void kprintf(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_record(const char *s, size_t len)
+{
+	unsigned long f = irq_save();
+	logring_write(&log_ring, s, len);
+	if (len)
+		at_line_start = s[len - 1] == '\n';
+	irq_restore(f);
+}
+
 size_t log_read(uint64_t *pos, char *out, size_t max)
 {
 	unsigned long f = irq_save();

@@ -87,6 +87,8 @@ void kernel_start(start_info_t *si)
 	time_init();
 	console_init();
 	boot_phase_done("heap, events, timers, console");
+	bootarchive_init();
+	boot_phase_done("boot archive");
 
 	if (!thread_create("shell", shell_main, NULL))
 		panic("cannot create the shell thread");

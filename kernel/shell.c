@@ -33,6 +33,7 @@ static int cmd_help(int argc, char **argv)
 	(void)argv;
 	kprintf("keel commands:\n");
 	help_table(kernel_commands, "");
+	help_table(bootfs_commands, "");
 	kprintf("toolstack commands (also as `xl CMD`):\n");
 	help_table(xl_commands, "");
 	return 0;
@@ -101,6 +102,8 @@ void shell_run_line(char *line)
 	} else {
 		c = find(kernel_commands, argv[0]);
 		if (!c)
+			c = find(bootfs_commands, argv[0]);
+		if (!c)
 			c = find(xl_commands, argv[0]);
 	}
 	if (!c) {
@@ -118,6 +121,7 @@ static void read_line(char *buf, size_t size)
 	for (;;) {
 		int c = console_getc();
 		if (c == '\r' || c == '\n') {
+			log_record(buf, len);
 			kprintf("\n");
 			buf[len] = 0;
 			return;

@@ -6,7 +6,7 @@
 #   XEN_ARGS      extra Xen command line         (default: empty)
 #   DOM0_MEM      dom0 memory                    (default: 256M)
 #   QEMU_MEM      machine memory in MiB          (default: 1024)
-#   KEEL_ARCHIVE  boot archive (cpio)            (default: build/boot.cpio)
+#   KEEL_ARCHIVE  boot archive (cpio)            (default: bootfs/ packed)
 #   QEMU_TIMEOUT  seconds before QEMU is killed  (default: none)
 # Run by `make run` (interactive) and by the integration tests (piped).
 set -euo pipefail
@@ -18,8 +18,12 @@ if [ ! -f "$xen" ]; then
 	mkdir -p build
 	gunzip -c "$src" > "$xen.tmp" && mv "$xen.tmp" "$xen"
 fi
-archive=${KEEL_ARCHIVE:-build/boot.cpio}
-[ -f "$archive" ] || scripts/mkarchive.sh bootfs "$archive" >/dev/null
+# The boot archive: bootfs/ packed afresh unless one is given.
+archive=${KEEL_ARCHIVE:-}
+if [ -z "$archive" ]; then
+	archive=build/boot.cpio
+	scripts/mkarchive.sh bootfs "$archive" >/dev/null
+fi
 # Xen: serial console, dom0 sized small, keel gets its input (fact 21).
 xen_cmd="console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEM:-256M},max:${DOM0_MEM:-256M} dom0_max_vcpus=1 loglvl=all guest_loglvl=all ${XEN_ARGS:-}"
 # QEMU splits -initrd at commas: keel's arguments must not contain any.

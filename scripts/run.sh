@@ -4,6 +4,5 @@
 # Ctrl-a three times switches the serial input between keel and Xen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/mkarchive.sh bootfs build/boot.cpio >/dev/null
 echo "keel: starting Xen 4.17 + keel in QEMU (TCG); type 'poweroff' to leave" >&2
 exec scripts/qemu.sh

@@ -16,5 +16,6 @@ struct command {
 /* Command tables from each subsystem, ended by a { NULL } entry. */
 extern const struct command kernel_commands[];
 extern const struct command xl_commands[];
+extern const struct command bootfs_commands[];
 
 #endif

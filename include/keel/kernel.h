@@ -43,6 +43,8 @@ int console_trygetc(void);
 /* ---- log (kernel/log.c) ---- */
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_init(void);
+/* Adds bytes to the log ring only (console input already echoed). */
+void log_record(const char *s, size_t len);
 /* Copies out keel's log from absolute position *pos; see lib/logring.h. */
 size_t log_read(uint64_t *pos, char *out, size_t max);
 void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -109,6 +111,12 @@ void power_reboot(void) __attribute__((noreturn));
 /* Powers the machine off through ACPI S5; returns only on failure (-errno). */
 int power_off(void);
 void power_crash(void) __attribute__((noreturn));
+
+/* ---- boot archive (kernel/bootarchive.c) ---- */
+struct bootfs;
+extern struct bootfs boot_fs;
+void bootarchive_init(void);
+bool bootarchive_mounted(void);
 
 /* ---- shell (kernel/shell.c) ---- */
 void shell_main(void *unused);

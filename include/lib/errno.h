@@ -41,6 +41,7 @@
 #define EDEADLK 35
 #define ENAMETOOLONG 36
 #define ENOLCK 37
+#define ELOOP 40
 #define ENOSYS 38
 #define ENOTEMPTY 39
 #define ENODATA 61
