@@ -8,7 +8,10 @@
 #include <keel/irq.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+#include <keel/toolstack.h>
+#include <keel/xsd.h>
 #include <lib/cmdline.h>
+#include <lib/decompress.h>
 
 start_info_t *start_info;
 struct shared_info *shared_info;
@@ -46,6 +49,22 @@ static const struct cmdline_opt options[] = {
 	  "test hook name" },
 };
 
+/*
+ * Debian's static decompressors are userspace code: they use the red zone,
+ * which an event upcall pushed on the current stack would overwrite (fact
+ * 15), so events stay masked while inside them (lib/decompress.c calls these
+ * around every library call, in bounded chunks).
+ */
+static void decompress_enter(void)
+{
+	irq_disable();
+}
+
+static void decompress_leave(void)
+{
+	irq_enable();
+}
+
 static void report_option(void *ctx, const char *msg)
 {
 	(void)ctx;
@@ -79,6 +98,7 @@ void kernel_start(start_info_t *si)
 	cmdline_parse((const char *)si->cmd_line, options, ARRAY_SIZE(options),
 		      report_option, NULL);
 	boot_phase_done("command line");
+	decompress_set_guard(decompress_enter, decompress_leave);
 	mm_init(si);
 	boot_phase_done("linear map, page allocator");
 	heap_init();
@@ -89,6 +109,9 @@ void kernel_start(start_info_t *si)
 	boot_phase_done("heap, events, timers, console");
 	bootarchive_init();
 	boot_phase_done("boot archive");
+	xenstored_init();
+	toolstack_init();
+	boot_phase_done("xenstored, toolstack");
 
 	if (!thread_create("shell", shell_main, NULL))
 		panic("cannot create the shell thread");

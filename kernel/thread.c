@@ -105,8 +105,10 @@ struct thread *thread_create(const char *name, void (*fn)(void *), void *arg)
 		return NULL;
 	}
 	/* Initial frame popped by arch_switch_stack: r15 r14 r13 r12 rbx rbp, ret. */
+	/* The trampoline starts with rsp at the 16-byte aligned top, so the
+	 * function it calls sees rsp = 8 mod 16 at entry, as the ABI demands
+	 * (SSE code in the decompression libraries relies on it). */
 	uint64_t *sp = (uint64_t *)((char *)t->stack + STACK_BYTES);
-	*--sp = 0;                                /* keeps 16-byte call alignment */
 	*--sp = (uint64_t)arch_thread_trampoline; /* return address */
 	*--sp = 0;                                /* rbp */
 	*--sp = 0;                                /* rbx */

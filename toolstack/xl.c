@@ -1,13 +1,19 @@
 /*
- * The xl-compatible commands that need no domain of keel's making: info,
- * list and dmesg.  Output formats follow Debian's xl 4.17 byte for byte
+ * The xl-compatible commands: info, list, dmesg, create, destroy, shutdown,
+ * reboot, pause, unpause, console, vcpu-list, mem-set, domid, domname,
+ * rename, uptime, and xenstore-{ls,read,write,rm}.  Output formats follow Debian's xl 4.17 byte for byte
  * where an admin's scripts could tell (shared/reference/xl-output.txt).
  */
 #include <keel/commands.h>
 #include <keel/hypercall.h>
 #include <keel/kernel.h>
+#include <keel/bootfs.h>
+#include <keel/consback.h>
 #include <keel/mm.h>
+#include <keel/toolstack.h>
 #include <keel/xenctl.h>
+#include <keel/xsd.h>
+#include <xen/sched.h>
 
 #define MAX_LIST 128
 
@@ -124,7 +130,8 @@ static int cmd_info(int argc, char **argv)
 
 static const char *domain_name(domid_t dom)
 {
-	return dom == 0 ? "Domain-0" : "(unnamed)";
+	const char *n = toolstack_domain_name(dom);
+	return n ? n : "(null)";
 }
 
 static void state_string(uint32_t flags, char out[7])
@@ -194,9 +201,472 @@ static int cmd_xen_dmesg(int argc, char **argv)
 	return 0;
 }
 
+/* Resolves argv[i] as NAME or ID, printing xl's complaint if unknown. */
+static int resolve(const char *arg, domid_t *out)
+{
+	if (toolstack_resolve(arg, out)) {
+		kprintf("%s is an invalid domain identifier (rc=-6)\n", arg);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	bool attach = false;
+	const char *file = NULL;
+	domid_t domid;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c"))
+			attach = true;
+		else if (argv[i][0] == '-') {
+			kprintf("create: unknown option %s (usage: create [-c] FILE)\n", argv[i]);
+			return -EINVAL;
+		} else if (!file)
+			file = argv[i];
+		else {
+			kprintf("create: one config file only (usage: create [-c] FILE)\n");
+			return -EINVAL;
+		}
+	}
+	if (!file) {
+		kprintf("usage: create [-c] FILE\n");
+		return -EINVAL;
+	}
+	/* As xl: a bare name is looked for in /etc/xen too. */
+	char path[256];
+	const void *data;
+	size_t size;
+	snprintf(path, sizeof(path), "%s", file);
+	if (file[0] != '/' && (!bootarchive_mounted() ||
+			       bootfs_lookup(&boot_fs, file, &data, &size)))
+		snprintf(path, sizeof(path), "/etc/xen/%s", file);
+	int rc = toolstack_create(path[0] == '/' ? path : file, NULL, &domid);
+	if (rc)
+		return rc;
+	if (attach)
+		consback_attach(domid);
+	return 0;
+}
+
+static int cmd_destroy(int argc, char **argv)
+{
+	domid_t domid;
+
+	if (argc != 2) {
+		kprintf("usage: destroy NAME|ID\n");
+		return -EINVAL;
+	}
+	if (resolve(argv[1], &domid))
+		return -ENOENT;
+	if (domid == 0) {
+		kprintf("destroy: cannot destroy Domain-0\n");
+		return -EPERM;
+	}
+	return toolstack_destroy(domid);
+}
+
+/* shutdown and reboot: ask the guest through control/shutdown. */
+static int request_shutdown(int argc, char **argv, const char *what)
+{
+	bool wait = false;
+	const char *target = NULL;
+	domid_t domid;
+	char path[64];
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-w"))
+			wait = true;
+		else if (!target)
+			target = argv[i];
+	}
+	if (!target) {
+		kprintf("usage: %s [-w] NAME|ID\n", argv[0]);
+		return -EINVAL;
+	}
+	if (resolve(target, &domid))
+		return -ENOENT;
+	if (domid == 0) {
+		kprintf("%s: use `%s` for the host itself\n", argv[0],
+			!strcmp(what, "reboot") ? "reboot" : "poweroff");
+		return -EPERM;
+	}
+	kprintf("%s domain %u\n", !strcmp(what, "reboot") ? "Rebooting" : "Shutting down",
+		domid);
+	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", domid);
+	int rc = xsd_printf(path, "%s", what);
+	if (rc) {
+		kprintf("%s: cannot write %s: %d\n", argv[0], path, rc);
+		return rc;
+	}
+	if (!wait)
+		return 0;
+	kprintf("Waiting for 1 domains\n");
+	struct domain *d = toolstack_domain_by_id(domid);
+	unsigned int reason = 0;
+	if (!toolstack_wait_gone(domid, 120ULL * 1000000000ULL)) {
+		kprintf("Timed out after 120 s waiting for domain %u\n", domid);
+		return -ETIMEDOUT;
+	}
+	d = toolstack_domain_by_id(domid);
+	if (d)
+		reason = d->shutdown_reason;
+	else
+		reason = !strcmp(what, "reboot") ? SHUTDOWN_reboot : SHUTDOWN_poweroff;
+	kprintf("Domain %u has been shut down, reason code %u\n", domid, reason);
+	return 0;
+}
+
+static int cmd_shutdown(int argc, char **argv)
+{
+	return request_shutdown(argc, argv, "poweroff");
+}
+
+static int cmd_reboot_dom(int argc, char **argv)
+{
+	return request_shutdown(argc, argv, "reboot");
+}
+
+static int pause_common(int argc, char **argv, bool pause)
+{
+	domid_t domid;
+
+	if (argc != 2) {
+		kprintf("usage: %s NAME|ID\n", argv[0]);
+		return -EINVAL;
+	}
+	if (resolve(argv[1], &domid))
+		return -ENOENT;
+	int rc = pause ? domain_pause(domid) : domain_unpause(domid);
+	if (rc)
+		kprintf("%s: failed: %d\n", argv[0], rc);
+	return rc;
+}
+
+static int cmd_pause(int argc, char **argv)
+{
+	return pause_common(argc, argv, true);
+}
+
+static int cmd_unpause(int argc, char **argv)
+{
+	return pause_common(argc, argv, false);
+}
+
+static int cmd_console(int argc, char **argv)
+{
+	domid_t domid;
+
+	if (argc != 2) {
+		kprintf("usage: console NAME|ID\n");
+		return -EINVAL;
+	}
+	if (resolve(argv[1], &domid))
+		return -ENOENT;
+	int rc = consback_attach(domid);
+	if (rc == -ENOENT)
+		kprintf("console: domain %u has no console keel serves\n", domid);
+	return rc;
+}
+
+/* The buffered console output of a domain, as xenconsoled's guest log. */
+static int cmd_console_log(int argc, char **argv)
+{
+	domid_t domid;
+	char buf[512];
+	uint64_t pos = 0;
+	size_t n;
+
+	if (argc != 2) {
+		kprintf("usage: console-log NAME|ID\n");
+		return -EINVAL;
+	}
+	if (resolve(argv[1], &domid))
+		return -ENOENT;
+	while ((n = consback_read_log(domid, &pos, buf, sizeof(buf))) > 0)
+		console_write(buf, n);
+	kprintf("\n");
+	return 0;
+}
+
+static int cmd_vcpu_list(int argc, char **argv)
+{
+	static struct xen_domctl_getdomaininfo infos[MAX_LIST];
+	uint32_t n;
+	domid_t only = DOMID_INVALID;
+
+	if (argc > 1 && resolve(argv[1], &only))
+		return -ENOENT;
+	if (xenctl_domain_list(0, infos, MAX_LIST, &n))
+		return -EIO;
+	kprintf("Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)\n");
+	for (uint32_t i = 0; i < n; i++) {
+		if (only != DOMID_INVALID && infos[i].domain != only)
+			continue;
+		for (uint32_t v = 0; v <= infos[i].max_vcpu_id; v++) {
+			struct xen_domctl op = { .cmd = XEN_DOMCTL_getvcpuinfo,
+						 .domain = infos[i].domain };
+			op.u.getvcpuinfo.vcpu = v;
+			if (xenctl_domctl(&op))
+				continue;
+			struct xen_domctl_getvcpuinfo *vi = &op.u.getvcpuinfo;
+			uint64_t tenths = vi->cpu_time / 100000000ULL;
+			char cpu[8];
+			if (vi->online)
+				snprintf(cpu, sizeof(cpu), "%u", vi->cpu);
+			else
+				snprintf(cpu, sizeof(cpu), "-");
+			kprintf("%-32s %5u %5u %5s   %c%c-  %7llu.%llu  all / all\n",
+				domain_name(infos[i].domain), infos[i].domain, v, cpu,
+				vi->running ? 'r' : '-', vi->blocked ? 'b' : '-',
+				(unsigned long long)(tenths / 10), (unsigned long long)(tenths % 10));
+		}
+	}
+	return 0;
+}
+
+/* "256", "256m", "1g", "262144k": xl's size syntax; MiB by default. */
+static int parse_mem_kib(const char *s, uint64_t *kib)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 10);
+
+	if (end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 0: case 'm': case 'M': v *= 1024; break;
+	case 'g': case 'G': v *= 1024 * 1024; break;
+	case 'k': case 'K': break;
+	case 'b': case 'B': v /= 1024; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	*kib = v;
+	return 0;
+}
+
+static int cmd_mem_set(int argc, char **argv)
+{
+	domid_t domid;
+	uint64_t kib;
+	char path[64];
+
+	if (argc != 3) {
+		kprintf("usage: mem-set NAME|ID MEM (e.g. 256m)\n");
+		return -EINVAL;
+	}
+	if (resolve(argv[1], &domid))
+		return -ENOENT;
+	if (parse_mem_kib(argv[2], &kib) || kib == 0) {
+		kprintf("mem-set: invalid memory size: %s\n", argv[2]);
+		return -EINVAL;
+	}
+	struct domain *d = toolstack_domain_by_id(domid);
+	if (d && kib > d->cfg.maxmem_mib * 1024) {
+		kprintf("mem-set: %llu KiB is above the domain's maxmem (%llu MiB)\n",
+			(unsigned long long)kib, (unsigned long long)d->cfg.maxmem_mib);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "/local/domain/%u/memory/target", domid);
+	return xsd_printf(path, "%llu", (unsigned long long)kib);
+}
+
+static int cmd_domid(int argc, char **argv)
+{
+	domid_t domid;
+
+	if (argc != 2) {
+		kprintf("usage: domid NAME\n");
+		return -EINVAL;
+	}
+	if (!strcmp(argv[1], "Domain-0"))
+		domid = 0;
+	else {
+		struct domain *d = toolstack_domain_by_name(argv[1]);
+		if (!d) {
+			kprintf("Can't get domid of domain name '%s', maybe this domain does not exist.\n",
+				argv[1]);
+			return -ENOENT;
+		}
+		domid = d->domid;
+	}
+	kprintf("%u\n", domid);
+	return 0;
+}
+
+static int cmd_domname(int argc, char **argv)
+{
+	char *end;
+
+	if (argc != 2) {
+		kprintf("usage: domname ID\n");
+		return -EINVAL;
+	}
+	unsigned long id = strtoul(argv[1], &end, 10);
+	const char *n = (*end || end == argv[1]) ? NULL : toolstack_domain_name((domid_t)id);
+	if (!n) {
+		kprintf("Can't get domain name of domain id '%s', maybe this domain does not exist.\n",
+			argv[1]);
+		return -ENOENT;
+	}
+	kprintf("%s\n", n);
+	return 0;
+}
+
+static int cmd_rename(int argc, char **argv)
+{
+	domid_t domid;
+	char path[96];
+
+	if (argc != 3) {
+		kprintf("usage: rename NAME|ID NEWNAME\n");
+		return -EINVAL;
+	}
+	if (resolve(argv[1], &domid))
+		return -ENOENT;
+	struct domain *d = toolstack_domain_by_id(domid);
+	if (!d) {
+		kprintf("rename: Domain-0 keeps its name\n");
+		return -EPERM;
+	}
+	if (!strcmp(argv[2], "Domain-0") || toolstack_domain_by_name(argv[2])) {
+		kprintf("libxl: error: Domain with name \"%s\" already exists.\n", argv[2]);
+		return -EEXIST;
+	}
+	if (!argv[2][0] || strlen(argv[2]) >= sizeof(d->name) || strchr(argv[2], '/')) {
+		kprintf("rename: invalid name '%s'\n", argv[2]);
+		return -EINVAL;
+	}
+	snprintf(d->name, sizeof(d->name), "%s", argv[2]);
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	xsd_printf(path, "%s", d->name);
+	snprintf(path, sizeof(path), "/vm/%s/name", d->uuid_str);
+	xsd_printf(path, "%s", d->name);
+	return 0;
+}
+
+static int cmd_xl_uptime(int argc, char **argv)
+{
+	uint64_t now = time_now_ns();
+
+	(void)argc;
+	(void)argv;
+	kprintf("Name                                ID Uptime\n");
+	uint64_t s = (now - boot_entry_ns) / 1000000000ULL;
+	kprintf("%-32s %5u %2llu:%02llu:%02llu\n", "Domain-0", 0, (unsigned long long)(s / 3600),
+		(unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
+	for (struct domain *d = toolstack_domains(); d; d = d->next) {
+		s = (now - d->started_ns) / 1000000000ULL;
+		kprintf("%-32s %5u %2llu:%02llu:%02llu\n", d->name, d->domid,
+			(unsigned long long)(s / 3600), (unsigned long long)(s / 60 % 60),
+			(unsigned long long)(s % 60));
+	}
+	return 0;
+}
+
+static void ls_node(const char *path, int depth)
+{
+	char **names;
+	unsigned int n;
+	char child[1024];
+
+	if (depth > 16 || xs_directory(xenstore, path, &names, &n))
+		return;
+	for (unsigned int i = 0; i < n; i++) {
+		snprintf(child, sizeof(child), "%s%s%s", path, strcmp(path, "/") ? "/" : "", names[i]);
+		char *val = NULL;
+		size_t len = 0;
+		xs_read(xenstore, child, &val, &len);
+		struct xs_perm *perms = NULL;
+		unsigned int np = 0;
+		char ptxt[64] = "";
+		if (!xs_get_perms(xenstore, child, &perms, &np)) {
+			size_t o = 0;
+			for (unsigned int k = 0; k < np && o + 8 < sizeof(ptxt); k++)
+				o += snprintf(ptxt + o, sizeof(ptxt) - o, "%s%c%u", k ? "," : "",
+					      "nrwb"[perms[k].perm & 3], perms[k].domid);
+			kfree(perms);
+		}
+		kprintf("%s = \"%.*s\"   (%s)\n", child, (int)MIN(len, (size_t)200),
+			val ? val : "", ptxt);
+		kfree(val);
+		ls_node(child, depth + 1);
+	}
+	kfree(names);
+}
+
+static int cmd_xs_ls(int argc, char **argv)
+{
+	ls_node(argc > 1 ? argv[1] : "/", 0);
+	return 0;
+}
+
+static int cmd_xs_read(int argc, char **argv)
+{
+	char *val;
+	size_t len;
+
+	if (argc != 2) {
+		kprintf("usage: xenstore-read PATH\n");
+		return -EINVAL;
+	}
+	int rc = xs_read(xenstore, argv[1], &val, &len);
+	if (rc) {
+		kprintf("xenstore-read: couldn't read path %s (%d)\n", argv[1], rc);
+		return rc;
+	}
+	kprintf("%.*s\n", (int)len, val);
+	kfree(val);
+	return 0;
+}
+
+static int cmd_xs_write(int argc, char **argv)
+{
+	if (argc != 3) {
+		kprintf("usage: xenstore-write PATH VALUE\n");
+		return -EINVAL;
+	}
+	int rc = xs_write(xenstore, argv[1], argv[2], strlen(argv[2]));
+	if (rc)
+		kprintf("xenstore-write: could not write path %s (%d)\n", argv[1], rc);
+	return rc;
+}
+
+static int cmd_xs_rm(int argc, char **argv)
+{
+	if (argc != 2) {
+		kprintf("usage: xenstore-rm PATH\n");
+		return -EINVAL;
+	}
+	int rc = xs_rm(xenstore, argv[1]);
+	if (rc)
+		kprintf("xenstore-rm: could not remove path %s (%d)\n", argv[1], rc);
+	return rc;
+}
+
 const struct command xl_commands[] = {
 	{ "info", cmd_info, NULL, "host and Xen information (as xl info)" },
 	{ "list", cmd_list, "[--cpu-ns]", "list domains (as xl list)" },
 	{ "dmesg", cmd_xen_dmesg, "[-c]", "Xen's console ring (as xl dmesg)" },
+	{ "create", cmd_create, "[-c] FILE", "create a domain from an xl.cfg file" },
+	{ "destroy", cmd_destroy, "NAME|ID", "destroy a domain at once" },
+	{ "shutdown", cmd_shutdown, "[-w] NAME|ID", "ask a domain to power off" },
+	{ "reboot", cmd_reboot_dom, "[-w] NAME|ID", "ask a domain to reboot (`xl reboot`)" },
+	{ "pause", cmd_pause, "NAME|ID", "pause a domain" },
+	{ "unpause", cmd_unpause, "NAME|ID", "unpause a domain" },
+	{ "console", cmd_console, "NAME|ID", "attach to a domain's console (Ctrl-] leaves)" },
+	{ "console-log", cmd_console_log, "NAME|ID", "print a domain's buffered console output" },
+	{ "vcpu-list", cmd_vcpu_list, "[NAME|ID]", "list virtual CPUs" },
+	{ "mem-set", cmd_mem_set, "NAME|ID MEM", "set a domain's memory target" },
+	{ "domid", cmd_domid, "NAME", "a domain's ID" },
+	{ "domname", cmd_domname, "ID", "a domain's name" },
+	{ "rename", cmd_rename, "NAME|ID NEW", "rename a domain" },
+	{ "uptime", cmd_xl_uptime, NULL, "domains' uptimes (as xl uptime)" },
+	{ "xenstore-ls", cmd_xs_ls, "[PATH]", "list xenstore (with permissions)" },
+	{ "xenstore-read", cmd_xs_read, "PATH", "read a xenstore node" },
+	{ "xenstore-write", cmd_xs_write, "PATH VALUE", "write a xenstore node" },
+	{ "xenstore-rm", cmd_xs_rm, "PATH", "remove a xenstore node" },
 	{ NULL, NULL, NULL, NULL },
 };

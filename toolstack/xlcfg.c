@@ -838,11 +838,13 @@ static int key_frames(struct parse *ps, const struct setting *s)
 
 static int key_kernel(struct parse *ps, const struct setting *s)
 {
+	ps->cfg->kernel_line = s->line;
 	return set_path(ps, s, &ps->cfg->kernel);
 }
 
 static int key_ramdisk(struct parse *ps, const struct setting *s)
 {
+	ps->cfg->ramdisk_line = s->line;
 	return set_path(ps, s, &ps->cfg->ramdisk);
 }
 

@@ -74,6 +74,11 @@ static bool input_ready(void *ctx)
 	return in_tail != in_head;
 }
 
+struct waitq *console_input_waitq(void)
+{
+	return &input_wq;
+}
+
 int console_getc(void)
 {
 	for (;;) {

@@ -39,6 +39,12 @@ void console_init(void);
 int console_getc(void);
 /* Non-blocking: -EAGAIN when no input is waiting. */
 int console_trygetc(void);
+/*
+ * Woken when console input arrives; a thread that waits for input or for
+ * something else (the console backend's attach) sleeps here, and whoever
+ * ends that wait wakes this queue too.
+ */
+struct waitq *console_input_waitq(void);
 
 /* ---- log (kernel/log.c) ---- */
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -135,6 +135,8 @@ struct domain_config {
 	unsigned int maxvcpus;
 	char *kernel;
 	char *ramdisk;          /* NULL when not given */
+	int kernel_line;        /* lines of those keys, for "FILE:LINE:" errors */
+	int ramdisk_line;
 	char *cmdline;          /* never NULL; "" when nothing was given */
 	enum xlcfg_action on_poweroff;
 	enum xlcfg_action on_reboot;
