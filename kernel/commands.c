@@ -197,7 +197,7 @@ const struct command kernel_commands[] = {
 	{ "stats", cmd_stats, NULL, "scheduler and event counters" },
 	{ "sleep", cmd_sleep, "MS", "sleep for MS milliseconds" },
 	{ "fault", cmd_fault, "[pf|ud|gp|panic]", "test: take a deliberate fault" },
-	{ "reboot", cmd_reboot, NULL, "reboot the machine" },
+	{ "reboot", cmd_reboot, NULL, "reboot the machine (`reboot NAME`: a domain)" },
 	{ "poweroff", cmd_poweroff, NULL, "power the machine off (ACPI S5)" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -100,11 +100,15 @@ void shell_run_line(char *line)
 		cmd_help(argc, argv);
 		return;
 	} else {
+		/* A name in both tables (reboot, uptime, dmesg) is keel's own when
+		 * bare and xl's with arguments: `reboot` restarts the host,
+		 * `reboot kt1` a domain -- never the host by mistake. */
+		const struct command *xl = find(xl_commands, argv[0]);
 		c = find(kernel_commands, argv[0]);
 		if (!c)
 			c = find(bootfs_commands, argv[0]);
-		if (!c)
-			c = find(xl_commands, argv[0]);
+		if (!c || (xl && argc > 1))
+			c = xl;
 	}
 	if (!c) {
 		kprintf("keel: unknown command '%s' (type `help` for the list)\n", argv[0]);

@@ -147,14 +147,8 @@ EOF
 chmod 755 "$root/init"
 
 # ---- /tests/xs.sh ----------------------------------------------------------
-cat > "$root/tests/xs.sh" <<'EOF'
-#!/bin/sh
-# xenstore from a domU: its own home, another domain's keys, a watch.
-# One "KEEL-TEST <name> ok|fail <detail>" line per check, then KEEL-TEST-DONE.
-ok() { echo "KEEL-TEST $1 ok $2"; }
-fail() { echo "KEEL-TEST $1 fail $2"; }
-oneline() { tr '\n' ' ' | sed 's/ *$//'; }
-
+cat > "$root/tests/xslib.sh" <<'EOF'
+# Shared by the test scripts: raw xenstore requests from a domU.
 # Sends one raw request on /dev/xen/xenbus (struct xsd_sockmsg, xs_wire.h:
 # type, req_id, tx_id, len; all u32 little-endian; then the payload) and
 # prints the reply as "OK <payload>" or "ERR <errno name>" -- the CLI tools
@@ -187,6 +181,41 @@ xs_raw() { # TYPE PATH [VALUE]   (XS_READ 2, XS_WRITE 11)
 	*) echo "OK $payload" ;;
 	esac
 }
+
+EOF
+
+cat > "$root/tests/garbage.sh" <<'EOF'
+#!/bin/sh
+# A guest that sends xenstore garbage: each bad request must get an error
+# reply (never silence, never a dead connection), and a good request after
+# them must still work.
+ok() { echo "KEEL-TEST $1 ok $2"; }
+fail() { echo "KEEL-TEST $1 fail $2"; }
+. /tests/xslib.sh
+r=$(xs_raw 999 /local/domain/0/name)
+case "$r" in ERR*) ok unknown-type "$r" ;; *) fail unknown-type "$r" ;; esac
+long=/$(head -c 3500 /dev/zero | tr '\000' a)
+r=$(xs_raw 2 "$long")
+case "$r" in ERR*) ok overlong-path "$r" ;; *) fail overlong-path "$r" ;; esac
+r=$(xs_raw 2 '/local/domain/bad*chars')
+case "$r" in ERR*) ok bad-chars "$r" ;; *) fail bad-chars "$r" ;; esac
+r=$(xs_raw 2 'data//double')
+case "$r" in ERR*) ok double-slash "$r" ;; *) fail double-slash "$r" ;; esac
+domid=$(xenstore-read domid 2>/dev/null)
+r=$(xs_raw 2 "/local/domain/$domid/name")
+case "$r" in "OK "?*) ok still-alive "$r" ;; *) fail still-alive "$r" ;; esac
+echo KEEL-TEST-DONE
+EOF
+
+cat > "$root/tests/xs.sh" <<'EOF'
+#!/bin/sh
+# xenstore from a domU: its own home, another domain's keys, a watch.
+# One "KEEL-TEST <name> ok|fail <detail>" line per check, then KEEL-TEST-DONE.
+ok() { echo "KEEL-TEST $1 ok $2"; }
+fail() { echo "KEEL-TEST $1 fail $2"; }
+oneline() { tr '\n' ' ' | sed 's/ *$//'; }
+
+. /tests/xslib.sh
 
 if [ -c /dev/xen/xenbus ]; then
 	ok xenbus-dev /dev/xen/xenbus
@@ -278,7 +307,7 @@ else
 fi
 echo KEEL-TEST-DONE
 EOF
-chmod 755 "$root/tests/xs.sh"
+chmod 755 "$root/tests/xs.sh" "$root/tests/garbage.sh" "$root/tests/xslib.sh"
 
 # ---- pack ------------------------------------------------------------------
 # Fixed times and root ownership (-R 0:0 works without root) make the archive

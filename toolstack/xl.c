@@ -125,6 +125,7 @@ static int cmd_info(int argc, char **argv)
 	   (unsigned long)start_info->mod_len);
 	kv("dom0_cmdline", "%s", (const char *)start_info->cmd_line);
 	kv("dom0_magic", "%.32s", start_info->magic);
+	kv("xen_free_pages", "%llu", (unsigned long long)pi.free_pages);
 	return 0;
 }
 
@@ -387,6 +388,37 @@ static int cmd_console_log(int argc, char **argv)
 	while ((n = consback_read_log(domid, &pos, buf, sizeof(buf))) > 0)
 		console_write(buf, n);
 	kprintf("\n");
+	return 0;
+}
+
+/* Waits for TEXT in a domain's console output (keel's, for scripts and tests). */
+static int cmd_console_wait(int argc, char **argv)
+{
+	domid_t domid;
+	unsigned long secs = 60;
+
+	if (argc < 3 || argc > 4) {
+		kprintf("usage: console-wait NAME|ID TEXT [SECONDS]\n");
+		return -EINVAL;
+	}
+	if (resolve(argv[1], &domid))
+		return -ENOENT;
+	if (argc == 4) {
+		char *end;
+		secs = strtoul(argv[3], &end, 10);
+		if (*end || end == argv[3] || secs == 0 || secs > 3600) {
+			kprintf("console-wait: '%s' is not a number of seconds (1-3600)\n", argv[3]);
+			return -EINVAL;
+		}
+	}
+	uint64_t t0 = time_now_ns();
+	if (!consback_wait_output(domid, argv[2], secs * 1000000000ULL)) {
+		kprintf("console-wait: timeout after %lu s\n", secs);
+		return -ETIMEDOUT;
+	}
+	uint64_t us = (time_now_ns() - t0) / 1000;
+	kprintf("console-wait: found after %llu.%03llu ms\n", (unsigned long long)(us / 1000),
+		(unsigned long long)(us % 1000));
 	return 0;
 }
 
@@ -658,6 +690,7 @@ const struct command xl_commands[] = {
 	{ "unpause", cmd_unpause, "NAME|ID", "unpause a domain" },
 	{ "console", cmd_console, "NAME|ID", "attach to a domain's console (Ctrl-] leaves)" },
 	{ "console-log", cmd_console_log, "NAME|ID", "print a domain's buffered console output" },
+	{ "console-wait", cmd_console_wait, "NAME|ID TEXT [S]", "wait for TEXT on a domain's console" },
 	{ "vcpu-list", cmd_vcpu_list, "[NAME|ID]", "list virtual CPUs" },
 	{ "mem-set", cmd_mem_set, "NAME|ID MEM", "set a domain's memory target" },
 	{ "domid", cmd_domid, "NAME", "a domain's ID" },

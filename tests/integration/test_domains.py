@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""
+keel runs a Xen host (issue 3): real Debian Linux 6.1 PV guests created from
+xl.cfg files, their consoles, xenstore as the guest's own xenstore-utils see
+it, shutdown/reboot/destroy, two guests at once, no memory leak over 20
+create/destroy cycles, hostile xenstore input and config errors.  The boot
+archive holds the guest kernel, the busybox test ramdisk and the configs of
+tests/integration/configs (scripts/mk-test-archive.sh).
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+from harness import ROOT, Machine, TestFailure, run_tests
+
+ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
+MARKER = "KEEL-DOMU-INIT"
+
+
+def domid_of(m, name):
+    out = m.command("domid %s" % name)
+    found = re.search(r"^(\d+)$", out, re.M)
+    if not found:
+        raise TestFailure("no domid for %s: %s" % (name, out))
+    return int(found.group(1))
+
+
+def listed(m):
+    out = m.command("list")
+    return {g[0]: int(g[1]) for g in re.findall(r"^(\S+)\s+(\d+)\s+\d+\s+\d+\s", out, re.M)}
+
+
+def wait_console(m, name, text, secs=120):
+    out = m.command("console-wait %s %s %d" % (name, text, secs), timeout=secs + 30)
+    if "found" not in out:
+        raise TestFailure("%s never printed %s: %s\n--- console:\n%s" %
+                          (name, text, out, m.command("console-log %s" % name)[-3000:]))
+
+
+def guest_tests(m, name):
+    """Results of a guest test script: {check: (ok, detail)}."""
+    wait_console(m, name, "KEEL-TEST-DONE", 180)
+    log = m.command("console-log %s" % name)
+    res = {c: (s == "ok", d) for c, s, d in
+           re.findall(r"KEEL-TEST (\S+) (ok|fail) ?(.*)", log)}
+    if not res:
+        raise TestFailure("no KEEL-TEST lines in:\n" + log[-2000:])
+    return res
+
+
+def free_pages(m):
+    return int(re.search(r"^xen_free_pages\s*:\s*(\d+)", m.command("info"), re.M).group(1))
+
+
+def domain_checks():
+    state = {}
+
+    def boot():
+        state["m"] = Machine("domains", timeout=1500,
+                             env={"KEEL_ARCHIVE": ARCHIVE}).__enter__()
+        state["m"].boot(120)
+
+    def create_boots_linux():
+        m = state["m"]
+        out = m.command("create kt1.cfg", timeout=120)
+        if "Parsing config from /etc/xen/kt1.cfg" not in out:
+            raise TestFailure("create said: " + out)
+        wait_console(m, "kt1", MARKER)
+        if "kt1" not in listed(m):
+            raise TestFailure("list does not show kt1")
+
+    def xenstore_from_guest():
+        m = state["m"]
+        m.command("create kt-xs.cfg", timeout=120)
+        res = guest_tests(m, "kt-xs")
+        want = ["xenbus-dev", "read-domid", "read-name", "write-read", "list-home",
+                "other-read", "other-write", "raw-read", "watch"]
+        bad = [c for c in want if c not in res or not res[c][0]]
+        if bad:
+            raise TestFailure("guest checks failed: %s" %
+                              {c: res.get(c) for c in bad})
+        # dom0's view of what the guest wrote.
+        domid = domid_of(m, "kt-xs")
+        if "could not" in m.command("xenstore-read /local/domain/%d/data/test" % domid):
+            raise TestFailure("dom0 cannot read the guest's data/test")
+        m.command("destroy kt-xs")
+
+    def garbage():
+        m = state["m"]
+        m.command("create kt-garbage.cfg", timeout=120)
+        res = guest_tests(m, "kt-garbage")
+        bad = {c: r for c, r in res.items() if not r[0]}
+        if bad or len(res) < 5:
+            raise TestFailure("garbage checks: %s" % res)
+        # dom0 and the other guest go on.
+        if "kt1" not in listed(m) or "xen_version" not in m.command("info"):
+            raise TestFailure("dom0 or kt1 hurt by the garbage")
+        m.command("destroy kt-garbage")
+
+    def two_guests_unique_names():
+        m = state["m"]
+        m.command("create kt2.cfg", timeout=120)
+        wait_console(m, "kt2", MARKER)
+        doms = listed(m)
+        if "kt1" not in doms or "kt2" not in doms or doms["kt1"] == doms["kt2"]:
+            raise TestFailure("list: %s" % doms)
+        out = m.command("create kt1.cfg", timeout=60)
+        if 'Domain with name "kt1" already exists.' not in out:
+            raise TestFailure("second kt1 create said: " + out)
+        if list(listed(m)).count("kt1") != 1:
+            raise TestFailure("two kt1 listed")
+
+    def shutdown_w():
+        m = state["m"]
+        domid = domid_of(m, "kt2")
+        out = m.command("shutdown -w kt2", timeout=150)
+        if ("Domain %d has been shut down, reason code 0" % domid) not in out:
+            raise TestFailure("shutdown -w said: " + out)
+        if "kt2" in listed(m):
+            raise TestFailure("kt2 still listed after shutdown")
+
+    def reboot_restarts():
+        m = state["m"]
+        old = domid_of(m, "kt1")
+        m.command("reboot kt1")
+        deadline = time.monotonic() + 150
+        new = old
+        while time.monotonic() < deadline:
+            doms = listed(m)
+            if doms.get("kt1", old) != old:
+                new = doms["kt1"]
+                break
+            time.sleep(2)
+        if new == old:
+            raise TestFailure("kt1 did not come back with a new domid")
+        wait_console(m, "kt1", MARKER)
+        m.command("destroy kt1")
+
+    def no_leak_20_cycles():
+        m = state["m"]
+        time.sleep(3)
+        before = free_pages(m)
+        for i in range(20):
+            out = m.command("create kt1.cfg", timeout=120)
+            if "cannot" in out or "error" in out:
+                raise TestFailure("cycle %d create: %s" % (i, out))
+            m.command("destroy kt1", timeout=60)
+        for _ in range(10):
+            time.sleep(1)
+            after = free_pages(m)
+            if after == before:
+                break
+        if after != before:
+            raise TestFailure("Xen free pages %d before, %d after 20 cycles" % (before, after))
+
+    def config_errors():
+        m = state["m"]
+        out = m.command("create bad-memory.cfg")
+        if ("/etc/xen/bad-memory.cfg:3: config parsing error near `banana': syntax error, "
+                "unexpected IDENT, expecting STRING or NUMBER or '['") not in out:
+            raise TestFailure("banana: " + out)
+        out = m.command("create unknown-key.cfg")
+        if not re.search(r"/etc/xen/unknown-key\.cfg:3: .*bogus_key", out):
+            raise TestFailure("unknown key: " + out)
+        out = m.command("create missing-kernel.cfg")
+        if not re.search(r"/etc/xen/missing-kernel\.cfg:3: kernel file `/boot/domu/nonexistent'", out):
+            raise TestFailure("missing kernel: " + out)
+        out = m.command("create /etc/xen/nope.cfg")
+        if "No such file" not in out:
+            raise TestFailure("missing file: " + out)
+
+    def poweroff():
+        m = state["m"]
+        m.send("poweroff\r")
+        m.expect(r"Entering ACPI S5 state", 60)
+        m.wait_exit(60)
+
+    checks = [("boot with the test archive", boot),
+              ("create: Debian Linux domU boots to its init", create_boots_linux),
+              ("xenstore from inside the guest (xenstore-utils, perms, watch)",
+               xenstore_from_guest),
+              ("guest xenstore garbage gets errors; dom0 and others go on", garbage),
+              ("two guests at once, names unique", two_guests_unique_names),
+              ("shutdown -w: guest powers off by itself, gone from list", shutdown_w),
+              ("reboot: on_reboot=restart gives a new domid", reboot_restarts),
+              ("20 create/destroy cycles: Xen free memory unchanged", no_leak_20_cycles),
+              ("config errors name the file and line", config_errors),
+              ("poweroff with guests gone", poweroff)]
+
+    def guarded(fn):
+        def run():
+            if "m" not in state and fn is not boot:
+                raise TestFailure("no machine (boot failed)")
+            fn()
+        return run
+    try:
+        return run_tests([(n, guarded(f)) for n, f in checks])
+    finally:
+        if "m" in state:
+            state["m"].kill()
+
+
+if __name__ == "__main__":
+    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
+                   check=True, stdout=subprocess.DEVNULL)
+    sys.exit(1 if domain_checks() else 0)
