@@ -74,6 +74,23 @@ static int split(char *line, char **argv)
 	}
 }
 
+static void run_words(int argc, char **argv);
+
+/* `time CMD...`: runs CMD and says how long it took (keel's clock). */
+static int cmd_time(int argc, char **argv)
+{
+	if (argc < 2) {
+		kprintf("usage: time COMMAND [ARGS]\n");
+		return -EINVAL;
+	}
+	uint64_t t0 = time_now_ns();
+	run_words(argc - 1, argv + 1);
+	uint64_t us = (time_now_ns() - t0) / 1000;
+	kprintf("time: %llu.%03llu ms\n", (unsigned long long)(us / 1000),
+		(unsigned long long)(us % 1000));
+	return 0;
+}
+
 void shell_run_line(char *line)
 {
 	char *words[ARGS_MAX + 1];
@@ -87,6 +104,11 @@ void shell_run_line(char *line)
 	if (argc == 0)
 		return;
 	argv[argc] = NULL;
+	run_words(argc, argv);
+}
+
+static void run_words(int argc, char **argv)
+{
 	const struct command *c = NULL;
 	if (!strcmp(argv[0], "xl")) {
 		if (argc == 1) {
@@ -98,6 +120,9 @@ void shell_run_line(char *line)
 		c = find(xl_commands, argv[0]);
 	} else if (!strcmp(argv[0], "help") || !strcmp(argv[0], "?")) {
 		cmd_help(argc, argv);
+		return;
+	} else if (!strcmp(argv[0], "time")) {
+		cmd_time(argc, argv);
 		return;
 	} else {
 		/* A name in both tables (reboot, uptime, dmesg) is keel's own when

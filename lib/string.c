@@ -5,11 +5,18 @@
 #ifndef KEEL_HOST
 #include <lib/base.h>
 
+/*
+ * Eight bytes per iteration, then the tail: under QEMU's TCG a string
+ * instruction costs per iteration, so movsq is several times faster than
+ * movsb over the megabytes the domain builder copies.
+ */
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *ret = dst;
+	size_t qwords = n / 8, tail = n % 8;
 
-	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+	__asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(qwords) : : "memory");
+	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(tail) : : "memory");
 	return ret;
 }
 
@@ -30,8 +37,11 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
 	void *ret = dst;
+	uint64_t pattern = 0x0101010101010101ULL * (uint8_t)c;
+	size_t qwords = n / 8, tail = n % 8;
 
-	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+	__asm__ volatile("rep stosq" : "+D"(dst), "+c"(qwords) : "a"(pattern) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(tail) : "a"(pattern) : "memory");
 	return ret;
 }
 

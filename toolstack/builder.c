@@ -469,6 +469,8 @@ int builder_build(const struct build_spec *spec, struct build_result *res, char 
 	res->domid = b.domid;
 	if ((rc = populate(&b)))
 		goto err_destroy;
+	uint64_t t1 = time_now_ns();
+	res->populate_ns = t1 - t0;
 	res->nr_pages = b.nr_pages;
 	res->store_mfn = b.p2m[pfn_of(&b, b.lay.store_va)];
 	res->console_mfn = b.p2m[pfn_of(&b, b.lay.console_va)];
@@ -481,7 +483,11 @@ int builder_build(const struct build_spec *spec, struct build_result *res, char 
 	}
 	if ((rc = map_guest(&b)))
 		goto err_destroy;
+	uint64_t t2 = time_now_ns();
+	res->map_ns = t2 - t1;
 	rc = build_image(&b);
+	uint64_t t3 = time_now_ns();
+	res->load_ns = t3 - t2;
 	unmap_guest(&b);
 	if (rc)
 		goto err_destroy;
@@ -505,6 +511,7 @@ int builder_build(const struct build_spec *spec, struct build_result *res, char 
 	}
 	kfree(b.p2m);
 	res->build_ns = time_now_ns() - t0;
+	res->finish_ns = time_now_ns() - t3;
 	return 0;
 
 err_destroy:

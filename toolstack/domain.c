@@ -110,9 +110,14 @@ static const struct kimage *kernel_image(const char *path, const void *file, siz
 		kimage_free(&e->ki);
 		e->used = false;
 	}
+	uint64_t t0 = time_now_ns();
 	*err = kimage_parse(&e->ki, file, size, 0);
 	if (*err)
 		return NULL;
+	uint64_t us = (time_now_ns() - t0) / 1000;
+	klog("toolstack: %s: %s kernel, %zu -> %zu bytes in %llu.%03llu ms (kept for the next create)\n",
+	     path, e->ki.bzimage ? "bzImage" : "ELF", size, e->ki.elf_bytes,
+	     (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
 	snprintf(e->path, sizeof(e->path), "%s", path);
 	e->file = file;
 	e->used = true;
@@ -347,10 +352,13 @@ static int start_domain(struct domain *d, const char *cfg_path)
 		return rc;
 	}
 	d->started_ns = time_now_ns();
-	klog("toolstack: domain %u '%s' started (%llu MiB, build %llu.%03llu ms)\n", d->domid,
-	     d->name, (unsigned long long)d->cfg.memory_mib,
-	     (unsigned long long)(d->build.build_ns / 1000000),
-	     (unsigned long long)(d->build.build_ns / 1000 % 1000));
+#define MS(ns) (unsigned long long)((ns) / 1000000), (unsigned long long)((ns) / 1000 % 1000)
+	klog("toolstack: domain %u '%s' started (%llu MiB): build %llu.%03llu ms = memory "
+	     "%llu.%03llu + map %llu.%03llu + load %llu.%03llu + finish %llu.%03llu; to unpause "
+	     "%llu.%03llu ms\n", d->domid, d->name, (unsigned long long)d->cfg.memory_mib,
+	     MS(d->build.build_ns), MS(d->build.populate_ns), MS(d->build.map_ns),
+	     MS(d->build.load_ns), MS(d->build.finish_ns), MS(d->started_ns - d->create_ns));
+#undef MS
 	return 0;
 }
 

@@ -422,6 +422,76 @@ static int cmd_console_wait(int argc, char **argv)
 	return 0;
 }
 
+/* keel's own: when a domain's create began, was unpaused, first printed. */
+static int cmd_domain_times(int argc, char **argv)
+{
+	domid_t domid;
+	uint64_t first;
+
+	if (argc != 2) {
+		kprintf("usage: domain-times NAME|ID\n");
+		return -EINVAL;
+	}
+	if (resolve(argv[1], &domid))
+		return -ENOENT;
+	struct domain *d = toolstack_domain_by_id(domid);
+	if (!d) {
+		kprintf("domain-times: not a domain keel created\n");
+		return -ENOENT;
+	}
+#define US(ns) (unsigned long long)((ns) / 1000)
+	kprintf("build_us            : %llu\n", US(d->build.build_ns));
+	kprintf("create_to_unpause_us: %llu\n", US(d->started_ns - d->create_ns));
+	if (!consback_first_output_ns(domid, &first))
+		kprintf("create_to_first_console_byte_us: %llu\n", US(first - d->create_ns));
+	else
+		kprintf("create_to_first_console_byte_us: none yet\n");
+#undef US
+	return 0;
+}
+
+/* keel's own: in-process xenstore operation rates (dom0's toolstack path). */
+static int cmd_xs_bench(int argc, char **argv)
+{
+	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000;
+	char path[64], *val, **names;
+	size_t len;
+	unsigned int cnt;
+
+	if (n == 0 || n > 10000000) {
+		kprintf("usage: xs-bench [N] (1..10000000)\n");
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < 16; i++) {
+		snprintf(path, sizeof(path), "/keel-bench/k%u", i);
+		xs_write(xenstore, path, "v", 1);
+	}
+	uint64_t t0 = time_now_ns();
+	for (unsigned long i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/keel-bench/k%lu", i % 16);
+		xs_write(xenstore, path, "value", 5);
+	}
+	uint64_t t1 = time_now_ns();
+	for (unsigned long i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/keel-bench/k%lu", i % 16);
+		if (!xs_read(xenstore, path, &val, &len))
+			kfree(val);
+	}
+	uint64_t t2 = time_now_ns();
+	for (unsigned long i = 0; i < n; i++) {
+		if (!xs_directory(xenstore, "/keel-bench", &names, &cnt))
+			kfree(names);
+	}
+	uint64_t t3 = time_now_ns();
+	xs_store_run_pending(xenstore);
+	xs_rm(xenstore, "/keel-bench");
+	kprintf("xenstore_write_ops_per_s : %llu\n", (unsigned long long)(n * 1000000000ULL / (t1 - t0 + 1)));
+	kprintf("xenstore_read_ops_per_s  : %llu\n", (unsigned long long)(n * 1000000000ULL / (t2 - t1 + 1)));
+	kprintf("xenstore_dir_ops_per_s   : %llu (16 entries)\n",
+		(unsigned long long)(n * 1000000000ULL / (t3 - t2 + 1)));
+	return 0;
+}
+
 static int cmd_vcpu_list(int argc, char **argv)
 {
 	static struct xen_domctl_getdomaininfo infos[MAX_LIST];
@@ -691,6 +761,8 @@ const struct command xl_commands[] = {
 	{ "console", cmd_console, "NAME|ID", "attach to a domain's console (Ctrl-] leaves)" },
 	{ "console-log", cmd_console_log, "NAME|ID", "print a domain's buffered console output" },
 	{ "console-wait", cmd_console_wait, "NAME|ID TEXT [S]", "wait for TEXT on a domain's console" },
+	{ "domain-times", cmd_domain_times, "NAME|ID", "create, unpause and first-output times" },
+	{ "xs-bench", cmd_xs_bench, "[N]", "in-process xenstore operations per second" },
 	{ "vcpu-list", cmd_vcpu_list, "[NAME|ID]", "list virtual CPUs" },
 	{ "mem-set", cmd_mem_set, "NAME|ID MEM", "set a domain's memory target" },
 	{ "domid", cmd_domid, "NAME", "a domain's ID" },

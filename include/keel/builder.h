@@ -34,6 +34,10 @@ struct build_result {
 	evtchn_port_t console_port;    /* the guest's end */
 	uint64_t nr_pages;
 	uint64_t build_ns;             /* time the build took (keel's clock) */
+	uint64_t populate_ns;          /* of which: createdomain + memory */
+	uint64_t map_ns;               /* mapping the guest's boot region */
+	uint64_t load_ns;              /* kernel, ramdisk, start_info, page tables */
+	uint64_t finish_ns;            /* unmap, pin, grants, vCPU context */
 };
 
 /*
