@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs the boot archive the integration tests use: bootfs/ plus the Debian
 # domU payload (scripts/mk-domu.sh) under /boot/domu and the test configs
-# (tests/integration/configs) under /etc/xen.
+# (tests/integration/configs) under /etc/xen, configs/auto under /etc/xen/auto
+# (started at boot, as xendomains does).
 #   scripts/mk-test-archive.sh OUT.cpio
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,6 @@ fi
 mkdir -p "$stage/boot/domu" "$stage/etc/xen"
 cp build/domu/vmlinuz build/domu/initrd.cpio.gz "$stage/boot/domu/"
 cp tests/integration/configs/*.cfg "$stage/etc/xen/"
+mkdir -p "$stage/etc/xen/auto"
+cp tests/integration/configs/auto/*.cfg "$stage/etc/xen/auto/"
 scripts/mkarchive.sh "$stage" "$out"

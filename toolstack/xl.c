@@ -416,9 +416,17 @@ static int cmd_console_wait(int argc, char **argv)
 		kprintf("console-wait: timeout after %lu s\n", secs);
 		return -ETIMEDOUT;
 	}
-	uint64_t us = (time_now_ns() - t0) / 1000;
-	kprintf("console-wait: found after %llu.%03llu ms\n", (unsigned long long)(us / 1000),
+	uint64_t now = time_now_ns();
+	uint64_t us = (now - t0) / 1000;
+	kprintf("console-wait: found after %llu.%03llu ms", (unsigned long long)(us / 1000),
 		(unsigned long long)(us % 1000));
+	struct domain *d = toolstack_domain_by_id(domid);
+	if (d) {
+		us = (now - d->create_ns) / 1000;
+		kprintf(" (%llu.%03llu ms after its create began)", (unsigned long long)(us / 1000),
+			(unsigned long long)(us % 1000));
+	}
+	kprintf("\n");
 	return 0;
 }
 

@@ -62,6 +62,13 @@ def domain_checks():
                              env={"KEEL_ARCHIVE": ARCHIVE}).__enter__()
         state["m"].boot(120)
 
+    def autostart():
+        m = state["m"]
+        wait_console(m, "ktauto", MARKER)
+        m.command("destroy ktauto")
+        if "ktauto" in listed(m):
+            raise TestFailure("ktauto still listed after destroy")
+
     def create_boots_linux():
         m = state["m"]
         out = m.command("create kt1.cfg", timeout=120)
@@ -98,6 +105,57 @@ def domain_checks():
         if "kt1" not in listed(m) or "xen_version" not in m.command("info"):
             raise TestFailure("dom0 or kt1 hurt by the garbage")
         m.command("destroy kt-garbage")
+
+    def console_attach():
+        m = state["m"]
+        m.send("console kt1\r")
+        m.expect(r"console kt1\n", 10)
+        time.sleep(1)
+        m.send("echo ATTACHED-$((6*7))\r")
+        m.expect(r"ATTACHED-42", 30)       # typed into the guest, answered by its shell
+        m.send("\x1d")                      # Ctrl-] detaches, as xl console
+        m.expect(r"keel# ", 10)
+        if "kt1" not in m.command("domname %d" % domid_of(m, "kt1")):
+            raise TestFailure("shell not back after detach")
+
+    def create_c():
+        m = state["m"]
+        m.send("create -c kt2.cfg\r")
+        m.expect(MARKER, 120)             # attached at once: the boot scrolls by
+        m.send("\r")
+        m.send("echo IN-KT2-$((2+3))\r")
+        m.expect(r"IN-KT2-5", 30)
+        m.send("\x1d")
+        m.expect(r"keel# ", 10)
+        m.command("destroy kt2")
+
+    def admin_commands():
+        m = state["m"]
+        d = domid_of(m, "kt1")
+        m.command("pause kt1")
+        if not re.search(r"^kt1\s+%d\s+\d+\s+\d+\s+[r-][b-]p[s-][c-][d-]\s" % d,
+                         m.command("list"), re.M):
+            raise TestFailure("pause not shown in list:\n" + m.command("list"))
+        m.command("unpause kt1")
+        if re.search(r"^kt1\s+\d+\s+\d+\s+\d+\s+..p", m.command("list"), re.M):
+            raise TestFailure("still paused after unpause")
+        m.command("mem-set kt1 96m")
+        if m.command("xenstore-read /local/domain/%d/memory/target" % d).strip() != "98304":
+            raise TestFailure("mem-set did not set memory/target")
+        if "above the domain's maxmem" not in m.command("mem-set kt1 4g"):
+            raise TestFailure("mem-set above maxmem accepted")
+        m.command("rename kt1 ktr")
+        if domid_of(m, "ktr") != d or "ktr" not in m.command("domname %d" % d):
+            raise TestFailure("rename/domid/domname disagree")
+        if m.command("xenstore-read /local/domain/%d/name" % d).strip() != "ktr":
+            raise TestFailure("rename not in xenstore")
+        m.command("rename ktr kt1")
+        if not re.search(r"^kt1\s+%d\s+0\s+\S+\s+-?[rb-]" % d, m.command("vcpu-list kt1"), re.M):
+            raise TestFailure("vcpu-list: " + m.command("vcpu-list kt1"))
+        if not re.search(r"^kt1\s+%d\s+\d+:\d\d:\d\d" % d, m.command("xl uptime"), re.M):
+            raise TestFailure("xl uptime: " + m.command("xl uptime"))
+        if "invalid domain identifier" not in m.command("pause nosuchdomain"):
+            raise TestFailure("unknown domain not reported")
 
     def two_guests_unique_names():
         m = state["m"]
@@ -178,10 +236,15 @@ def domain_checks():
         m.wait_exit(60)
 
     checks = [("boot with the test archive", boot),
+              ("autostart: /etc/xen/auto domain created at boot", autostart),
               ("create: Debian Linux domU boots to its init", create_boots_linux),
+              ("console: attach, type to the guest, Ctrl-] detaches", console_attach),
+              ("pause/unpause, mem-set, rename, domid/domname, vcpu-list, uptime",
+               admin_commands),
               ("xenstore from inside the guest (xenstore-utils, perms, watch)",
                xenstore_from_guest),
               ("guest xenstore garbage gets errors; dom0 and others go on", garbage),
+              ("create -c attaches at once", create_c),
               ("two guests at once, names unique", two_guests_unique_names),
               ("shutdown -w: guest powers off by itself, gone from list", shutdown_w),
               ("reboot: on_reboot=restart gives a new domid", reboot_restarts),
