@@ -196,6 +196,24 @@ def domain_checks():
         wait_console(m, "kt1", MARKER)
         m.command("destroy kt1")
 
+    def guest_crash():
+        m = state["m"]
+        m.command("create kt2.cfg", timeout=120)
+        wait_console(m, "kt2", MARKER)
+        m.send("console kt2\r")
+        m.expect(r"console kt2\n", 10)
+        time.sleep(1)
+        m.send("echo c > /proc/sysrq-trigger\r")   # Linux panics: SHUTDOWN_crash
+        m.expect(r"keel# ", 60)                     # the console went away under us
+        deadline = time.monotonic() + 60
+        while "kt2" in listed(m):
+            if time.monotonic() > deadline:
+                raise TestFailure("crashed kt2 still listed (on_crash=destroy)")
+            time.sleep(1)
+        # keel logged the crash (SHUTDOWN_crash = 3) and its on_crash action.
+        if not re.search(r"'kt2' shut down \(reason 3\): destroy", m.buf):
+            raise TestFailure("no crash (reason 3) handling in keel's log")
+
     def no_leak_20_cycles():
         m = state["m"]
         time.sleep(3)
@@ -248,6 +266,7 @@ def domain_checks():
               ("two guests at once, names unique", two_guests_unique_names),
               ("shutdown -w: guest powers off by itself, gone from list", shutdown_w),
               ("reboot: on_reboot=restart gives a new domid", reboot_restarts),
+              ("guest crash: on_crash=destroy cleans it up", guest_crash),
               ("20 create/destroy cycles: Xen free memory unchanged", no_leak_20_cycles),
               ("config errors name the file and line", config_errors),
               ("poweroff with guests gone", poweroff)]
