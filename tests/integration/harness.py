@@ -135,3 +135,22 @@ def run_tests(tests):
             failed += 1
             print("FAIL %s: %s" % (name, e), flush=True)
     return failed
+
+
+def run_shared_checks(checks, state):
+    """Runs checks that share one machine: the first check boots it into
+    state["m"]; when that failed, every later check fails as "no machine"
+    rather than hanging.  The machine is always killed at the end."""
+    first = checks[0][1]
+
+    def guarded(fn):
+        def run():
+            if "m" not in state and fn is not first:
+                raise TestFailure("no machine (boot failed)")
+            fn()
+        return run
+    try:
+        return run_tests([(n, guarded(f)) for n, f in checks])
+    finally:
+        if "m" in state:
+            state["m"].kill()

@@ -11,7 +11,7 @@ import re
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_tests
+from harness import ROOT, Machine, TestFailure, run_shared_checks, run_tests
 
 DOM0_MEM_MIB = 256
 
@@ -151,17 +151,7 @@ def main_boot_checks():
               ("bad commands give messages, prompt returns", bad_command),
               ("poweroff: ACPI S5, QEMU exits 0", poweroff)]
 
-    def guarded(fn):
-        def run():
-            if "m" not in state and fn is not boot:
-                raise TestFailure("no machine (boot failed)")
-            fn()
-        return run
-    try:
-        return run_tests([(n, guarded(f)) for n, f in checks])
-    finally:
-        if "m" in state:
-            state["m"].kill()
+    return run_shared_checks(checks, state)
 
 
 def fault_boot():

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_tests
+from harness import ROOT, Machine, TestFailure, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 MARKER = "KEEL-DOMU-INIT"
@@ -271,17 +271,7 @@ def domain_checks():
               ("config errors name the file and line", config_errors),
               ("poweroff with guests gone", poweroff)]
 
-    def guarded(fn):
-        def run():
-            if "m" not in state and fn is not boot:
-                raise TestFailure("no machine (boot failed)")
-            fn()
-        return run
-    try:
-        return run_tests([(n, guarded(f)) for n, f in checks])
-    finally:
-        if "m" in state:
-            state["m"].kill()
+    return run_shared_checks(checks, state)
 
 
 if __name__ == "__main__":
