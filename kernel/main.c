@@ -109,11 +109,12 @@ void kernel_start(start_info_t *si)
 	boot_phase_done("heap, events, timers, console");
 	bootarchive_init();
 	boot_phase_done("boot archive");
+	/* The shell is queued first so the prompt never waits for the domains
+	 * /etc/xen/auto starts (their kernels may take seconds to decompress). */
+	if (!thread_create("shell", shell_main, NULL))
+		panic("cannot create the shell thread");
 	xenstored_init();
 	toolstack_init();
 	boot_phase_done("xenstored, toolstack");
-
-	if (!thread_create("shell", shell_main, NULL))
-		panic("cannot create the shell thread");
 	sched_run_idle();
 }

@@ -34,6 +34,13 @@ def keel_runs(n):
     rows = []
     with Machine("bench-domains", timeout=1800, env={"KEEL_ARCHIVE": ARCHIVE}) as m:
         m.boot(120)
+        # The test archive autostarts one guest: let it boot (it decompresses
+        # the kernel, timed in keel's log), then remove it so it does not
+        # compete with the measured creates.
+        m.command("console-wait ktauto KEEL-DOMU-INIT 180", timeout=240)
+        m.command("destroy ktauto")
+        m.command("sleep 2000")
+        decompress_ms = num(r"bzImage kernel, \d+ -> \d+ bytes in ([\d.]+) ms", m.buf)
         free0 = num(r"^xen_free_pages\s*:\s*(\d+)", m.command("info"))
         for i in range(n):
             out = m.command("time create kt1.cfg", timeout=180)
@@ -51,7 +58,7 @@ def keel_runs(n):
         xs = m.command("xs-bench 20000", timeout=300)
         m.send("poweroff\r")
         m.wait_exit(60)
-    return rows, free0, free1, xs
+    return rows, free0, free1, xs, decompress_ms
 
 
 def main():
@@ -61,12 +68,11 @@ def main():
     args = ap.parse_args()
     subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE], check=True,
                    stdout=subprocess.DEVNULL)
-    rows, free0, free1, xs = keel_runs(args.n)
+    rows, free0, free1, xs, decompress_ms = keel_runs(args.n)
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-    first = rows[0]
     print("keel_creates                       %d (Debian 6.1 kernel, 128 MiB, busybox ramdisk)" % args.n)
-    print("keel_first_create_ms               %.1f (includes xz-decompressing the kernel once)" % first["create_ms"])
-    print("keel_create_ms_median              %.1f (kernel cached; create returns after unpause)" % statistics.median(r["create_ms"] for r in rows[1:] or rows))
+    print("keel_kernel_xz_decompress_ms       %.1f (once per kernel file, then cached)" % decompress_ms)
+    print("keel_create_ms_median              %.1f (kernel cached; create returns after unpause)" % med["create_ms"])
     print("keel_create_to_unpause_ms_median   %.1f" % med["unpause_ms"])
     print("keel_create_to_first_byte_ms       %.1f (median)" % med["first_byte_ms"])
     print("keel_create_to_init_marker_ms      %.1f (median)" % med["init_ms"])

@@ -121,6 +121,17 @@ def main_boot_checks():
         if "no such file" not in m.command("cat /etc/nonexistent"):
             raise TestFailure("cat of a missing file gives no error")
 
+    def ctrl_a_to_xen():
+        m = state["m"]
+        m.send("\x01\x01\x01")
+        m.expect(r"\*\*\* Serial input to Xen", 10)
+        m.send("h")                     # Xen's own key handler list
+        m.expect(r"'h' pressed", 10)
+        m.send("\x01\x01\x01")
+        m.expect(r"\*\*\* Serial input to DOM0", 10)
+        if "dom0 up" not in m.command("uptime"):
+            raise TestFailure("keel's shell does not answer after switching back")
+
     def bad_command():
         m = state["m"]
         out = m.command("frobnicate --now")
@@ -148,6 +159,7 @@ def main_boot_checks():
               ("date matches the host clock", date),
               ("dmesg and xl dmesg", dmesg),
               ("boot archive: ls and cat", boot_archive),
+              ("Ctrl-a x3 switches input to Xen and back", ctrl_a_to_xen),
               ("bad commands give messages, prompt returns", bad_command),
               ("poweroff: ACPI S5, QEMU exits 0", poweroff)]
 
