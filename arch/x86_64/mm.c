@@ -269,10 +269,18 @@ uint64_t vmap_pte_maddr(const void *va)
 	return virt_to_maddr(pte);
 }
 
+/*
+ * One batch buffer for vmap_mfns and vunmap: under TCG the hypercall, not
+ * the PTE, is the cost, so batches are large.  Threads are cooperative and
+ * neither function runs in upcall context, so one static buffer is safe.
+ */
+static mmu_update_t vmap_batch[512];
+
 void *vmap_mfns(const mfn_t *mfns, size_t n, domid_t dom, bool writable, int *err)
 {
 	unsigned long base = (unsigned long)vmap_reserve(n);
-	mmu_update_t batch[32];
+	mmu_update_t *batch = vmap_batch;
+	const unsigned int batch_max = ARRAY_SIZE(vmap_batch);
 	size_t done = 0;
 
 	if (!base) {
@@ -281,7 +289,7 @@ void *vmap_mfns(const mfn_t *mfns, size_t n, domid_t dom, bool writable, int *er
 	}
 	while (done < n) {
 		unsigned int k = 0;
-		for (; k < ARRAY_SIZE(batch) && done + k < n; k++) {
+		for (; k < batch_max && done + k < n; k++) {
 			unsigned long va = base + (done + k) * PAGE_SIZE;
 			batch[k].ptr = vmap_pte_maddr((void *)va) | MMU_NORMAL_PT_UPDATE;
 			batch[k].val = (mfn_x(mfns[done + k]) << PAGE_SHIFT) | PTE_PRESENT |
@@ -304,13 +312,14 @@ void *vmap_mfns(const mfn_t *mfns, size_t n, domid_t dom, bool writable, int *er
 void vunmap(void *va, size_t n)
 {
 	unsigned long base = (unsigned long)va;
-	mmu_update_t batch[32];
+	mmu_update_t *batch = vmap_batch;
+	const unsigned int batch_max = ARRAY_SIZE(vmap_batch);
 
 	if (!n)
 		return;
 	for (size_t done = 0; done < n;) {
 		unsigned int k = 0;
-		for (; k < ARRAY_SIZE(batch) && done + k < n; k++) {
+		for (; k < batch_max && done + k < n; k++) {
 			batch[k].ptr = vmap_pte_maddr((void *)(base + (done + k) * PAGE_SIZE)) |
 				       MMU_NORMAL_PT_UPDATE;
 			batch[k].val = 0;
