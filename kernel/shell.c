@@ -34,6 +34,7 @@ static int cmd_help(int argc, char **argv)
 	kprintf("keel commands:\n");
 	help_table(kernel_commands, "");
 	help_table(bootfs_commands, "");
+	help_table(selftest_commands, "");
 	kprintf("toolstack commands (also as `xl CMD`):\n");
 	help_table(xl_commands, "");
 	return 0;
@@ -132,6 +133,8 @@ static void run_words(int argc, char **argv)
 		c = find(kernel_commands, argv[0]);
 		if (!c)
 			c = find(bootfs_commands, argv[0]);
+		if (!c)
+			c = find(selftest_commands, argv[0]);
 		if (!c || (xl && argc > 1))
 			c = xl;
 	}

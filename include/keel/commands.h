@@ -17,5 +17,6 @@ struct command {
 extern const struct command kernel_commands[];
 extern const struct command xl_commands[];
 extern const struct command bootfs_commands[];
+extern const struct command selftest_commands[];
 
 #endif

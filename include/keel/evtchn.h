@@ -19,7 +19,11 @@ int evtchn_bind_virq(uint32_t virq, evtchn_handler_t h, void *ctx, evtchn_port_t
 /* A port that domain remote may bind to; starts unmasked with handler h. */
 int evtchn_alloc_unbound(domid_t local_dom, domid_t remote, evtchn_handler_t h, void *ctx,
 			 evtchn_port_t *port);
-/* Connects to remote's port rport; starts unmasked with handler h. */
+/*
+ * Connects to remote's port rport; starts unmasked with handler h.  Xen marks
+ * the new local port pending once at bind, so h runs once without any notify
+ * from the other side: handlers must tolerate spurious events.
+ */
 int evtchn_bind_interdomain(domid_t remote, evtchn_port_t rport, evtchn_handler_t h,
 			    void *ctx, evtchn_port_t *port);
 /* Binds a physical IRQ (PIRQ) for device drivers; starts unmasked. */

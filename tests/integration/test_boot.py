@@ -121,6 +121,14 @@ def main_boot_checks():
         if "no such file" not in m.command("cat /etc/nonexistent"):
             raise TestFailure("cat of a missing file gives no error")
 
+    def selftest():
+        out = state["m"].command("selftest", timeout=60)
+        for name in ("heap", "evtchn", "timer", "vmap", "threads"):
+            if not re.search(r"^selftest %s: ok" % name, out, re.M):
+                raise TestFailure("selftest %s:\n%s" % (name, out))
+        if "selftest: 0 failed" not in out:
+            raise TestFailure(out)
+
     def ctrl_a_to_xen():
         m = state["m"]
         m.send("\x01\x01\x01")
@@ -159,6 +167,7 @@ def main_boot_checks():
               ("date matches the host clock", date),
               ("dmesg and xl dmesg", dmesg),
               ("boot archive: ls and cat", boot_archive),
+              ("selftest: heap, loopback evtchn, timers, vmap, wait queues", selftest),
               ("Ctrl-a x3 switches input to Xen and back", ctrl_a_to_xen),
               ("bad commands give messages, prompt returns", bad_command),
               ("poweroff: ACPI S5, QEMU exits 0", poweroff)]
