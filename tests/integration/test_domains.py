@@ -246,6 +246,18 @@ def domain_checks():
         out = m.command("create /etc/xen/nope.cfg")
         if "No such file" not in out:
             raise TestFailure("missing file: " + out)
+        out = m.command("create not-a-kernel.cfg")
+        if not re.search(r"/etc/xen/not-a-kernel\.cfg:3: kernel `/etc/motd' is not a loadable", out):
+            raise TestFailure("garbage kernel: " + out)
+        before = free_pages(m)
+        out = m.command("create huge.cfg", timeout=120)
+        if "Xen has no memory for the domain" not in out:
+            raise TestFailure("4 GiB guest on a 1 GiB host: " + out)
+        if "huge" in listed(m):
+            raise TestFailure("half-built huge domain left behind")
+        m.command("sleep 1000")
+        if free_pages(m) != before:
+            raise TestFailure("failed create leaked memory: %d -> %d" % (before, free_pages(m)))
 
     def poweroff():
         m = state["m"]
@@ -268,7 +280,8 @@ def domain_checks():
               ("reboot: on_reboot=restart gives a new domid", reboot_restarts),
               ("guest crash: on_crash=destroy cleans it up", guest_crash),
               ("20 create/destroy cycles: Xen free memory unchanged", no_leak_20_cycles),
-              ("config errors name the file and line", config_errors),
+              ("config errors name the file and line; failed creates leave nothing",
+               config_errors),
               ("poweroff with guests gone", poweroff)]
 
     return run_shared_checks(checks, state)
