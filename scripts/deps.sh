@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
 	build-essential        # gcc, make, libc for host unit tests
 	clang                  # libFuzzer targets (tests/fuzz)
+	debootstrap            # benchmarks: builds the Linux dom0 peer rig (../shared/peer)
 	python3                # integration test harness
 	qemu-system-x86        # the machine
 	xen-hypervisor-4.17-amd64  # Xen itself (/boot/xen-4.17-amd64.gz)
