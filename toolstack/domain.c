@@ -427,7 +427,6 @@ void toolstack_cleanup(struct domain *d)
 	}
 	d->next = NULL;
 	waitq_wake_all(&d->gone_wq);
-	d->gone = true;
 }
 
 static void free_domain(struct domain *d)

@@ -304,13 +304,12 @@ static int request_shutdown(int argc, char **argv, const char *what)
 	if (!wait)
 		return 0;
 	kprintf("Waiting for 1 domains\n");
-	struct domain *d = toolstack_domain_by_id(domid);
-	unsigned int reason = 0;
+	unsigned int reason;
 	if (!toolstack_wait_gone(domid, 120ULL * 1000000000ULL)) {
 		kprintf("Timed out after 120 s waiting for domain %u\n", domid);
 		return -ETIMEDOUT;
 	}
-	d = toolstack_domain_by_id(domid);
+	struct domain *d = toolstack_domain_by_id(domid);
 	if (d)
 		reason = d->shutdown_reason;
 	else
@@ -707,6 +706,19 @@ static void ls_node(const char *path, int depth)
 	kfree(names);
 }
 
+static int cmd_xenstored_stats(int argc, char **argv)
+{
+	struct xsd_stats st;
+
+	(void)argc;
+	(void)argv;
+	xsd_get_stats(&st);
+	kprintf("ring_request_bytes     : %llu\n", (unsigned long long)st.ring_requests_bytes);
+	kprintf("ring_resets            : %llu\n", (unsigned long long)st.ring_resets);
+	kprintf("release_domain_events  : %llu\n", (unsigned long long)st.release_events);
+	return 0;
+}
+
 static int cmd_xs_ls(int argc, char **argv)
 {
 	ls_node(argc > 1 ? argv[1] : "/", 0);
@@ -777,6 +789,7 @@ const struct command xl_commands[] = {
 	{ "domname", cmd_domname, "ID", "a domain's name" },
 	{ "rename", cmd_rename, "NAME|ID NEW", "rename a domain" },
 	{ "uptime", cmd_xl_uptime, NULL, "domains' uptimes (as xl uptime)" },
+	{ "xenstored-stats", cmd_xenstored_stats, NULL, "xenstored counters" },
 	{ "xenstore-ls", cmd_xs_ls, "[PATH]", "list xenstore (with permissions)" },
 	{ "xenstore-read", cmd_xs_read, "PATH", "read a xenstore node" },
 	{ "xenstore-write", cmd_xs_write, "PATH VALUE", "write a xenstore node" },

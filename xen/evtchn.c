@@ -108,8 +108,12 @@ void evtchn_unmask(evtchn_port_t port)
 
 static int bound(evtchn_port_t port, evtchn_handler_t h, void *ctx, evtchn_port_t *out)
 {
-	if (port >= NR_PORTS)
+	if (port >= NR_PORTS) {
+		/* Beyond our handler table: give the port back to Xen. */
+		struct evtchn_close op = { .port = port };
+		hyp_event_channel_op(EVTCHNOP_close, &op);
 		return -ENOSPC;
+	}
 	evtchn_set_handler(port, h, ctx);
 	evtchn_unmask(port);
 	if (out)

@@ -275,9 +275,19 @@ int xenstored_introduce(domid_t domid, uint64_t mfn, evtchn_port_t guest_port)
 
 void xenstored_release(domid_t domid)
 {
-	xs_release_domain(xenstore, domid);
+	/* One teardown: conns, the introduced state (via host_release), perms
+	 * naming the domain, and a single @releaseDomain. */
 	xs_domain_gone(xenstore, domid);
 	kick();
+}
+
+/* An in-process watch: counts @releaseDomain events (xenstored-stats). */
+static void count_release(void *ctx, const char *path, const char *token)
+{
+	(void)ctx;
+	(void)path;
+	(void)token;
+	stats.release_events++;
 }
 
 void xenstored_init(void)
@@ -293,6 +303,7 @@ void xenstored_init(void)
 	xsd_printf("/tool/xenstored", "keel");
 	xs_mkdir(xenstore, "/vm");
 	xs_mkdir(xenstore, "/libxl");
+	xs_watch_local(xenstore, "@releaseDomain", "keel-stats", count_release, NULL);
 	if (!thread_create("xenstored", server_thread, NULL))
 		panic("xenstored: cannot start its thread");
 }

@@ -22,7 +22,6 @@ struct domain {
 	unsigned int restarts;
 	unsigned int shutdown_reason;
 	bool preserved;             /* shut down, kept by on_*=preserve */
-	bool gone;
 	struct waitq gone_wq;       /* woken when it ends or is preserved */
 	struct domain *next;
 };

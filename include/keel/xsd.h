@@ -39,6 +39,7 @@ int xsd_set_owner(const char *path, domid_t owner, unsigned int dflt, domid_t re
 struct xsd_stats {
 	uint64_t ring_requests_bytes;
 	uint64_t ring_resets;
+	uint64_t release_events;   /* @releaseDomain events seen (one initial fire) */
 };
 void xsd_get_stats(struct xsd_stats *out);
 

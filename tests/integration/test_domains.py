@@ -54,6 +54,11 @@ def free_pages(m):
     return int(re.search(r"^xen_free_pages\s*:\s*(\d+)", m.command("info"), re.M).group(1))
 
 
+def xsd_releases(m):
+    return int(re.search(r"release_domain_events\s*:\s*(\d+)",
+                         m.command("xenstored-stats")).group(1))
+
+
 def domain_checks():
     state = {}
 
@@ -218,6 +223,7 @@ def domain_checks():
         m = state["m"]
         time.sleep(3)
         before = free_pages(m)
+        releases0 = xsd_releases(m)
         for i in range(20):
             out = m.command("create kt1.cfg", timeout=120)
             if "cannot" in out or "error" in out:
@@ -230,6 +236,10 @@ def domain_checks():
                 break
         if after != before:
             raise TestFailure("Xen free pages %d before, %d after 20 cycles" % (before, after))
+        # Each destroyed domain fires @releaseDomain exactly once.
+        fired = xsd_releases(m) - releases0
+        if fired != 20:
+            raise TestFailure("@releaseDomain fired %d times for 20 destroys" % fired)
 
     def config_errors():
         m = state["m"]
