@@ -422,6 +422,49 @@ static int test_gnttab_guest(const char *arg)
 	return 0;
 }
 
+/*
+ * Maps a device memory range (e.g. a PCI BAR) with ioremap, checks that
+ * every PTE is uncached (PCD|PWT), writes and reads back its first and last
+ * words, and unmaps it.
+ */
+static int test_ioremap(const char *addr_arg, const char *len_arg)
+{
+	static const char *name = "ioremap";
+	char *e1, *e2;
+	uint64_t maddr = strtoull(addr_arg, &e1, 0);
+	uint64_t len = strtoull(len_arg, &e2, 0);
+
+	if (*e1 || *e2 || !len || (maddr & 7) || (len & 7))
+		FAIL("usage: selftest ioremap MADDR BYTES (8-byte aligned)");
+	volatile uint64_t *va = ioremap(maddr, len, true);
+	if (!va)
+		FAIL("ioremap(%#llx, %llu) failed", (unsigned long long)maddr,
+		     (unsigned long long)len);
+	uint64_t pages = ((maddr + len + PAGE_SIZE - 1) >> PAGE_SHIFT) - (maddr >> PAGE_SHIFT);
+	const char *base = (const char *)((unsigned long)va & ~(PAGE_SIZE - 1));
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t pte = vmap_pte_read(base + i * PAGE_SIZE);
+		if ((pte & 0x19) != 0x19) { /* present, PWT, PCD */
+			iounmap((void *)va, len);
+			FAIL("page %llu: PTE %#llx is not present+PCD+PWT", (unsigned long long)i,
+			     (unsigned long long)pte);
+		}
+	}
+	volatile uint64_t *last = (volatile uint64_t *)((volatile char *)va + len - 8);
+	uint64_t old_first = va[0], old_last = *last;
+	va[0] = 0x6b65656c2d696f31ULL;
+	*last = 0x6b65656c2d696f32ULL;
+	bool ok = va[0] == 0x6b65656c2d696f31ULL && *last == 0x6b65656c2d696f32ULL;
+	va[0] = old_first;
+	*last = old_last;
+	iounmap((void *)va, len);
+	if (!ok)
+		FAIL("device memory did not keep what was written");
+	kprintf("selftest %s: ok (%llu pages at %#llx uncached, first and last words written "
+		"and read back)\n", name, (unsigned long long)pages, (unsigned long long)maddr);
+	return 0;
+}
+
 /* ---- named cases ---- */
 
 static volatile uint64_t overflow_depth;
@@ -554,10 +597,12 @@ static int cmd_selftest(int argc, char **argv)
 			return test_highmem();
 		if (!strcmp(argv[1], "gnttab"))
 			return test_gnttab();
+		if (!strcmp(argv[1], "ioremap") && argc == 4)
+			return test_ioremap(argv[2], argv[3]);
 		if (!strcmp(argv[1], "gnttab-guest") && argc == 3)
 			return test_gnttab_guest(argv[2]);
 		kprintf("selftest: unknown case '%s' (stack-overflow, fragment, unfragment, "
-			"highmem, gnttab, gnttab-guest DOMID)\n", argv[1]);
+			"highmem, gnttab, gnttab-guest DOMID, ioremap MADDR BYTES)\n", argv[1]);
 		return -EINVAL;
 	}
 	failed += test_heap() != 0;
@@ -577,6 +622,6 @@ const struct command selftest_commands[] = {
 	{ "selftest", cmd_selftest, "[CASE]",
 	  "test: heap, events, timers, vmap, threads, vmalloc, slabs, highmem, gnttab; "
 	  "CASE: stack-overflow (stops dom0), fragment/unfragment, highmem, gnttab, "
-	  "gnttab-guest DOMID" },
+	  "gnttab-guest DOMID, ioremap MADDR BYTES" },
 	{ NULL, NULL, NULL, NULL },
 };
