@@ -115,6 +115,15 @@ def balloon_checks():
                               % (xen_free0, xen_free1))
         m.command("mem-set 0 256m")
         check_agree(m, expect_pages=65536)
+        # Too small: dom0 keeps 16 MiB free and says it could not go lower.
+        out = m.command("mem-set 0 1m")
+        if "not enough free dom0 memory" not in out:
+            raise TestFailure("mem-set 0 1m: " + out)
+        pages, _, free = check_agree(m)
+        if free < 4000 or free > 4096 + 512:
+            raise TestFailure("dom0 left with %d free pages after mem-set 0 1m" % free)
+        m.command("mem-set 0 256m")
+        check_agree(m, expect_pages=65536)
         out = m.command("selftest")
         if "selftest: 0 failed" not in out:
             raise TestFailure("selftest after balloon round trip:\n" + out)
