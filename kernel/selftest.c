@@ -490,36 +490,45 @@ static void stack_hog(void *unused)
 	recurse(0);
 }
 
-/* Holds every other free page so no run of two pages is left. */
-static void **held;
+/*
+ * Holds every free page at an odd pfn, so no run of two pages is left.
+ * The pages are chained through their own first word (no array, which
+ * would need pages of its own).
+ */
+static void *held;
 static size_t held_count;
 
 static int fragment(void)
 {
 	struct mm_stats st;
+	void *all = NULL, *p;
 
 	if (held) {
 		kprintf("selftest fragment: already holding %zu pages\n", held_count);
 		return -EBUSY;
 	}
-	mm_get_stats(&st);
-	size_t max = st.free_pages;
-	void **all = vmalloc(max * sizeof(void *));
-	if (!all)
-		return -ENOMEM;
-	size_t n = 0;
-	while (n < max && (all[n] = page_alloc(1)))
-		n++;
-	held = vmalloc((n / 2 + 1) * sizeof(void *));
-	held_count = 0;
-	/* Keep the ones at odd pfns: no two free pages are neighbours. */
-	for (size_t i = 0; i < n; i++) {
-		if (held && (pfn_x(virt_to_pfn(all[i])) & 1))
-			held[held_count++] = all[i];
-		else
-			page_free(all[i], 1);
+	while ((p = page_alloc(1))) {
+		*(void **)p = all;
+		all = p;
 	}
-	vfree(all);
+	held_count = 0;
+	while (all) {
+		p = all;
+		all = *(void **)p;
+		if (pfn_x(virt_to_pfn(p)) & 1) {
+			*(void **)p = held;
+			held = p;
+			held_count++;
+		} else {
+			page_free(p, 1);
+		}
+	}
+	void *two = page_alloc(2);
+	if (two) {
+		page_free(two, 2);
+		kprintf("selftest fragment: FAIL a run of two pages is still free\n");
+		return -EIO;
+	}
 	mm_get_stats(&st);
 	kprintf("selftest fragment: holding %zu pages, %llu free in runs of one page\n",
 		held_count, (unsigned long long)st.free_pages);
@@ -528,12 +537,16 @@ static int fragment(void)
 
 static int unfragment(void)
 {
-	for (size_t i = 0; i < held_count; i++)
-		page_free(held[i], 1);
-	kprintf("selftest unfragment: released %zu pages\n", held_count);
-	vfree(held);
-	held = NULL;
+	size_t n = 0;
+
+	while (held) {
+		void *p = held;
+		held = *(void **)p;
+		page_free(p, 1);
+		n++;
+	}
 	held_count = 0;
+	kprintf("selftest unfragment: released %zu pages\n", n);
 	return 0;
 }
 
