@@ -586,8 +586,9 @@ static int cmd_mem_set(int argc, char **argv)
 		if (rc)
 			kprintf("mem-set: dom0 reached %llu KiB of %llu KiB: %s\n",
 				(unsigned long long)(now_pages * 4), (unsigned long long)kib,
-				kib / 4 < now_pages ? "not enough free dom0 memory to give back"
-						    : "Xen has no more memory for dom0");
+				rc == -EBUSY ? "the boot-time give-back is still running"
+				: kib / 4 < now_pages ? "not enough free dom0 memory to give back"
+						      : "Xen has no more memory for dom0");
 		return rc;
 	}
 	struct domain *d = toolstack_domain_by_id(domid);
