@@ -53,6 +53,8 @@ static mfn_t vmap_l2_mfn;
 
 /* Every pfn below mapped_limit (and not given back) is mapped. */
 static uint64_t mapped_limit;
+/* [boot_release_next, xen_nr_pages) still to give back after boot. */
+static uint64_t boot_release_next = UINT64_MAX;
 
 mfn_t pfn_to_mfn(pfn_t p)
 {
@@ -213,7 +215,9 @@ static bool direct_map_ensure(uint64_t end)
 			return false;
 		unsigned int n = 0;
 		for (unsigned int i = pt_index(va, 1); i < 512 && pfn < xen_nr_pages; i++, pfn++) {
-			if (p2m[pfn] == INVALID_P2M || (l1[i] & PTE_PRESENT))
+			/* Given back, or still waiting to be given back at boot. */
+			if (p2m[pfn] == INVALID_P2M || pfn >= boot_release_next ||
+			    (l1[i] & PTE_PRESENT))
 				continue;
 			batch[n].ptr = virt_to_maddr(&l1[i]) | MMU_NORMAL_PT_UPDATE;
 			batch[n].val = (p2m[pfn] << PAGE_SHIFT) | L1_FLAGS;
@@ -278,9 +282,6 @@ static uint64_t release_frames(const uint64_t *pfns, size_t n, unsigned int orde
 	ballooned += (uint64_t)done << order;
 	return (uint64_t)done << order;
 }
-
-/* [boot_release_next, xen_nr_pages) still to give back after boot. */
-static uint64_t boot_release_next = UINT64_MAX;
 
 /* Boot: gives back [first, end), none of it mapped or in the pool yet. */
 static void release_range_at_boot(uint64_t first, uint64_t end)
