@@ -35,6 +35,8 @@ static int cmd_help(int argc, char **argv)
 	help_table(kernel_commands, "");
 	help_table(bootfs_commands, "");
 	help_table(selftest_commands, "");
+	kprintf("device commands:\n");
+	help_table(device_commands, "");
 	kprintf("toolstack commands (also as `xl CMD`):\n");
 	help_table(xl_commands, "");
 	return 0;
@@ -135,6 +137,8 @@ static void run_words(int argc, char **argv)
 			c = find(bootfs_commands, argv[0]);
 		if (!c)
 			c = find(selftest_commands, argv[0]);
+		if (!c)
+			c = find(device_commands, argv[0]);
 		if (!c || (xl && argc > 1))
 			c = xl;
 	}

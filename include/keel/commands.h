@@ -18,5 +18,6 @@ extern const struct command kernel_commands[];
 extern const struct command xl_commands[];
 extern const struct command bootfs_commands[];
 extern const struct command selftest_commands[];
+extern const struct command device_commands[];
 
 #endif
