@@ -84,12 +84,18 @@ static const char *type_name(enum blkdev_type t)
 	return t == BLKDEV_DISK ? "disk" : t == BLKDEV_PART ? "part" : "lvm";
 }
 
-static void lsblk_tree(struct blkdev *parent, int depth, bool bytes)
+/* Tree drawing as `lsblk --ascii` does it: "|-" for a child with a later
+ * sibling, "`-" for the last one, "| " continuing an open branch. */
+static void lsblk_tree(struct blkdev *parent, const char *prefix, bool bytes)
 {
+	struct blkdev *last = NULL;
+	for (struct blkdev *d = blkdev_first(); d; d = d->next)
+		if (d->parent == parent)
+			last = d;
 	for (struct blkdev *d = blkdev_first(); d; d = d->next) {
 		if (d->parent != parent)
 			continue;
-		char size[24], name[64];
+		char size[24], name[64], line[96], sub[48];
 		if (bytes)
 			ksnprintf(size, sizeof(size), "%llu",
 				  (unsigned long long)(d->nr_sectors * SECTOR_BYTES));
@@ -107,11 +113,13 @@ static void lsblk_tree(struct blkdev *parent, int depth, bool bytes)
 		} else {
 			ksnprintf(name, sizeof(name), "%s", d->name);
 		}
-		kprintf("%*s%s%-*s %3u:%-3u %2d %*s %2d %-4s %s\n", depth * 2, "",
-			depth ? "`-" : "", 20 - depth * 2 - (depth ? 2 : 0), name, d->major, d->minor,
+		ksnprintf(line, sizeof(line), "%s%s%s", prefix, parent ? (d == last ? "`-" : "|-") : "",
+			  name);
+		kprintf("%-20s %3u:%-3u %2d %*s %2d %-4s %s\n", line, d->major, d->minor,
 			d->removable, bytes ? 12 : 5, size, d->read_only, type_name(d->type),
 			d->holder);
-		lsblk_tree(d, depth + 1, bytes);
+		ksnprintf(sub, sizeof(sub), "%s%s", prefix, parent ? (d == last ? "  " : "| ") : "");
+		lsblk_tree(d, sub, bytes);
 	}
 }
 
@@ -122,7 +130,7 @@ static int cmd_lsblk(int argc, char **argv)
 	if (!pci_probe_wait(10000000000ull))
 		kprintf("lsblk: device probing still running\n");
 	kprintf("%-20s MAJ:MIN RM %*s RO TYPE USED BY\n", "NAME", bytes ? 12 : 5, "SIZE");
-	lsblk_tree(NULL, 0, bytes);
+	lsblk_tree(NULL, "", bytes);
 	return 0;
 }
 
