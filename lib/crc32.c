@@ -28,7 +28,7 @@ uint32_t crc32_update(uint32_t crc, const void *buf, size_t len)
 	return crc;
 }
 
-uint32_t crc32(const void *buf, size_t len)
+uint32_t crc32_ieee(const void *buf, size_t len)
 {
 	return ~crc32_update(~0u, buf, len);
 }

@@ -9,20 +9,9 @@
 #include <keel/kernel.h>
 #include <keel/pci.h>
 #include <keel/pci_irq.h>
+#include <lib/crc32.h>
 #include <lib/printf.h>
 
-/* zlib's CRC-32 (the static library keel links for guest kernels).  Like
- * all of Debian's userspace code it may use the red zone, so events stay
- * masked while it runs (see decompress_enter in kernel/main.c). */
-extern unsigned long crc32(unsigned long crc, const unsigned char *buf, unsigned int len);
-
-static uint32_t crc32_update(uint32_t crc, const void *buf, size_t len)
-{
-	irq_disable();
-	crc = (uint32_t)crc32(crc, buf, (unsigned int)len);
-	irq_enable();
-	return crc;
-}
 
 static int cmd_lspci(int argc, char **argv)
 {
@@ -182,7 +171,7 @@ static int cmd_blk_read(int argc, char **argv)
 	char *buf = page_alloc(CHUNK_PAGES);
 	if (!buf)
 		return -ENOMEM;
-	uint32_t crc = 0;
+	uint32_t crc = ~0u;
 	for (uint64_t done = 0; done < len;) {
 		size_t n = (size_t)MIN(len - done, (uint64_t)CHUNK_PAGES * PAGE_SIZE);
 		rc = blk_read_sync(dev, (off + done) / 512, buf, n);
@@ -196,7 +185,7 @@ static int cmd_blk_read(int argc, char **argv)
 	}
 	if (!rc)
 		kprintf("blk-read: %s: %llu bytes at %llu crc32 %08x\n", dev->name,
-			(unsigned long long)len, (unsigned long long)off, crc);
+			(unsigned long long)len, (unsigned long long)off, ~crc);
 	page_free(buf, CHUNK_PAGES);
 	return rc;
 }
@@ -224,7 +213,7 @@ static int cmd_blk_write(int argc, char **argv)
 	char *buf = page_alloc(CHUNK_PAGES);
 	if (!buf)
 		return -ENOMEM;
-	uint32_t crc = 0;
+	uint32_t crc = ~0u;
 	for (uint64_t done = 0; done < len;) {
 		size_t n = (size_t)MIN(len - done, (uint64_t)CHUNK_PAGES * PAGE_SIZE);
 		uint64_t *w = (uint64_t *)buf;
@@ -243,7 +232,7 @@ static int cmd_blk_write(int argc, char **argv)
 		rc = blk_flush_sync(dev);
 	if (!rc)
 		kprintf("blk-write: %s: %llu bytes at %llu crc32 %08x, flushed\n", dev->name,
-			(unsigned long long)len, (unsigned long long)off, crc);
+			(unsigned long long)len, (unsigned long long)off, ~crc);
 	page_free(buf, CHUNK_PAGES);
 	return rc;
 }

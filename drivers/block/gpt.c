@@ -66,7 +66,7 @@ static int header_read(const struct disk_reader *disk, struct part_table *t, uin
 	}
 	crc_on_disk = get_le32(s + 16);
 	memset(s + 16, 0, 4);
-	if (crc32(s, h->header_bytes) != crc_on_disk) {
+	if (crc32_ieee(s, h->header_bytes) != crc_on_disk) {
 		snprintf(why, why_len, "header CRC mismatch");
 		return -EINVAL;
 	}

@@ -45,10 +45,10 @@ static void fix_header(struct image *img, uint64_t lba)
 
 	if (entries < img->len / img->sector_bytes && count <= 4096 &&
 	    entries * img->sector_bytes + (uint64_t)count * 128 <= img->len)
-		put_le32(h + 88, crc32(img->bytes + entries * img->sector_bytes, (size_t)count * 128));
+		put_le32(h + 88, crc32_ieee(img->bytes + entries * img->sector_bytes, (size_t)count * 128));
 	if (hsize >= 92 && hsize <= img->sector_bytes) {
 		put_le32(h + 16, 0);
-		put_le32(h + 16, crc32(h, hsize));
+		put_le32(h + 16, crc32_ieee(h, hsize));
 	}
 }
 
