@@ -793,6 +793,6 @@ void iounmap(void *va, size_t len)
 
 void p2m_set(pfn_t pfn, mfn_t mfn)
 {
-	ASSERT(pfn_x(pfn) < nr_pages);
+	ASSERT(pfn_x(pfn) < xen_nr_pages);
 	p2m[pfn_x(pfn)] = mfn_x(mfn);
 }

@@ -10,6 +10,14 @@
 
 #include <lib/base.h>
 #include <xen/grant_table.h>
+
+/* The ring macros of xen/io/ring.h leave their barriers to the includer.
+ * Only the kernel's ring code uses them (x86: see arch/io.h). */
+#ifndef xen_mb
+#define xen_mb() __asm__ volatile("mfence" ::: "memory")
+#define xen_rmb() __asm__ volatile("" ::: "memory")
+#define xen_wmb() __asm__ volatile("" ::: "memory")
+#endif
 #include <xen/io/blkif.h>
 
 /* Segments per indirect page (4096 / 8). */
