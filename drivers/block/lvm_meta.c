@@ -628,6 +628,12 @@ static enum kind section_open(struct parser *p, enum kind parent, size_t ns, siz
 			fail(p, "PV key too long");
 			return K_OTHER;
 		}
+		for (unsigned i = 0; i < vg->pv_count; i++) {
+			if (tok_is(p, ns, ne, vg->pvs[i].key)) {
+				fail(p, "PV %s appears twice", vg->pvs[i].key);
+				return K_OTHER;
+			}
+		}
 		p->pv = (int)vg->pv_count++;
 		memset(&vg->pvs[p->pv], 0, sizeof(vg->pvs[0]));
 		name_copy(p, ns, ne, vg->pvs[p->pv].key, sizeof(vg->pvs[0].key));
@@ -691,6 +697,9 @@ static void section_close(struct parser *p, enum kind kind, size_t brace, size_t
 
 			if (!pv->uuid[0])
 				fail(p, "PV %s has no id", pv->key);
+			for (int i = 0; i < p->pv; i++)
+				if (strcmp(vg->pvs[i].uuid, pv->uuid) == 0)
+					fail(p, "PV id %s appears twice", pv->uuid);
 			p->pv = -1;
 		}
 		break;

@@ -327,6 +327,36 @@ static bool pv_allocatable(const struct lvm_vg *vg, unsigned i)
 	return vg->pvs[i].allocatable && vg->pvs[i].present;
 }
 
+/* Extents of PV i that fit on the device, by the metadata's dev_size and by
+ * the size of the device actually attached: never allocate past either. */
+static uint64_t pv_extent_limit(const struct lvm_vg *vg, unsigned i)
+{
+	const struct lvm_pv_info *pv = &vg->pvs[i];
+	uint64_t limit = pv->pe_count;
+	uint64_t sizes[2] = { pv->dev_size_sectors, pv->device_sectors };
+
+	for (int k = 0; k < 2; k++) {
+		if (!sizes[k])
+			continue;
+		if (sizes[k] <= pv->pe_start_sectors)
+			return 0;
+		limit = MIN(limit, (sizes[k] - pv->pe_start_sectors) / vg->extent_sectors);
+	}
+	return limit;
+}
+
+/* lvm_free_run() clipped to pv_extent_limit(). */
+static int free_run(const struct lvm_vg *vg, unsigned i, uint64_t from, uint64_t *start,
+		    uint64_t *count)
+{
+	uint64_t limit = pv_extent_limit(vg, i);
+
+	if (lvm_free_run(vg, i, from, start, count) != 0 || *start >= limit)
+		return -ENOENT;
+	*count = MIN(*count, limit - *start);
+	return 0;
+}
+
 static uint64_t free_on_allocatable(const struct lvm_vg *vg)
 {
 	uint64_t n = 0;
@@ -336,7 +366,7 @@ static uint64_t free_on_allocatable(const struct lvm_vg *vg)
 
 		if (!pv_allocatable(vg, i))
 			continue;
-		while (lvm_free_run(vg, i, at, &start, &count) == 0) {
+		while (free_run(vg, i, at, &start, &count) == 0) {
 			n += count;
 			at = start + count;
 		}
@@ -357,7 +387,7 @@ static int allocate(const struct lvm_vg *vg, uint64_t need, int prefer_pv, uint6
 
 	a->n = 0;
 	if (prefer_pv >= 0 && pv_allocatable(vg, (unsigned)prefer_pv) &&
-	    lvm_free_run(vg, (unsigned)prefer_pv, prefer_start, &start, &count) == 0 &&
+	    free_run(vg, (unsigned)prefer_pv, prefer_start, &start, &count) == 0 &&
 	    start == prefer_start) {
 		a->runs[0].pv = (unsigned)prefer_pv;
 		a->runs[0].start = start;
@@ -372,7 +402,7 @@ static int allocate(const struct lvm_vg *vg, uint64_t need, int prefer_pv, uint6
 
 		if (!pv_allocatable(vg, i))
 			continue;
-		while (lvm_free_run(vg, i, at, &start, &count) == 0) {
+		while (free_run(vg, i, at, &start, &count) == 0) {
 			if (a->n && a->runs[0].pv == i && a->runs[0].start == start) {
 				at = start + count; /* the preferred run, already taken */
 				continue;
@@ -392,7 +422,7 @@ static int allocate(const struct lvm_vg *vg, uint64_t need, int prefer_pv, uint6
 
 		if (!pv_allocatable(vg, i))
 			continue;
-		while (need && lvm_free_run(vg, i, at, &start, &count) == 0) {
+		while (need && free_run(vg, i, at, &start, &count) == 0) {
 			if (a->n == ALLOC_RUNS_MAX)
 				return -E2BIG;
 			if (a->n && a->runs[0].pv == i && a->runs[0].start == start &&

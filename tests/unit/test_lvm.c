@@ -630,6 +630,34 @@ TEST(lvm_segment_past_device_end)
 	CHECK(lvm_vg_find_lv(vg_in_use, "other")->usable);
 }
 
+/* Found by fuzz_lvm: pe_count larger than dev_size allows must not lead keel
+ * to allocate extents past the device end. */
+TEST(lvm_allocation_stays_inside_device)
+{
+	static const char small[] =
+		"vg0 {\nid = \"ReUDIh-YLIr-fR2o-184O-VN6i-d74w-SgXuq5\"\nseqno = 1\n"
+		"status = [\"RESIZEABLE\", \"READ\", \"WRITE\"]\nextent_size = 8192\n"
+		"physical_volumes {\npv0 {\nid = \"qIuA7O-qKMu-Jsix-Fe3d-9yk8-uklt-KgJK2s\"\n"
+		"status = [\"ALLOCATABLE\"]\ndev_size = 26624\npe_start = 2048\npe_count = 15\n}\n}\n}\n";
+	char reason[160], msg[256];
+	struct lvm_stamp st = stamp(7);
+	size_t out;
+
+	fresh_buffers();
+	CHECK_EQ(lvm_vg_parse(small, strlen(small), vg_in_use, reason, sizeof(reason)), 0);
+	lvm_vg_attach_pv(vg_in_use, "qIuA7O-qKMu-Jsix-Fe3d-9yk8-uklt-KgJK2s", 1 << 20);
+	/* (26624 - 2048) / 8192 = 3 extents fit: 4 do not. */
+	CHECK_EQ(lvm_lvcreate(vg_in_use, small, strlen(small), "x", 4 * 8192, &st, out_in_use,
+			      TEXT_CAP, &out, msg, sizeof(msg)), -ENOSPC);
+	CHECK_STR(msg, "Volume group \"vg0\" has insufficient free space (3 extents): 4 required.");
+	CHECK_EQ(lvm_lvcreate(vg_in_use, small, strlen(small), "x", 3 * 8192, &st, out_in_use,
+			      TEXT_CAP, &out, msg, sizeof(msg)), 0);
+	/* No logical_volumes section before: keel adds one; the result parses. */
+	CHECK_EQ(lvm_vg_parse(out_in_use, out - 1, vg_in_use, reason, sizeof(reason)), 0);
+	CHECK(lvm_vg_find_lv(vg_in_use, "x")->linear);
+	CHECK_EQ(lvm_vg_find_lv(vg_in_use, "x")->extents, 3);
+}
+
 TEST(lvm_malformed_text_refused)
 {
 	static const struct {
@@ -646,6 +674,10 @@ TEST(lvm_malformed_text_refused)
 		{ "vg0 {\nextent_size = 99999999999999999999999\n}",
 		  "metadata line 2: extent_size is not a number" },
 		{ "vg0 {\n}\n", "metadata line 3: VG vg0 lacks id, seqno or extent_size" },
+		/* Found by fuzz_lvm: a second "pv0" made keel allocate on one PV
+		 * and name the other in the text. */
+		{ "vg0 {\nphysical_volumes {\npv0 {\nid = \"qIuA7O-qKMu-Jsix-Fe3d-9yk8-uklt-KgJK2s\"\n}\n"
+		  "pv0 {\n", "metadata line 6: PV pv0 appears twice" },
 	};
 	char reason[160];
 
@@ -783,6 +815,7 @@ static const struct test_case tests[] = {
 	T(lvm_bad_checksums_refused),
 	T(lvm_unsupported_lvs_refused_others_offered),
 	T(lvm_segment_past_device_end),
+	T(lvm_allocation_stays_inside_device),
 	T(lvm_malformed_text_refused),
 	T(lvm_size_parser),
 	T(lvm_name_rules),
