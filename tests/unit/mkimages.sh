@@ -92,6 +92,6 @@ case "${1:-}" in
 part) mk_part "$2" ;;
 lvm) mk_lvm "$2" ;;
 lvm-report) attach "$2"; lvm_report ;;
-lvm-create) img=$2; shift 2; attach "$img"; lvmc lvcreate -q -an -Zn "$@" 2>&1 | grep -v WARNING: || true ;;
+lvm-create) img=$2; shift 2; attach "$img"; lvmc lvcreate -q -an -Zn "$@" >/dev/null ;;
 *) echo "usage: $0 part|lvm DIR | lvm-report IMG | lvm-create IMG ARGS" >&2; exit 2 ;;
 esac

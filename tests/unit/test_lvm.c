@@ -630,6 +630,82 @@ TEST(lvm_segment_past_device_end)
 	CHECK(lvm_vg_find_lv(vg_in_use, "other")->usable);
 }
 
+/* The full path on a disk: metadata with a thin, a striped and a raid LV
+ * committed to the real image (checksums right), then read back: those three
+ * are refused with reasons, a and b still offered. */
+TEST(lvm_unsupported_lvs_on_disk)
+{
+	static const char extra[] =
+		"\nthin1 {\nid = \"EJozG1-3WF0-Uvqv-zist-JOLb-WRCU-3Fofc1\"\n"
+		"status = [\"READ\", \"WRITE\", \"VISIBLE\"]\nsegment_count = 1\n"
+		"segment1 {\nstart_extent = 0\nextent_count = 10\ntype = \"thin\"\n"
+		"thin_pool = \"pool\"\ntransaction_id = 1\ndevice_id = 1\n}\n}\n"
+		"wide {\nid = \"EJozG1-3WF0-Uvqv-zist-JOLb-WRCU-3Fofc2\"\n"
+		"status = [\"READ\", \"VISIBLE\"]\nsegment_count = 1\n"
+		"segment1 {\nstart_extent = 0\nextent_count = 4\ntype = \"striped\"\n"
+		"stripe_count = 2\nstripe_size = 128\nstripes = [\"pv0\", 5, \"pv0\", 7]\n}\n}\n"
+		"r1 {\nid = \"EJozG1-3WF0-Uvqv-zist-JOLb-WRCU-3Fofc3\"\n"
+		"status = [\"READ\", \"VISIBLE\"]\nsegment_count = 1\n"
+		"segment1 {\nstart_extent = 0\nextent_count = 1\ntype = \"raid1\"\n"
+		"device_count = 2\nraids = [\"r1_rmeta_0\", \"r1_rimage_0\"]\n}\n}\n";
+	struct memdisk d;
+	struct disk_reader r;
+	char reason[160], msg[256];
+	static char edited[16384];
+	size_t len, at, n;
+
+	CHECK(load(&d, "lvm.img"));
+	fresh_buffers();
+	CHECK_EQ(read_vg(&d, &len, reason, sizeof(reason)), 0);
+	/* Insert the LVs before logical_volumes' closing brace. */
+	at = vg_in_use->lvs_close;
+	CHECK(at > 0 && len + sizeof(extra) < sizeof(edited));
+	memcpy(edited, text_in_use, at);
+	memcpy(edited + at, extra, sizeof(extra) - 1);
+	memcpy(edited + at + sizeof(extra) - 1, text_in_use + at, len - at + 1);
+	n = len + sizeof(extra) - 1;
+	r = reader_of(&d);
+	CHECK_EQ(lvm_mda_write(&r, mem_write, &pv_in_use->mdas[0], edited, n + 1,
+			       (uint8_t[4096]){ 0 }, msg, sizeof(msg)), 0);
+	CHECK_EQ(read_vg(&d, &len, reason, sizeof(reason)), 0);
+	CHECK_EQ(vg_in_use->lv_count, 5);
+	CHECK(lvm_vg_find_lv(vg_in_use, "a")->usable);
+	CHECK(lvm_vg_find_lv(vg_in_use, "b")->usable);
+	CHECK_STR(lvm_vg_find_lv(vg_in_use, "thin1")->why, "lv 'thin1': segment type 'thin' not supported");
+	CHECK_STR(lvm_vg_find_lv(vg_in_use, "wide")->why,
+		  "lv 'wide': segment type 'striped' with 2 stripes not supported");
+	CHECK_STR(lvm_vg_find_lv(vg_in_use, "r1")->why, "lv 'r1': segment type 'raid1' not supported");
+	/* The striped LV's extents (5-6, 7-8) are not handed out again. */
+	CHECK_EQ(lvm_vg_free_extents(vg_in_use), 15 - 5 - 4);
+}
+
+/* 4096-byte logical sectors: text and header writes are read-modify-write of
+ * whole sectors; the host still reads the result. */
+TEST(lvm_write_4k_sectors)
+{
+	struct memdisk d;
+	struct report rep;
+	struct lvm_stamp st = stamp(11);
+	char reason[160], msg[256];
+	size_t len, out;
+
+	CHECK(load(&d, "lvm.img"));
+	fresh_buffers();
+	d.sector_bytes = 4096;
+	CHECK_EQ(read_vg(&d, &len, reason, sizeof(reason)), 0);
+	CHECK_EQ(lvm_lvcreate(vg_in_use, text_in_use, len, "four", 3 * 8192, &st, out_in_use,
+			      TEXT_CAP + 8192, &out, msg, sizeof(msg)), 0);
+	CHECK_EQ(commit(&d, out, msg, sizeof(msg)), 0);
+	CHECK_EQ(d.contract_violations, 0);
+	CHECK_EQ(read_vg(&d, &len, reason, sizeof(reason)), 0);
+	CHECK(lvm_vg_find_lv(vg_in_use, "four"));
+	CHECK(save(&d, "lvm-4k.img"));
+	CHECK(host_report("lvm-4k.img", &rep));
+	CHECK(report_clean(&rep));
+	CHECK(lv_matches_host(&rep, lvm_vg_find_lv(vg_in_use, "four")));
+	CHECK(lv_matches_host(&rep, lvm_vg_find_lv(vg_in_use, "b")));
+}
+
 /* Found by fuzz_lvm: pe_count larger than dev_size allows must not lead keel
  * to allocate extents past the device end. */
 TEST(lvm_allocation_stays_inside_device)
@@ -815,6 +891,8 @@ static const struct test_case tests[] = {
 	T(lvm_bad_checksums_refused),
 	T(lvm_unsupported_lvs_refused_others_offered),
 	T(lvm_segment_past_device_end),
+	T(lvm_unsupported_lvs_on_disk),
+	T(lvm_write_4k_sectors),
 	T(lvm_allocation_stays_inside_device),
 	T(lvm_malformed_text_refused),
 	T(lvm_size_parser),
