@@ -4,7 +4,8 @@
 # in *.expect files the C tests compare against.
 #
 #   mkimages.sh part DIR            GPT (512 and 4096-byte sectors) and MBR images
-#   mkimages.sh lvm DIR             an LVM2 PV with VG "vg0" and LVs "a" (8M), "b" (12M)
+#   mkimages.sh lvm DIR             an LVM2 PV with VG "vg0" and LVs "a" (8M), "b" (12M);
+#                                   and lvm2mda.img: the same with two metadata areas, LV "a"
 #   mkimages.sh lvm-report IMG      vgck + lvs/vgs of IMG, machine-readable, on stdout
 #   mkimages.sh lvm-create IMG ARGS host lvcreate ARGS on IMG (activation off)
 #
@@ -84,6 +85,14 @@ mk_lvm() {
 	lvmc lvcreate -q -an -Zn -L 8M -n a vg0 >/dev/null 2>&1
 	lvmc lvcreate -q -an -Zn -L 12M -n b vg0 >/dev/null 2>&1
 	lvm_report > "$d/lvm.expect"
+	detach
+	# A PV with two metadata areas (one at each end), as --pvmetadatacopies 2 makes.
+	rm -f "$d/lvm2mda.img"; truncate -s 64M "$d/lvm2mda.img"
+	attach "$d/lvm2mda.img"
+	lvmc pvcreate -q --pvmetadatacopies 2 "$LOOP" >/dev/null
+	lvmc vgcreate -q vg0 "$LOOP" >/dev/null 2>&1
+	lvmc lvcreate -q -an -Zn -L 8M -n a vg0 >/dev/null 2>&1
+	lvm_report > "$d/lvm2mda.expect"
 	detach
 	grep -q '^lv,a,' "$d/lvm.expect" || { echo "mkimages: lvm image has no LV a" >&2; cat "$d/lvm.expect" >&2; exit 1; }
 }

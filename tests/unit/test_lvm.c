@@ -706,6 +706,62 @@ TEST(lvm_write_4k_sectors)
 	CHECK(lv_matches_host(&rep, lvm_vg_find_lv(vg_in_use, "b")));
 }
 
+/* A PV with a metadata area at each end: keel commits to both, the host
+ * reads the result; after removing every LV the host still creates one. */
+TEST(lvm_two_metadata_areas_and_empty_vg)
+{
+	struct memdisk d;
+	struct report rep;
+	struct lvm_stamp st = stamp(13);
+	char reason[160], msg[256];
+	size_t len, out;
+
+	CHECK(load(&d, "lvm2mda.img"));
+	fresh_buffers();
+	CHECK_EQ(read_vg(&d, &len, reason, sizeof(reason)), 0);
+	CHECK_EQ(pv_in_use->mda_count, 2);
+	CHECK(pv_in_use->mdas[0].valid && pv_in_use->mdas[1].valid);
+	CHECK(pv_in_use->mdas[1].start_bytes > d.len / 2);
+	CHECK_EQ(lvm_lvremove(vg_in_use, text_in_use, len, "a", &st, out_in_use, TEXT_CAP + 8192,
+			      &out, msg, sizeof(msg)), 0);
+	CHECK_EQ(commit(&d, out, msg, sizeof(msg)), 0);
+	CHECK_EQ(read_vg(&d, &len, reason, sizeof(reason)), 0);
+	CHECK_EQ(vg_in_use->lv_count, 0);
+	/* The second area alone holds the same text. */
+	pv_in_use->mdas[0].valid = false;
+	{
+		struct disk_reader r = reader_of(&d);
+		unsigned used;
+		size_t len2;
+		static char again[TEXT_CAP];
+
+		CHECK_EQ(lvm_pv_read_text(&r, pv_in_use, again, TEXT_CAP, &len2, &used, reason,
+					  sizeof(reason)), 0);
+		CHECK_EQ(used, 1);
+		CHECK(len2 == len && memcmp(again, text_in_use, len) == 0);
+	}
+	CHECK(save(&d, "lvm2mda-keel.img"));
+	CHECK(host_report("lvm2mda-keel.img", &rep));
+	CHECK(report_clean(&rep));
+	CHECK(!report_find(&rep, "lv,"));
+	CHECK_EQ(system("tests/unit/mkimages.sh lvm-create " IMG_DIR "/lvm2mda-keel.img -L 4M -n e vg0"), 0);
+	CHECK(load(&d, "lvm2mda-keel.img"));
+	CHECK_EQ(read_vg(&d, &len, reason, sizeof(reason)), 0);
+	CHECK(lvm_vg_find_lv(vg_in_use, "e") && lvm_vg_find_lv(vg_in_use, "e")->usable);
+	/* A text checksum error in the first area: the second one is used. */
+	d.bytes[pv_in_use->mdas[0].start_bytes + pv_in_use->mdas[0].text_offset + 3] ^= 1;
+	{
+		struct disk_reader r = reader_of(&d);
+		unsigned used = 9;
+
+		CHECK_EQ(lvm_pv_read(&r, pv_in_use, reason, sizeof(reason)), 0);
+		CHECK_EQ(lvm_pv_read_text(&r, pv_in_use, text_in_use, TEXT_CAP, &len, &used, reason,
+					  sizeof(reason)), 0);
+		CHECK_EQ(used, 1);
+		CHECK_STR(reason, "metadata text checksum mismatch (area at 4096); metadata area 1 used");
+	}
+}
+
 /* Found by fuzz_lvm: pe_count larger than dev_size allows must not lead keel
  * to allocate extents past the device end. */
 TEST(lvm_allocation_stays_inside_device)
@@ -893,6 +949,7 @@ static const struct test_case tests[] = {
 	T(lvm_segment_past_device_end),
 	T(lvm_unsupported_lvs_on_disk),
 	T(lvm_write_4k_sectors),
+	T(lvm_two_metadata_areas_and_empty_vg),
 	T(lvm_allocation_stays_inside_device),
 	T(lvm_malformed_text_refused),
 	T(lvm_size_parser),
