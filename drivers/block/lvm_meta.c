@@ -86,6 +86,8 @@ static void put(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!buf || !len)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
@@ -987,4 +989,31 @@ uint64_t lvm_vg_free_extents(const struct lvm_vg *vg)
 		}
 	}
 	return free_count;
+}
+
+int lvm_vg_read(const struct disk_reader *disk, struct lvm_pv *pv, char *text, size_t text_cap,
+		size_t *text_len, struct lvm_vg *vg, char *reason, size_t reason_len)
+{
+	char warning[LVM_REASON_BYTES];
+	int rc;
+
+	rc = lvm_pv_read(disk, pv, reason, reason_len);
+	if (rc)
+		return rc;
+	rc = lvm_pv_read_text(disk, pv, text, text_cap, text_len, NULL, warning, sizeof(warning));
+	if (rc) {
+		put(reason, reason_len, "%s", warning);
+		return rc;
+	}
+	rc = lvm_vg_parse(text, *text_len, vg, reason, reason_len);
+	if (rc)
+		return rc;
+	if (lvm_vg_attach_pv(vg, pv->uuid, disk->size_sectors * (disk->sector_bytes / 512)) != 0) {
+		put(reason, reason_len, "PV %s is not listed in the metadata of VG %s", pv->uuid,
+		    vg->name);
+		return -EINVAL;
+	}
+	lvm_vg_check(vg);
+	put(reason, reason_len, "%s", warning);
+	return 0;
 }

@@ -230,6 +230,19 @@ uint64_t lvm_vg_free_extents(const struct lvm_vg *vg);
 int lvm_free_run(const struct lvm_vg *vg, unsigned pv_index, uint64_t from, uint64_t *start,
 		 uint64_t *count);
 
+/*
+ * Steps 1 to 4 for a single device: reads the PV, its text and the VG, then
+ * attaches this PV (its size is the device's) and runs lvm_vg_check().  Other
+ * PVs of a multi-PV VG are attached by the caller with lvm_vg_attach_pv() and
+ * lvm_vg_check() run again.  Returns 0 (reason may hold a warning, e.g. the
+ * second metadata area was used), -ENOENT (not a PV, or a PV without VG
+ * metadata on it), -EINVAL or a read error (reason set).  text needs
+ * LVM_TEXT_MAX + 1 bytes to be safe.  Sizes: struct lvm_vg is about 47 KiB and
+ * struct lvm_pv 5.5 KiB: allocate them, never put them on a thread stack.
+ */
+int lvm_vg_read(const struct disk_reader *disk, struct lvm_pv *pv, char *text, size_t text_cap,
+		size_t *text_len, struct lvm_vg *vg, char *reason, size_t reason_len);
+
 /* ---- writing (lvm_write.c) ------------------------------------------------- */
 
 /* What lvm2 would put in the new text's trailer and the new LV. */

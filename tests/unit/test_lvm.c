@@ -759,6 +759,14 @@ TEST(lvm_two_metadata_areas_and_empty_vg)
 					  sizeof(reason)), 0);
 		CHECK_EQ(used, 1);
 		CHECK_STR(reason, "metadata text checksum mismatch (area at 4096); metadata area 1 used");
+		/* The one-call reader keeps that warning and attaches the PV. */
+		CHECK_EQ(lvm_vg_read(&r, pv_in_use, text_in_use, TEXT_CAP, &len, vg_in_use, reason,
+				     sizeof(reason)), 0);
+		CHECK_STR(reason, "metadata text checksum mismatch (area at 4096); metadata area 1 used");
+		CHECK(lvm_vg_find_lv(vg_in_use, "e")->usable);
+		memset(d.bytes + 512, 0, 512);
+		CHECK_EQ(lvm_vg_read(&r, pv_in_use, text_in_use, TEXT_CAP, &len, vg_in_use, reason,
+				     sizeof(reason)), -ENOENT);
 	}
 }
 
