@@ -396,6 +396,16 @@ int lvm_pv_read_text(const struct disk_reader *disk, struct lvm_pv *pv, char *bu
 	return first_rc;
 }
 
+size_t lvm_pv_text_buffer_bytes(const struct lvm_pv *pv)
+{
+	uint64_t most = 0;
+
+	for (unsigned i = 0; i < pv->mda_count; i++)
+		if (pv->mdas[i].valid && pv->mdas[i].text_bytes <= LVM_TEXT_MAX)
+			most = MAX(most, pv->mdas[i].text_bytes);
+	return (size_t)most + 1;
+}
+
 /* ---- placing new text (lvm2's _vg_write_raw and _next_rlocn_offset) -------- */
 
 int lvm_mda_plan(const struct lvm_mda *m, uint64_t text_bytes, uint32_t crc,

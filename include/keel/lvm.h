@@ -115,6 +115,10 @@ int lvm_pv_read_text(const struct disk_reader *disk, struct lvm_pv *pv, char *bu
 		     size_t buf_bytes, size_t *text_len, unsigned *used_mda, char *reason,
 		     size_t reason_len);
 
+/* The buffer lvm_pv_read_text() needs for this PV: the longest committed
+ * text among its valid areas plus the NUL (at most LVM_TEXT_MAX + 1). */
+size_t lvm_pv_text_buffer_bytes(const struct lvm_pv *pv);
+
 /* ---- VG metadata (lvm_meta.c) ---------------------------------------------- */
 
 /* LV status flags (the status = [...] array). */
@@ -272,7 +276,7 @@ int lvm_lv_name_check(const char *name, char *msg, size_t msg_len);
  * whole extents, allocated from free extents of attached allocatable PVs (one
  * contiguous run when one is big enough, the lowest such; otherwise runs in
  * PV order).  out gets the text with its NUL, *out_bytes counts that NUL (as
- * raw_locn.size does); out_cap >= text_len + 4096 always suffices.  msg gets
+ * raw_locn.size does); out_cap >= text_len + 8192 always suffices.  msg gets
  * lvm2's message on error, or on success what was done ("Logical volume "x"
  * created.").  Returns 0, -EEXIST, -ENOSPC, -EINVAL (bad name or size, VG not
  * writeable, a PV missing), -E2BIG (out_cap or a limit).  Does not sleep.

@@ -267,6 +267,8 @@ TEST(lvm_reads_host_vg)
 	CHECK_EQ(vg_in_use->pv_count, 1);
 	CHECK_EQ(pv_in_use->label_sector, 1);
 	CHECK_EQ(pv_in_use->mda_count, 1);
+	CHECK_EQ(lvm_pv_text_buffer_bytes(pv_in_use), pv_in_use->mdas[0].text_bytes + 1);
+	CHECK_EQ(len + 1, pv_in_use->mdas[0].text_bytes);
 	/* Against what lvs/vgs/pvs printed when the image was made. */
 	f = fopen(IMG_DIR "/lvm.expect", "r");
 	CHECK(f);
@@ -798,6 +800,48 @@ TEST(lvm_allocation_stays_inside_device)
 	CHECK_EQ(lvm_vg_find_lv(vg_in_use, "x")->extents, 3);
 }
 
+/* Worst case for the output buffer: a 127-character name, a long host and
+ * command, and free space in 16 pieces (16 segments): within text + 8192. */
+TEST(lvm_fragmented_create_fits_documented_buffer)
+{
+	static char text[16384];
+	char name[128], host[200], cmd[300], reason[160], msg[256];
+	struct lvm_stamp st = stamp(17);
+	size_t len = 0, out;
+	const struct lvm_lv *lv;
+
+	len += (size_t)sprintf(text + len,
+		"vg0 {\nid = \"ReUDIh-YLIr-fR2o-184O-VN6i-d74w-SgXuq5\"\nseqno = 1\n"
+		"status = [\"RESIZEABLE\", \"READ\", \"WRITE\"]\nextent_size = 8192\n"
+		"physical_volumes {\npv0 {\nid = \"qIuA7O-qKMu-Jsix-Fe3d-9yk8-uklt-KgJK2s\"\n"
+		"status = [\"ALLOCATABLE\"]\npe_start = 2048\npe_count = 32\n}\n}\n"
+		"logical_volumes {\n");
+	for (int i = 0; i < 16; i++)
+		len += (size_t)sprintf(text + len,
+			"l%d {\nid = \"EJozG1-3WF0-Uvqv-zist-JOLb-WRCU-3Fof%02d\"\n"
+			"status = [\"READ\", \"WRITE\", \"VISIBLE\"]\nsegment_count = 1\n"
+			"segment1 {\nstart_extent = 0\nextent_count = 1\ntype = \"striped\"\n"
+			"stripe_count = 1\nstripes = [\"pv0\", %d]\n}\n}\n", i, i, 2 * i);
+	len += (size_t)sprintf(text + len, "}\n}\n");
+	memset(name, 'n', 127);
+	name[127] = 0;
+	memset(host, '"', sizeof(host) - 1); /* every byte needs an escape */
+	host[sizeof(host) - 1] = 0;
+	memset(cmd, '\\', sizeof(cmd) - 1);
+	cmd[sizeof(cmd) - 1] = 0;
+	st.host = host;
+	st.command = cmd;
+	fresh_buffers();
+	CHECK_EQ(lvm_vg_parse(text, len, vg_in_use, reason, sizeof(reason)), 0);
+	lvm_vg_attach_pv(vg_in_use, "qIuA7O-qKMu-Jsix-Fe3d-9yk8-uklt-KgJK2s", 1 << 20);
+	CHECK_EQ(lvm_lvcreate(vg_in_use, text, len, name, 16 * 8192, &st, out_in_use, len + 8192,
+			      &out, msg, sizeof(msg)), 0);
+	CHECK_EQ(lvm_vg_parse(out_in_use, out - 1, vg_in_use, reason, sizeof(reason)), 0);
+	lv = lvm_vg_find_lv(vg_in_use, name);
+	CHECK(lv && lv->linear && lv->segment_count == 16 && lv->extents == 16);
+	CHECK_EQ(vg_in_use->segments[lv->first_segment + 15].pv_start_extent, 31);
+}
+
 TEST(lvm_malformed_text_refused)
 {
 	static const struct {
@@ -959,6 +1003,7 @@ static const struct test_case tests[] = {
 	T(lvm_write_4k_sectors),
 	T(lvm_two_metadata_areas_and_empty_vg),
 	T(lvm_allocation_stays_inside_device),
+	T(lvm_fragmented_create_fits_documented_buffer),
 	T(lvm_malformed_text_refused),
 	T(lvm_size_parser),
 	T(lvm_name_rules),
