@@ -529,20 +529,21 @@ static void seg_close(struct parser *p, size_t close_end)
 	struct lvm_segment *seg;
 	unsigned index = p->lv_segments_seen;
 
-	if (p->lv < 0)
-		return;
-	lv = &vg->lvs[p->lv];
-	lv->last_extent_count_value = s->extent_count_value;
-	lv->last_segment_end = close_end;
 	if (!s->has_start || !s->has_count || !s->type[0]) {
-		fail(p, "segment %u of LV %s lacks start_extent, extent_count or type", index, lv->name);
+		fail(p, "segment %u of an LV lacks start_extent, extent_count or type", index);
 		return;
 	}
+	/* Extents in use count for every LV, kept or not (LVs past the limit). */
 	if (s->refs_overflow)
 		vg->used_complete = false;
 	for (unsigned i = 0; i < s->ref_count; i++)
 		add_used(p, s->refs[i].pv, s->refs[i].start,
 			 s->refs[i].mirror ? s->extent_count : s->extent_count / stripes);
+	if (p->lv < 0)
+		return;
+	lv = &vg->lvs[p->lv];
+	lv->last_extent_count_value = s->extent_count_value;
+	lv->last_segment_end = close_end;
 
 	if (strcmp(s->type, "striped") != 0 && strcmp(s->type, "linear") != 0) {
 		lv_refuse(p, "lv '%s': segment type '%s' not supported", lv->name, s->type);

@@ -301,6 +301,10 @@ static int check_writable(const struct lvm_vg *vg, const char *text, size_t text
 			return -EINVAL;
 		}
 	}
+	if (vg->seqno >= UINT32_MAX) {
+		put(msg, msg_len, "VG %s has reached the last sequence number.", vg->name);
+		return -EINVAL;
+	}
 	if (!vg->used_complete) {
 		put(msg, msg_len, "keel cannot account for every extent of VG %s; not changing it.",
 		    vg->name);
@@ -514,7 +518,7 @@ int lvm_lvcreate(const struct lvm_vg *vg, const char *text, size_t text_len, con
 		put(msg, msg_len, "VG %s already has %u LVs, keel's limit.", vg->name, LVM_MAX_LVS);
 		return -E2BIG;
 	}
-	extents = (size_sectors + vg->extent_sectors - 1) / vg->extent_sectors;
+	extents = size_sectors / vg->extent_sectors + (size_sectors % vg->extent_sectors != 0);
 	free_count = free_on_allocatable(vg);
 	if (extents > free_count) {
 		put(msg, msg_len,
@@ -653,7 +657,7 @@ int lvm_lvextend(const struct lvm_vg *vg, const char *text, size_t text_len, con
 		put(msg, msg_len, "New size of 0 not permitted.");
 		return -EINVAL;
 	}
-	extents = (size_sectors + vg->extent_sectors - 1) / vg->extent_sectors;
+	extents = size_sectors / vg->extent_sectors + (size_sectors % vg->extent_sectors != 0);
 	if (extents < lv->extents) {
 		put(msg, msg_len, "New size given (%llu extents) not larger than existing size (%llu extents)",
 		    (unsigned long long)extents, (unsigned long long)lv->extents);

@@ -842,6 +842,40 @@ TEST(lvm_fragmented_create_fits_documented_buffer)
 	CHECK_EQ(vg_in_use->segments[lv->first_segment + 15].pv_start_extent, 31);
 }
 
+/* More LVs than keel keeps: the first 64 listed, the extents of all counted,
+ * and no writes. */
+TEST(lvm_too_many_lvs)
+{
+	static char text[65536];
+	char reason[160], msg[256];
+	struct lvm_stamp st = stamp(19);
+	size_t len = 0, out;
+
+	len += (size_t)sprintf(text + len,
+		"vg0 {\nid = \"ReUDIh-YLIr-fR2o-184O-VN6i-d74w-SgXuq5\"\nseqno = 1\n"
+		"status = [\"RESIZEABLE\", \"READ\", \"WRITE\"]\nextent_size = 8192\n"
+		"physical_volumes {\npv0 {\nid = \"qIuA7O-qKMu-Jsix-Fe3d-9yk8-uklt-KgJK2s\"\n"
+		"status = [\"ALLOCATABLE\"]\npe_start = 2048\npe_count = 100\n}\n}\n"
+		"logical_volumes {\n");
+	for (int i = 0; i < 70; i++)
+		len += (size_t)sprintf(text + len,
+			"l%d {\nid = \"EJozG1-3WF0-Uvqv-zist-JOLb-WRCU-3Fof%02d\"\n"
+			"status = [\"READ\", \"WRITE\", \"VISIBLE\"]\nsegment_count = 1\n"
+			"segment1 {\nstart_extent = 0\nextent_count = 1\ntype = \"striped\"\n"
+			"stripe_count = 1\nstripes = [\"pv0\", %d]\n}\n}\n", i, i, i);
+	len += (size_t)sprintf(text + len, "}\n}\n");
+	fresh_buffers();
+	CHECK_EQ(lvm_vg_parse(text, len, vg_in_use, reason, sizeof(reason)), 0);
+	CHECK_EQ(vg_in_use->lv_count, LVM_MAX_LVS);
+	CHECK_EQ(lvm_vg_free_extents(vg_in_use), 30);
+	lvm_vg_attach_pv(vg_in_use, "qIuA7O-qKMu-Jsix-Fe3d-9yk8-uklt-KgJK2s", 1 << 21);
+	lvm_vg_check(vg_in_use);
+	CHECK(lvm_vg_find_lv(vg_in_use, "l63")->usable);
+	CHECK_EQ(lvm_lvcreate(vg_in_use, text, len, "x", 8192, &st, out_in_use, TEXT_CAP, &out, msg,
+			      sizeof(msg)), -EINVAL);
+	CHECK_STR(msg, "VG vg0 has more than 64 LVs; keel does not change it");
+}
+
 TEST(lvm_malformed_text_refused)
 {
 	static const struct {
@@ -1004,6 +1038,7 @@ static const struct test_case tests[] = {
 	T(lvm_two_metadata_areas_and_empty_vg),
 	T(lvm_allocation_stays_inside_device),
 	T(lvm_fragmented_create_fits_documented_buffer),
+	T(lvm_too_many_lvs),
 	T(lvm_malformed_text_refused),
 	T(lvm_size_parser),
 	T(lvm_name_rules),
