@@ -442,12 +442,13 @@ static void seg_areas(struct parser *p, bool mirror, bool stripes)
 
 	if (p->v.truncated)
 		s->refs_overflow = true;
-	for (unsigned i = 0; i + 1 < p->v.count + 1; i += 2) {
+	for (unsigned i = 0; i < p->v.count; i += 2) {
 		const struct item *name = &p->v.items[i], *start;
 		int pv;
 
-		if (i + 1 >= p->v.count) {
-			if (i < p->v.count)
+		if (i + 1 == p->v.count) {
+			/* A list cut at META_ARRAY_ITEMS may end on a name. */
+			if (!p->v.truncated)
 				fail(p, "area list has an odd number of items");
 			return;
 		}
