@@ -16,6 +16,7 @@
  *
  * All of this runs in thread context (the shell, the reaper, xendomains).
  */
+#include <keel/blkback.h>
 #include <keel/bootfs.h>
 #include <keel/builder.h>
 #include <keel/consback.h>
@@ -345,6 +346,8 @@ static int start_domain(struct domain *d, const char *cfg_path)
 		kprintf("create: domain %u: xenstore connection failed: %d\n", d->domid, rc);
 	if (!rc && (rc = consback_connect(d->domid, d->build.console_mfn, d->build.console_port)))
 		kprintf("create: domain %u: console backend failed: %d\n", d->domid, rc);
+	if (!rc)
+		rc = toolstack_attach_disks(d->domid, &d->cfg, cfg_path);
 	if (!rc && (rc = domain_unpause(d->domid)))
 		kprintf("create: domain %u: unpause failed: %d\n", d->domid, rc);
 	if (rc) {
@@ -412,7 +415,9 @@ int toolstack_create(const char *path, const char *override_name, domid_t *out)
 
 void toolstack_cleanup(struct domain *d)
 {
-	/* Drop every mapping of the guest's pages before Xen frees them. */
+	/* Drop every mapping of the guest's pages before Xen frees them: the
+	 * disks first, once the device is done with every page. */
+	blkback_domain_gone(d->domid);
 	consback_disconnect(d->domid);
 	xenstored_release(d->domid);
 	remove_xenstore(d);

@@ -93,6 +93,13 @@ void vbd_disconnect_ring(struct vbd *v)
 	}
 }
 
+/* The operation a response names: blkfront expects an INDIRECT request's
+ * inner operation (READ/WRITE) there, as Linux's blkback answers. */
+static uint8_t rsp_op(const struct blkif_req *r)
+{
+	return r->operation == BLKIF_OP_INDIRECT ? r->data_op : r->operation;
+}
+
 static void respond(struct vbd *v, uint64_t id, uint8_t op, int16_t status)
 {
 	struct blkif_response rsp;
@@ -214,7 +221,7 @@ static void finish(struct vbd *v, struct vbd_req *req)
 {
 	if (req->r.operation == BLKIF_OP_WRITE_BARRIER)
 		v->barrier_wait = false;
-	respond(v, req->r.id, req->r.operation, (int16_t)req->status);
+	respond(v, req->r.id, rsp_op(&req->r), (int16_t)req->status);
 	req_release(v, req);
 	inflight_put(&v->inflight);
 }
@@ -272,18 +279,18 @@ static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_en
 		req->status = read_indirect(v, req);
 	if (req->status != BLKIF_RSP_OKAY) {
 		v->nr_bad++;
-		respond(v, req->r.id, req->r.operation, (int16_t)req->status);
+		respond(v, req->r.id, rsp_op(&req->r), (int16_t)req->status);
 		req_release(v, req);
 		return;
 	}
 	if (req->r.nr_segs && map_data(v, req)) {
 		v->nr_bad++;
-		respond(v, req->r.id, req->r.operation, BLKIF_RSP_ERROR);
+		respond(v, req->r.id, rsp_op(&req->r), BLKIF_RSP_ERROR);
 		req_release(v, req);
 		return;
 	}
 	if (!inflight_get(&v->inflight)) {
-		respond(v, req->r.id, req->r.operation, BLKIF_RSP_ERROR);
+		respond(v, req->r.id, rsp_op(&req->r), BLKIF_RSP_ERROR);
 		req_release(v, req);
 		return;
 	}

@@ -27,6 +27,10 @@ struct domain {
 };
 
 void toolstack_init(void);
+/* Attaches every disk of cfg to domid through blkback; on error prints
+ * "FILE:LINE: disk ...: why" and returns -errno (toolstack/xl_block.c). */
+struct domain_config;
+int toolstack_attach_disks(domid_t domid, const struct domain_config *cfg, const char *cfg_path);
 /*
  * xl create: parses the config at path (in the boot archive), builds and
  * starts the domain.  Prints xl-style messages; returns 0 or -errno.
