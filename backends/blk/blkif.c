@@ -41,7 +41,10 @@ int blkif_parse_request(const union blkif_sring_entry *slot, const struct blkif_
 			return BLKIF_RSP_EOPNOTSUPP;
 		if (rq->operation == BLKIF_OP_FLUSH_DISKCACHE && !lim->can_flush)
 			return BLKIF_RSP_EOPNOTSUPP;
-		if (rq->operation != BLKIF_OP_READ && lim->read_only)
+		/* Nothing may be written to a read-only vbd; a flush or barrier
+		 * without data writes nothing and is answered. */
+		if (lim->read_only && rq->operation != BLKIF_OP_READ &&
+		    (rq->operation == BLKIF_OP_WRITE || rq->nr_segments))
 			return BLKIF_RSP_ERROR;
 		out->handle = rq->handle;
 		out->sector = rq->sector_number;

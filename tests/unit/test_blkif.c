@@ -104,6 +104,10 @@ TEST(read_only_refuses_writes)
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
 	e = rw(BLKIF_OP_READ, 0, 1);
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_OKAY);
+	e = rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 0);      /* writes nothing */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_OKAY);
+	e = rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 1);      /* with data: refused */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
 	e.req.operation = BLKIF_OP_DISCARD;
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
 }
