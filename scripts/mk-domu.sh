@@ -186,6 +186,17 @@ fi
 echo KEEL-TEST-DONE
 EOF
 
+# blkloop: disk I/O that never ends, for destroying a guest in the middle of it.
+cat > "$root/tests/blkloop.sh" <<'EOF'
+i=0
+while [ ! -b /dev/xvda ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+echo KEEL-BLKLOOP-START
+while :; do
+	dd if=/dev/xvda of=/dev/null bs=65536 count=256 iflag=direct 2>/dev/null
+	dd if=/dev/zero of=/dev/xvda bs=65536 seek=64 count=64 oflag=direct 2>/dev/null
+done
+EOF
+
 cat > "$root/tests/xslib.sh" <<'EOF'
 # Shared by the test scripts: raw xenstore requests from a domU.
 # Sends one raw request on /dev/xen/xenbus (struct xsd_sockmsg, xs_wire.h:

@@ -278,6 +278,14 @@ static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_en
 	if (req->status == BLKIF_RSP_OKAY && req->r.operation == BLKIF_OP_INDIRECT)
 		req->status = read_indirect(v, req);
 	if (req->status != BLKIF_RSP_OKAY) {
+		static uint64_t last_ns;
+		uint64_t now = time_now_ns();
+		if (now - last_ns > 1000000000ull) {  /* a guest decides how often */
+			last_ns = now;
+			klog("blkback: vbd %u/%u: request (operation %u, sector %llu, %u segments) "
+			     "answered %d\n", v->domid, v->devid, req->r.operation,
+			     (unsigned long long)req->r.sector, req->r.nr_segs, req->status);
+		}
 		v->nr_bad++;
 		respond(v, req->r.id, rsp_op(&req->r), (int16_t)req->status);
 		req_release(v, req);

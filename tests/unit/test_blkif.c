@@ -60,6 +60,8 @@ TEST(malformed_segments)
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
 	e = rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 0);  /* a flush may carry none */
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_OKAY);
+	e = rw(BLKIF_OP_FLUSH_DISKCACHE, ~0ull, 0);  /* as Linux's blkfront sends it */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_OKAY);
 }
 
 TEST(bounds)
