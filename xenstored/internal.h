@@ -7,24 +7,11 @@
 #define KEEL_XENSTORED_INTERNAL_H
 
 #include <keel/xenstored.h>
+#include <lib/hashtable.h>
 #include <xen/io/xs_wire.h>
 
 /* DOMID_FIRST_RESERVED of <xen/xen.h>: domids from here on are not domains. */
 #define XS_DOMID_MAX_VALID 0x7fef
-
-/* An intrusive hash-table entry, keyed by a string the owner keeps. */
-struct xs_hent {
-	struct xs_hent *next;
-	uint32_t hash;
-	const char *key;
-	size_t key_len;
-};
-
-struct xs_htab {
-	struct xs_hent **buckets;
-	size_t nbuckets; /* a power of two, or 0 before the first insert */
-	size_t count;
-};
 
 struct xs_watch {
 	struct xs_watch *next;
@@ -68,6 +55,196 @@ struct xs_conn {
 	struct xs_outmsg *out_head, *out_tail;
 	size_t out_bytes;
 };
+
+#define PERM_OWNER 4 /* internal: full access, may SET_PERMS */
+#define PERM_ALL (XS_PERM_READ | XS_PERM_WRITE | PERM_OWNER)
+#define DOM_BUCKETS 64
+
+struct xs_node {
+	struct htab_entry h;
+	char *path;
+	size_t path_len;
+	struct xs_node *parent;
+	struct xs_node *first_child, *last_child;
+	struct xs_node *prev_sib, *next_sib;
+	uint64_t gen;
+	char *value;
+	uint32_t vlen;
+	struct xs_perm *perms;
+	uint32_t nperms; /* >= 1 */
+};
+
+struct xs_domain {
+	struct xs_domain *next;
+	uint16_t domid;
+	bool introduced;
+	bool has_target;
+	uint16_t target;
+	uint64_t gfn;
+	uint32_t port;
+	uint32_t nodes;   /* nodes whose owner (perms[0]) is this domain */
+	uint32_t watches; /* watches of this domain's conns */
+};
+
+/* A path a transaction touched, and its view of the node if it changed it. */
+struct xs_txent {
+	struct htab_entry h;
+	struct xs_txent *next_all;
+	char *path;
+	size_t path_len;
+	uint64_t base_gen; /* the real node's generation when first seen */
+	bool dirty;        /* the fields below are the transaction's node */
+	bool exists;
+	char *value;
+	uint32_t vlen;
+	struct xs_perm *perms;
+	uint32_t nperms;
+	char *children; /* NUL-terminated names back to back */
+	size_t children_len;
+};
+
+enum { TXOP_WRITE, TXOP_MKDIR, TXOP_RM, TXOP_SET_PERMS };
+
+struct xs_txop {
+	struct xs_txop *next;
+	int type;
+	char *path;
+	void *data; /* value bytes, or struct xs_perm[len] */
+	size_t len;
+};
+
+struct xs_tx {
+	struct xs_tx *next;
+	uint32_t id;
+	bool doomed; /* it saw a node change under it: commit will fail */
+	struct htab ents;
+	struct xs_txent *all;
+	struct xs_txop *ops, *ops_tail;
+	long own_delta;   /* nodes owned by the conn's domain, net */
+	size_t bytes;     /* memory charged to the transaction */
+	size_t max_bytes;
+};
+
+struct xs_pending {
+	struct xs_pending *next;
+	struct xs_watch *watch; /* compared, never dereferenced */
+	uint64_t seq;
+	void (*cb)(void *ctx, const char *path, const char *token);
+	void *ctx;
+	size_t path_len;
+	char data[]; /* path NUL token NUL */
+};
+
+enum { SPECIAL_INTRODUCE, SPECIAL_RELEASE, SPECIAL_COUNT };
+
+struct xs_special {
+	const char *name;
+	struct xs_perm *perms;
+	uint32_t nperms;
+};
+
+struct xs_store {
+	struct htab nodes;
+	struct xs_node *root;
+	uint64_t next_gen;
+	struct xs_domain *domains[DOM_BUCKETS];
+	struct xs_conn *conns;
+	struct xs_conn *local;
+	struct xs_special special[SPECIAL_COUNT];
+	const struct xs_host_ops *ops;
+	void *ops_ctx;
+	struct xs_pending *pend_head, *pend_tail;
+	uint64_t pend_seq;
+	struct xs_quota quota;
+};
+
+
+
+/* A node as one request sees it: the real tree's or its transaction's. */
+struct xs_vnode {
+	bool exists;
+	const char *value;
+	uint32_t vlen;
+	const struct xs_perm *perms;
+	uint32_t nperms;
+	uint64_t gen;
+	struct xs_node *node;
+	struct xs_txent *ent;
+};
+
+
+/* tree.c */
+int canon(const struct xs_conn *c, const char *in, bool allow_special,
+		 char *out, size_t *out_len, bool *relative);
+size_t domain_path(char *buf, size_t size, uint16_t domid);
+bool is_child(const char *child, const char *parent);
+int node_children(const struct xs_node *n, char **out, size_t *len);
+int node_create(struct xs_store *s, struct xs_node *parent,
+		       const char *path, size_t len, const void *value,
+		       size_t vlen, const struct xs_perm *perms, uint32_t nperms);
+struct xs_node *node_find(const struct xs_store *s, const char *path,
+				 size_t len);
+void node_free(struct xs_node *n);
+int node_set_perms(struct xs_store *s, struct xs_node *n,
+			  const struct xs_perm *perms, uint32_t nperms);
+int node_set_value(struct xs_store *s, struct xs_node *n,
+			  const void *value, size_t vlen);
+void node_touch(struct xs_store *s, struct xs_node *n);
+size_t parent_len(const char *path, size_t len);
+void tree_delete(struct xs_store *s, struct xs_node *top);
+
+/* domain.c */
+struct xs_domain *dom_find(const struct xs_store *s, uint16_t domid);
+struct xs_domain *dom_get(struct xs_store *s, uint16_t domid);
+
+/* perms.c */
+unsigned perm_for(const struct xs_store *s, const struct xs_conn *c,
+			 const struct xs_perm *p, uint32_t n);
+struct xs_perm *perms_dup(const struct xs_perm *p, uint32_t n);
+void perms_forget(struct xs_store *s, uint16_t domid);
+
+/* watch.c */
+void fire(struct xs_store *s, const char *path, bool exact,
+		 const struct xs_perm *np, uint32_t nn,
+		 const struct xs_perm *pp, uint32_t pn,
+		 const struct xs_perm *op, uint32_t on);
+void fire_node(struct xs_store *s, const char *path, size_t len,
+		      const struct xs_perm *op, uint32_t on);
+void fire_special(struct xs_store *s, int which);
+struct xs_special *special_find(struct xs_store *s, const char *path);
+void watch_free(struct xs_store *s, struct xs_conn *c,
+		       struct xs_watch *w);
+
+/* transaction.c */
+int tx_delete(struct xs_store *s, struct xs_tx *tx,
+		     const struct xs_conn *c, const char *path, size_t len);
+void tx_free(struct xs_tx *tx);
+void tx_log(struct xs_tx *tx, struct xs_txop *op);
+void txop_free(struct xs_txop *op);
+struct xs_txop *txop_new(int type, const char *path, const void *data,
+				size_t len, size_t elem);
+int view_children(const struct xs_vnode *vn, char **out, size_t *len);
+int view_create(struct xs_store *s, struct xs_tx *tx,
+		       const struct xs_conn *c, const char *path, size_t len,
+		       const void *value, size_t vlen,
+		       const struct xs_perm *perms, uint32_t nperms);
+int view_get(struct xs_store *s, struct xs_tx *tx, const char *path,
+		    size_t len, struct xs_vnode *vn);
+int view_set_perms(struct xs_store *s, struct xs_tx *tx,
+			  const struct xs_conn *c, const char *path,
+			  size_t len, const struct xs_perm *perms,
+			  uint32_t nperms);
+int view_set_value(struct xs_store *s, struct xs_tx *tx,
+			  const char *path, size_t len, const void *value,
+			  size_t vlen);
+
+/* store.c */
+int do_rm(struct xs_conn *c, struct xs_tx *tx, const char *in,
+		 bool check);
+int do_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
+			const struct xs_perm *perms, unsigned n, bool check);
+int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
+		    const void *value, size_t vlen, bool mkdir, bool check);
 
 /* store.c ---------------------------------------------------------------- */
 

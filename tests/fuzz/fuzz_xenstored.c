@@ -1,4 +1,4 @@
-/* fuzz-srcs: xenstored/store.c xenstored/proto.c
+/* fuzz-srcs: xenstored/store.c xenstored/tree.c xenstored/perms.c xenstored/domain.c xenstored/watch.c xenstored/transaction.c xenstored/proto.c lib/hashtable.c
  *
  * libFuzzer target for keel's xenstored: the input is a script of steps
  * that feed byte streams (raw, or as framed requests) into several conns —
