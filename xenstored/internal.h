@@ -15,6 +15,7 @@
 
 struct xs_watch {
 	struct xs_watch *next;
+	uint64_t dropped;  /* events lost: the watcher's output was full */
 	char *path;        /* canonical: absolute or @special */
 	char *token;
 	size_t prefix_len; /* stripped from event paths of a relative watch */
@@ -54,6 +55,7 @@ struct xs_conn {
 
 	struct xs_outmsg *out_head, *out_tail;
 	size_t out_bytes;
+	uint64_t requests; /* complete requests processed */
 };
 
 #define PERM_OWNER 4 /* internal: full access, may SET_PERMS */
@@ -84,6 +86,7 @@ struct xs_domain {
 	uint32_t port;
 	uint32_t nodes;   /* nodes whose owner (perms[0]) is this domain */
 	uint32_t watches; /* watches of this domain's conns */
+	uint64_t events_dropped; /* watch events its conns' full output lost */
 };
 
 /* A path a transaction touched, and its view of the node if it changed it. */
@@ -121,8 +124,10 @@ struct xs_tx {
 	struct xs_txent *all;
 	struct xs_txop *ops, *ops_tail;
 	long own_delta;   /* nodes owned by the conn's domain, net */
-	size_t bytes;     /* memory charged to the transaction */
+	size_t bytes;     /* heap charged to the transaction (xs_heap_cost) */
 	size_t max_bytes;
+	uint32_t nops;    /* entries in the log */
+	uint32_t max_ops;
 };
 
 struct xs_pending {
@@ -155,8 +160,13 @@ struct xs_store {
 	void *ops_ctx;
 	struct xs_pending *pend_head, *pend_tail;
 	uint64_t pend_seq;
+	unsigned npending;
 	struct xs_quota quota;
+	struct xs_store_stats stats;
 };
+
+/* In-process watch callbacks queued at most (the rest are dropped). */
+#define XS_PENDING_MAX 1024
 
 
 
@@ -246,6 +256,30 @@ int do_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
 int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
 		    const void *value, size_t vlen, bool mkdir, bool check);
 
+/*
+ * What kmalloc(bytes) really takes from dom0's heap: kernel/heap.c's
+ * power-of-two classes from 16 to 2048 bytes, whole pages above.  Charges to
+ * a guest's quota use it, so that a 2049-byte path counts as the 4 KiB it
+ * costs.
+ */
+static inline size_t xs_heap_cost(size_t bytes)
+{
+	size_t c = 16;
+
+	if (bytes > 2048)
+		return (bytes + 4095) & ~(size_t)4095;
+	while (c < bytes)
+		c <<= 1;
+	return c;
+}
+
+/*
+ * Charges a new log entry op (its struct, path and data_bytes of data) to
+ * tx, before the request changes anything: -ENOSPC when the transaction's
+ * memory or operation quota would be passed.
+ */
+int tx_charge_op(struct xs_tx *tx, const struct xs_txop *op, size_t data_bytes);
+
 /* store.c ---------------------------------------------------------------- */
 
 bool xs_conn_is_privileged(const struct xs_conn *conn);
@@ -296,8 +330,17 @@ void xs_op_reset_watches(struct xs_conn *c);
 
 /* proto.c ---------------------------------------------------------------- */
 
-/* Queues a WATCH_EVENT (path, token) on a wire conn; drops oversized ones. */
-void xs_conn_queue_event(struct xs_conn *c, const char *path,
-			 const char *token);
+/*
+ * Queues a WATCH_EVENT (path, token) on a wire conn: 0, -E2BIG (it could
+ * never fit a message), -ENOSPC (the conn's output is at its cap: dropped)
+ * or -ENOMEM (the conn is broken).
+ */
+int xs_conn_queue_event(struct xs_conn *c, const char *path,
+			const char *token);
+/* Is the conn's queued output at its cap (it is not read from meanwhile)? */
+bool xs_conn_output_full(const struct xs_conn *c);
+
+/* watch.c: queues w's first event (at once after WATCH), as for a change. */
+void xs_watch_deliver_initial(struct xs_conn *c, struct xs_watch *w);
 
 #endif

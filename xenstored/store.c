@@ -43,6 +43,7 @@ static const struct xs_quota default_quota = {
 	.transactions_per_conn = 10,
 	.perms_per_node = 5,
 	.tx_bytes = 512 * 1024,
+	.tx_ops = 1024,
 	.output_bytes = 256 * 1024,
 	.output_bytes_priv = 4 * 1024 * 1024,
 };
@@ -126,6 +127,12 @@ int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
 			      vlen, 1);
 		if (!op)
 			return -ENOMEM;
+		/* The log entry is the transaction's too: charge it first. */
+		r = tx_charge_op(tx, op, vlen);
+		if (r) {
+			txop_free(op);
+			return r;
+		}
 	}
 	if (vn.exists) {
 		modified = true;
@@ -240,6 +247,11 @@ int do_rm(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	op = txop_new(TXOP_RM, path, NULL, 0, 1);
 	if (!op)
 		return -ENOMEM;
+	r = tx_charge_op(tx, op, 0);
+	if (r) {
+		txop_free(op);
+		return r;
+	}
 	r = tx_delete(s, tx, c, path, len);
 	if (r) {
 		txop_free(op);
@@ -303,9 +315,11 @@ int do_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
 		return -ENOMEM;
 	if (tx) {
 		op = txop_new(TXOP_SET_PERMS, path, perms, n, sizeof(*perms));
-		if (!op) {
+		r = op ? tx_charge_op(tx, op, n * sizeof(*perms)) : -ENOMEM;
+		if (r) {
+			txop_free(op);
 			kfree(old);
-			return -ENOMEM;
+			return r;
 		}
 	}
 	r = view_set_perms(s, tx, c, path, len, perms, n);
@@ -550,6 +564,11 @@ void xs_store_set_host(struct xs_store *s, const struct xs_host_ops *ops,
 {
 	s->ops = ops;
 	s->ops_ctx = ctx;
+}
+
+void xs_store_get_stats(const struct xs_store *s, struct xs_store_stats *out)
+{
+	*out = s->stats;
 }
 
 void xs_store_get_quota(const struct xs_store *s, struct xs_quota *out)

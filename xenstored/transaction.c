@@ -25,7 +25,9 @@ static int tx_add_ent(struct xs_tx *tx, const char *path, size_t len,
 {
 	struct xs_txent *e;
 
-	if (tx_charge(tx, sizeof(*e) + len))
+	/* The entry, its path and its share of the table's buckets. */
+	if (tx_charge(tx, xs_heap_cost(sizeof(*e)) + xs_heap_cost(len + 1) +
+			  2 * sizeof(void *)))
 		return -ENOSPC;
 	e = kzalloc(sizeof(*e));
 	if (!e)
@@ -153,8 +155,9 @@ static int tx_cow(struct xs_store *s, struct xs_tx *tx, const char *path,
 		memcpy(e->value, vn.value, vn.vlen);
 		e->vlen = vn.vlen;
 		e->nperms = vn.nperms;
-		r = tx_charge(tx, vn.vlen + e->children_len +
-				  vn.nperms * sizeof(struct xs_perm));
+		r = tx_charge(tx, xs_heap_cost(vn.vlen + 1) +
+				  xs_heap_cost(e->children_len + 1) +
+				  xs_heap_cost(vn.nperms * sizeof(struct xs_perm)));
 		if (r) {
 			ent_clear(e);
 			return r;
@@ -169,14 +172,19 @@ static int ent_add_child(struct xs_tx *tx, struct xs_txent *e,
 			 const char *name)
 {
 	size_t l = strlen(name) + 1;
-	char *c = krealloc(e->children, e->children_len + l);
+	size_t grow = xs_heap_cost(e->children_len + l) -
+		      (e->children ? xs_heap_cost(e->children_len) : 0);
+	char *c;
 
+	if (tx_charge(tx, grow))
+		return -ENOSPC;
+	c = krealloc(e->children, e->children_len + l);
 	if (!c)
 		return -ENOMEM;
 	memcpy(c + e->children_len, name, l);
 	e->children = c;
 	e->children_len += l;
-	return tx_charge(tx, l);
+	return 0;
 }
 
 static void ent_del_child(struct xs_txent *e, const char *name)
@@ -239,7 +247,8 @@ int view_create(struct xs_store *s, struct xs_tx *tx,
 	e->exists = true;
 	if (perms[0].domid == c->domid)
 		tx->own_delta++;
-	return tx_charge(tx, vlen + nperms * sizeof(*perms));
+	return tx_charge(tx, xs_heap_cost(vlen + 1) +
+			     xs_heap_cost(nperms * sizeof(*perms)));
 }
 
 int view_set_value(struct xs_store *s, struct xs_tx *tx,
@@ -265,7 +274,7 @@ int view_set_value(struct xs_store *s, struct xs_tx *tx,
 	kfree(e->value);
 	e->value = v;
 	e->vlen = (uint32_t)vlen;
-	return tx_charge(tx, vlen);
+	return tx_charge(tx, xs_heap_cost(vlen + 1));
 }
 
 int view_set_perms(struct xs_store *s, struct xs_tx *tx,
@@ -297,7 +306,7 @@ int view_set_perms(struct xs_store *s, struct xs_tx *tx,
 	kfree(e->perms);
 	e->perms = p;
 	e->nperms = nperms;
-	return tx_charge(tx, nperms * sizeof(*p));
+	return tx_charge(tx, xs_heap_cost(nperms * sizeof(*p)));
 }
 
 /* The transaction's version: every node of the subtree becomes absent. */
@@ -402,6 +411,16 @@ void txop_free(struct xs_txop *op)
 	kfree(op);
 }
 
+int tx_charge_op(struct xs_tx *tx, const struct xs_txop *op, size_t data_bytes)
+{
+	if (tx->nops >= tx->max_ops)
+		return -ENOSPC;
+	tx->nops++;
+	return tx_charge(tx, xs_heap_cost(sizeof(*op)) +
+			     xs_heap_cost(strlen(op->path) + 1) +
+			     xs_heap_cost(data_bytes + 1));
+}
+
 void tx_log(struct xs_tx *tx, struct xs_txop *op)
 {
 	if (tx->ops_tail)
@@ -454,6 +473,7 @@ int xs_op_tx_start(struct xs_conn *c, uint32_t *id)
 		tx->id = c->next_tx_id++;
 	while (tx->id == 0 || xs_tx_find(c, tx->id));
 	tx->max_bytes = priv ? SIZE_MAX : s->quota.tx_bytes;
+	tx->max_ops = priv ? UINT32_MAX : s->quota.tx_ops;
 	tx->next = c->txs;
 	c->txs = tx;
 	c->ntx++;
@@ -521,8 +541,7 @@ int xs_op_tx_end(struct xs_conn *c, uint32_t id, bool commit)
 		}
 		/* Only ENOMEM can fail a replay; keep going, report it. */
 		if (e && !r) {
-			klog("xenstored: commit of tx %u of dom%u: error %d\n",
-			     id, c->domid, e);
+			s->stats.commit_errors++;
 			r = e;
 		}
 	}

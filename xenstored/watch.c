@@ -8,16 +8,25 @@
 
 /* ---- watches ---------------------------------------------------------- */
 
+/*
+ * Queues an in-process callback.  The queue is bounded (XS_PENDING_MAX): a
+ * guest that makes many changes under a dom0 watch costs dom0 at most that
+ * many entries, the rest are dropped and counted on the watch.
+ */
 static void pending_add(struct xs_store *s, struct xs_watch *w,
 			const char *path)
 {
 	size_t pl = strlen(path), tl = strlen(w->token);
-	struct xs_pending *p = kmalloc(sizeof(*p) + pl + tl + 2);
+	struct xs_pending *p = NULL;
 
+	if (s->npending < XS_PENDING_MAX)
+		p = kmalloc(sizeof(*p) + pl + tl + 2);
 	if (!p) {
-		klog("xenstored: no memory, local watch event %s lost\n", path);
+		w->dropped++;
+		s->stats.local_events_dropped++;
 		return;
 	}
+	s->npending++;
 	p->next = NULL;
 	p->watch = w;
 	p->seq = ++s->pend_seq;
@@ -44,6 +53,7 @@ static void pending_purge(struct xs_store *s, const struct xs_watch *w)
 		if (p->watch == w) {
 			*pp = p->next;
 			kfree(p);
+			s->npending--;
 		} else {
 			s->pend_tail = p;
 			pp = &p->next;
@@ -68,8 +78,22 @@ static void deliver(struct xs_store *s, struct xs_conn *c, struct xs_watch *w,
 		pending_add(s, w, rel);
 		return;
 	}
-	xs_conn_queue_event(c, rel, w->token);
+	/* A watcher whose output is full loses the event, counted; its conn
+	 * and everyone else's go on. */
+	if (xs_conn_queue_event(c, rel, w->token) == -ENOSPC) {
+		struct xs_domain *d = dom_find(s, c->domid);
+
+		w->dropped++;
+		s->stats.watch_events_dropped++;
+		if (d)
+			d->events_dropped++;
+	}
 	xs_store_kick(s, c);
+}
+
+void xs_watch_deliver_initial(struct xs_conn *c, struct xs_watch *w)
+{
+	deliver(c->store, c, w, w->path);
 }
 
 /*
@@ -240,7 +264,7 @@ int xs_watch_local(struct xs_store *s, const char *path, const char *token,
 	if (r)
 		return r;
 	/* The initial event, as for a wire watch. */
-	pending_add(s, w, w->path + w->prefix_len);
+	xs_watch_deliver_initial(s->local, w);
 	return 0;
 }
 
@@ -261,6 +285,7 @@ unsigned xs_store_run_pending(struct xs_store *s)
 		s->pend_head = p->next;
 		if (!s->pend_head)
 			s->pend_tail = NULL;
+		s->npending--;
 		p->cb(p->ctx, p->data, p->data + p->path_len + 1);
 		kfree(p);
 		ran++;

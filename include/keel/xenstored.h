@@ -42,7 +42,12 @@ struct xs_quota {
 	uint32_t watches_per_domain;    /* 128 */
 	uint32_t transactions_per_conn; /* 10 open at once */
 	uint32_t perms_per_node;        /* 5 entries in a SET_PERMS */
-	uint32_t tx_bytes;              /* 512 KiB of state one transaction keeps */
+	uint32_t tx_bytes;              /* 512 KiB of heap one transaction keeps:
+					 * its copies of nodes and its log of
+					 * requests (paths and data), counted as
+					 * the heap's size classes take them */
+	uint32_t tx_ops;                /* 1024 logged requests per transaction
+					 * (C xenstored's transaction-nodes) */
 	uint32_t output_bytes;          /* 256 KiB of queued replies and events */
 	uint32_t output_bytes_priv;     /* 4 MiB, the same for privileged conns */
 };
@@ -82,6 +87,14 @@ void xs_store_free(struct xs_store *store);
 void xs_store_set_host(struct xs_store *store, const struct xs_host_ops *ops,
 		       void *ctx);
 
+/* Counters of what the store refused or lost to keep dom0 bounded. */
+struct xs_store_stats {
+	uint64_t watch_events_dropped; /* a wire watcher's output was full */
+	uint64_t local_events_dropped; /* the in-process queue was full */
+	uint64_t commit_errors;        /* a commit's replay failed (ENOMEM) */
+};
+void xs_store_get_stats(const struct xs_store *store, struct xs_store_stats *out);
+
 /* Reads or replaces the quota settings (they apply to later requests). */
 void xs_store_get_quota(const struct xs_store *store, struct xs_quota *out);
 void xs_store_set_quota(struct xs_store *store, const struct xs_quota *quota);
@@ -117,14 +130,30 @@ void *xs_conn_priv(const struct xs_conn *conn);
 uint16_t xs_conn_domid(const struct xs_conn *conn);
 
 /*
- * Feeds len bytes of the conn's request stream, which may hold partial or
- * several messages; each complete one is executed at once and its reply
- * queued.  Returns 0, or a negative errno once the conn is broken and must
- * be reset by the transport: -E2BIG (a header announced more than
- * XENSTORE_PAYLOAD_MAX bytes), -ECONNRESET (its queued output passed its quota,
- * the peer does not read), -EPIPE (its domain was released).  The error is
- * sticky: later calls return it again and consume nothing.
+ * Feeds up to len bytes of the conn's request stream, which may hold partial
+ * or several messages; each complete one is executed at once and its reply
+ * queued.  Stops after a message whose reply left the conn's output at its
+ * cap (back-pressure: the caller keeps the rest until the peer has read);
+ * *used says how many bytes were taken.  Returns 0, or a negative errno once
+ * the conn is broken and must be reset by the transport: -E2BIG (a header
+ * announced more than XENSTORE_PAYLOAD_MAX bytes), -ENOMEM (a reply could
+ * not be queued), -EPIPE (its domain was released).  The error is sticky:
+ * later calls return it again and consume nothing.
  */
+int xs_conn_feed(struct xs_conn *conn, const void *bytes, size_t len,
+		 size_t *used);
+
+/*
+ * How many bytes xs_conn_feed() should be given next: what completes the
+ * message being received (so a transport never takes bytes it cannot act
+ * on now), or 0 while the conn's output is at its cap or the conn is broken.
+ */
+size_t xs_conn_input_room(const struct xs_conn *conn);
+
+/* Requests the conn has executed so far (for per-pass budgets). */
+uint64_t xs_conn_requests(const struct xs_conn *conn);
+
+/* xs_conn_feed() of all len bytes, ignoring back-pressure (tests, dom0). */
 int xs_conn_input(struct xs_conn *conn, const void *bytes, size_t len);
 
 /*
