@@ -77,7 +77,7 @@ int xs_op_introduce(struct xs_conn *c, uint16_t domid, uint64_t gfn,
 }
 
 /* Hands a dead domain's nodes to dom0 and drops ACL entries naming it. */
-static void domain_teardown(struct xs_store *s, uint16_t domid)
+int xs_domain_disconnect(struct xs_store *s, uint16_t domid)
 {
 	struct xs_domain *d = dom_find(s, domid);
 
@@ -90,17 +90,36 @@ static void domain_teardown(struct xs_store *s, uint16_t domid)
 	}
 	if (d && d->introduced) {
 		d->introduced = false;
+		d->disconnected_live = true; /* @releaseDomain still owed */
 		/* The hook may free the conns (deferred for a busy one). */
 		if (s->ops && s->ops->release)
 			s->ops->release(s->ops_ctx, domid);
 	}
+	return 0;
+}
+
+/*
+ * The domain is gone: disconnected if it was not yet, its nodes pass to
+ * dom0, ACL entries and SET_TARGET links naming it end, and @releaseDomain
+ * fires -- once per introduced life of the domid, however many callers
+ * (XS_RELEASE, the toolstack's reaper, a shell destroy) report its death.
+ */
+static void domain_teardown(struct xs_store *s, uint16_t domid)
+{
+	struct xs_domain *d = dom_find(s, domid);
+	bool fire_release = d && (d->introduced || d->disconnected_live);
+
+	xs_domain_disconnect(s, domid);
+	if (d)
+		d->disconnected_live = false;
 	for (size_t b = 0; b < DOM_BUCKETS; b++)
 		for (struct xs_domain *t = s->domains[b]; t; t = t->next)
 			if (t->has_target && (t->target == domid ||
 					      t->domid == domid))
 				t->has_target = false;
 	perms_forget(s, domid);
-	fire_special(s, SPECIAL_RELEASE);
+	if (fire_release)
+		fire_special(s, SPECIAL_RELEASE);
 }
 
 int xs_op_release(struct xs_conn *c, uint16_t domid)

@@ -80,6 +80,7 @@ struct xs_domain {
 	struct xs_domain *next;
 	uint16_t domid;
 	bool introduced;
+	bool disconnected_live; /* disconnected, its @releaseDomain not fired */
 	bool has_target;
 	uint16_t target;
 	uint64_t gfn;

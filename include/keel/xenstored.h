@@ -100,10 +100,18 @@ void xs_store_get_quota(const struct xs_store *store, struct xs_quota *out);
 void xs_store_set_quota(struct xs_store *store, const struct xs_quota *quota);
 
 /*
- * The domain has died: its connections lose their watches and transactions
- * and are reset (xs_conn_input then fails), ops->release is called if it was
- * introduced, its nodes pass to dom0 and permission entries naming it are
- * dropped, SET_TARGET links with it end, and @releaseDomain fires.  Returns 0.
+ * The domain is going: its connections lose their watches and transactions
+ * and are reset (xs_conn_input then fails), and ops->release is called if it
+ * was introduced (the transport unmaps its ring before Xen frees the page).
+ * Nothing else changes yet.  Idempotent; returns 0.
+ */
+int xs_domain_disconnect(struct xs_store *store, uint16_t domid);
+
+/*
+ * The domain has died (Xen no longer has it): xs_domain_disconnect() if not
+ * done yet, its nodes pass to dom0 and permission entries naming it are
+ * dropped, SET_TARGET links with it end, and @releaseDomain fires once per
+ * introduction, however often this is called.  Returns 0.
  */
 int xs_domain_gone(struct xs_store *store, uint16_t domid);
 

@@ -1047,9 +1047,20 @@ TEST(introduce_release)
 	CHECK_STR(callv(&dom5, XS_WATCH, 0, 2, "@releaseDomain", "out5"),
 		  "OK");
 	CHECK(got_event(&dom5, "@releaseDomain", "out5"));
+	/* The reaper reporting the same death again fires nothing more. */
+	CHECK_EQ(xs_domain_gone(store, 9), 0);
+	CHECK(!got_event(&dom5, "@releaseDomain", "out5"));
+	CHECK(!got_event(&dom0, "@releaseDomain", "out"));
+	/* A new life of the domid fires again when it ends. */
+	CHECK_EQ(xs_introduce_domain(store, 9, 1, 2), 0);
+	CHECK_EQ(xs_domain_disconnect(store, 9), 0);
+	CHECK_STR(callv(&dom0, XS_IS_DOMAIN_INTRODUCED, 0, 1, "9"), "F");
+	CHECK(!got_event(&dom0, "@releaseDomain", "out"));
 	CHECK_EQ(xs_domain_gone(store, 9), 0);
 	CHECK(got_event(&dom5, "@releaseDomain", "out5"));
 	CHECK(got_event(&dom0, "@releaseDomain", "out"));
+	CHECK_EQ(xs_domain_gone(store, 9), 0);
+	CHECK(!got_event(&dom0, "@releaseDomain", "out"));
 	CHECK_STR(callv(&dom6, XS_SET_PERMS, 0, 2, "@releaseDomain", "b6"),
 		  "!EACCES");
 	CHECK_STR(callv(&dom6, XS_GET_PERMS, 0, 1, "@releaseDomain"),
