@@ -162,6 +162,7 @@ struct xs_store {
 	struct xs_pending *pend_head, *pend_tail;
 	uint64_t pend_seq;
 	unsigned npending;
+	struct xs_node *graveyard; /* removed subtrees, freed by xs_store_reap() */
 	struct xs_quota quota;
 	struct xs_store_stats stats;
 };
@@ -222,6 +223,7 @@ void fire(struct xs_store *s, const char *path, bool exact,
 void fire_node(struct xs_store *s, const char *path, size_t len,
 		      const struct xs_perm *op, uint32_t on);
 void fire_special(struct xs_store *s, int which);
+void fire_below(struct xs_store *s, const struct xs_node *top);
 struct xs_special *special_find(struct xs_store *s, const char *path);
 void watch_free(struct xs_store *s, struct xs_conn *c,
 		       struct xs_watch *w);

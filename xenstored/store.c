@@ -535,6 +535,8 @@ void xs_store_free(struct xs_store *s)
 		s->pend_head = p->next;
 		kfree(p);
 	}
+	while (xs_store_reap(s, UINT32_MAX))
+		;
 	for (size_t b = 0; b < s->nodes.nbuckets; b++) {
 		struct htab_entry *h = s->nodes.buckets[b], *next;
 

@@ -21,6 +21,7 @@
  *   in other threads (the toolstack's) while the server thread is yielded;
  *   the server thread therefore holds no ring_conn across a yield: it marks
  *   each one with the pass number and walks the list again from the head.
+ *   Long work: a removed subtree is freed XSD_PASS_REAP_NODES nodes a pass.
  *   Release: xenstored_release() disconnects at once (the ring is unmapped
  *   before Xen frees the page); the domain's store state goes and
  *   @releaseDomain fires when Xen reports the domain gone (polled), or after
@@ -38,6 +39,7 @@
 
 #define XSD_PASS_REQUESTS 32
 #define XSD_PASS_BYTES (8 * XENSTORE_RING_SIZE)
+#define XSD_PASS_REAP_NODES 256
 #define XSD_DYING_POLL_NS (20 * 1000 * 1000ULL)
 #define XSD_DYING_MAX_NS (10 * 1000 * 1000 * 1000ULL)
 #define XSD_LOG_WINDOW_NS (10 * 1000 * 1000 * 1000ULL)
@@ -324,6 +326,11 @@ static void server_thread(void *unused)
 		}
 		/* Bounded: the store queues at most XS_PENDING_MAX callbacks. */
 		xs_store_run_pending(xenstore);
+		/* Removed subtrees are freed a slice per pass. */
+		if (xs_store_reap_pending(xenstore)) {
+			xs_store_reap(xenstore, XSD_PASS_REAP_NODES);
+			more |= xs_store_reap_pending(xenstore);
+		}
 		if (dying)
 			reap_dying();
 		if (more) {

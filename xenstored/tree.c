@@ -158,27 +158,6 @@ err_free:
 	return -ENOMEM;
 }
 
-/* Unlinks and frees a node that has no children. */
-static void node_destroy(struct xs_store *s, struct xs_node *n)
-{
-	struct xs_domain *owner = dom_find(s, n->perms[0].domid);
-
-	ASSERT(!n->first_child && n->parent);
-	if (owner && owner->nodes)
-		owner->nodes--;
-	if (n->prev_sib)
-		n->prev_sib->next_sib = n->next_sib;
-	else
-		n->parent->first_child = n->next_sib;
-	if (n->next_sib)
-		n->next_sib->prev_sib = n->prev_sib;
-	else
-		n->parent->last_child = n->prev_sib;
-	node_touch(s, n->parent);
-	htab_remove(&s->nodes, &n->h);
-	node_free(n);
-}
-
 int node_set_value(struct xs_store *s, struct xs_node *n,
 			  const void *value, size_t vlen)
 {
@@ -245,24 +224,81 @@ int node_children(const struct xs_node *n, char **out, size_t *len)
 }
 
 
-/* Removes path and everything below it from the real tree, firing watches. */
+/*
+ * Removes top and everything below it from the real tree, firing watches,
+ * without a per-node cost that grows with the number of watches: the
+ * watches on nodes below top are found through the watch lists
+ * (fire_below()), then the subtree leaves the hash table and its owners'
+ * counts in one walk of pointer updates, and its memory goes to the
+ * graveyard, which xs_store_reap() frees in slices.  For everyone else the
+ * removal is complete and atomic at return.
+ */
 void tree_delete(struct xs_store *s, struct xs_node *top)
 {
-	struct xs_node *n = top, *parent;
+	struct xs_node *parent = top->parent, *n;
 
-	/* Post-order, iteratively: always remove the deepest first child. */
-	for (;;) {
+	fire_below(s, top);
+	fire(s, top->path, false, top->perms, top->nperms, parent->perms,
+	     parent->nperms, NULL, 0);
+	if (top->prev_sib)
+		top->prev_sib->next_sib = top->next_sib;
+	else
+		parent->first_child = top->next_sib;
+	if (top->next_sib)
+		top->next_sib->prev_sib = top->prev_sib;
+	else
+		parent->last_child = top->prev_sib;
+	node_touch(s, parent);
+	/* Pre-order over the detached subtree; its links stay intact. */
+	for (n = top; n;) {
+		struct xs_domain *owner = dom_find(s, n->perms[0].domid);
+
+		if (owner && owner->nodes)
+			owner->nodes--;
+		htab_remove(&s->nodes, &n->h);
+		if (n->first_child) {
+			n = n->first_child;
+			continue;
+		}
+		while (n != top && !n->next_sib)
+			n = n->parent;
+		n = n == top ? NULL : n->next_sib;
+	}
+	top->parent = NULL;
+	top->prev_sib = NULL;
+	top->next_sib = s->graveyard;
+	s->graveyard = top;
+	if (s->ops && s->ops->local_kick)
+		s->ops->local_kick(s->ops_ctx);
+}
+
+unsigned xs_store_reap(struct xs_store *s, unsigned budget)
+{
+	unsigned freed = 0;
+
+	while (s->graveyard && freed < budget) {
+		struct xs_node *top = s->graveyard, *n = top, *p;
+
 		while (n->first_child)
 			n = n->first_child;
-		if (n == top)
-			break;
-		parent = n->parent;
-		fire(s, n->path, true, n->perms, n->nperms, parent->perms,
-		     parent->nperms, NULL, 0);
-		node_destroy(s, n);
-		n = parent;
+		if (n == top) {
+			s->graveyard = top->next_sib;
+		} else {
+			/* n is its parent's first child and a leaf. */
+			p = n->parent;
+			p->first_child = n->next_sib;
+			if (n->next_sib)
+				n->next_sib->prev_sib = NULL;
+			else
+				p->last_child = NULL;
+		}
+		node_free(n);
+		freed++;
 	}
-	fire(s, top->path, false, top->perms, top->nperms, top->parent->perms,
-	     top->parent->nperms, NULL, 0);
-	node_destroy(s, top);
+	return freed;
+}
+
+bool xs_store_reap_pending(const struct xs_store *s)
+{
+	return s->graveyard != NULL;
 }

@@ -143,6 +143,30 @@ void fire(struct xs_store *s, const char *path, bool exact,
 	}
 }
 
+/*
+ * For tree_delete(): one exact event for every watch set on a node strictly
+ * below top (those nodes vanish with it), found by walking the watches once
+ * rather than every node of the subtree against every watch.
+ */
+void fire_below(struct xs_store *s, const struct xs_node *top)
+{
+	for (struct xs_conn *c = s->conns; c; c = c->next) {
+		for (struct xs_watch *w = c->watches; w && !c->error; w = w->next) {
+			const struct xs_node *n;
+
+			if (w->path[0] != '/' || !strcmp(w->path, top->path) ||
+			    !is_child(w->path, top->path))
+				continue;
+			n = node_find(s, w->path, strlen(w->path));
+			if (!n || !watch_permitted(s, c, n->perms, n->nperms,
+						   n->parent->perms,
+						   n->parent->nperms, NULL, 0))
+				continue;
+			deliver(s, c, w, w->path);
+		}
+	}
+}
+
 void fire_node(struct xs_store *s, const char *path, size_t len,
 		      const struct xs_perm *op, uint32_t on)
 {

@@ -95,6 +95,15 @@ struct xs_store_stats {
 };
 void xs_store_get_stats(const struct xs_store *store, struct xs_store_stats *out);
 
+/*
+ * A removed subtree leaves the tree at once but its memory is freed here, at
+ * most budget nodes per call (long work in slices).  Returns how many were
+ * freed; xs_store_reap_pending() says whether any wait.  The host calls it
+ * after ops->local_kick.
+ */
+unsigned xs_store_reap(struct xs_store *store, unsigned budget);
+bool xs_store_reap_pending(const struct xs_store *store);
+
 /* Reads or replaces the quota settings (they apply to later requests). */
 void xs_store_get_quota(const struct xs_store *store, struct xs_quota *out);
 void xs_store_set_quota(struct xs_store *store, const struct xs_quota *quota);

@@ -863,6 +863,48 @@ TEST(local_watch_queue_bounded)
 	teardown();
 }
 
+/* Removing a big subtree: gone at once for everyone, freed in slices. */
+TEST(big_rm_freed_in_slices)
+{
+	char path[64];
+	unsigned freed = 0, calls = 0, r;
+
+	setup();
+	for (int i = 0; i < 50; i++)
+		for (int j = 0; j < 100; j++) {
+			snprintf(path, sizeof(path), "/big/d%d/n%d", i, j);
+			CHECK_EQ(xs_write(store, path, "v", 1), 0);
+		}
+	CHECK_STR(callv(&dom0, XS_WATCH, 0, 2, "/big/d7/n3", "deep"), "OK");
+	CHECK_STR(callv(&dom0, XS_WATCH, 0, 2, "/big/d7/none", "absent"), "OK");
+	CHECK_STR(callv(&dom0, XS_WATCH, 0, 2, "/big", "top"), "OK");
+	clear_events(&dom0);
+	CHECK_EQ(xs_rm(store, "/big"), 0);
+	/* Gone for every request at once, with the events of a removal. */
+	CHECK_STR(rd(&dom0, 0, "/big/d7/n3"), "!ENOENT");
+	CHECK_STR(rd(&dom0, 0, "/big"), "!ENOENT");
+	CHECK(got_event(&dom0, "/big/d7/n3", "deep"));
+	CHECK(got_event(&dom0, "/big", "top"));
+	CHECK(!got_event(&dom0, "/big/d7/none", "absent"));
+	CHECK_EQ(xs_store_selfcheck(store), 0);
+	/* The memory, 5051 nodes, goes 500 at a time. */
+	CHECK(xs_store_reap_pending(store));
+	while ((r = xs_store_reap(store, 500))) {
+		CHECK(r <= 500);
+		freed += r;
+		calls++;
+	}
+	CHECK_EQ(freed, 5051);
+	CHECK_EQ(calls, 11);
+	CHECK(!xs_store_reap_pending(store));
+	/* The same path can be made again at once. */
+	CHECK_EQ(xs_write(store, "/big/d7/n3", "again", 5), 0);
+	CHECK_STR(rd(&dom0, 0, "/big/d7/n3"), "again");
+	/* A subtree still in the graveyard is freed with the store (ASan). */
+	CHECK_EQ(xs_rm(store, "/big"), 0);
+	teardown();
+}
+
 /* ---- malformed input ---------------------------------------------------- */
 
 TEST(malformed_requests)
@@ -1201,6 +1243,7 @@ static const struct test_case tests[] = {
 	T(tx_flood_charged_to_quota),
 	T(tx_ops_capped),
 	T(local_watch_queue_bounded),
+	T(big_rm_freed_in_slices),
 	T(malformed_requests),
 	T(oversized_payload_resets),
 	T(stream_split_and_joined),
