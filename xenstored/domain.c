@@ -7,7 +7,7 @@
 
 /* ---- domains ---------------------------------------------------------- */
 
-struct xs_domain *dom_find(const struct xs_store *s, uint16_t domid)
+struct xs_domain *xs_domain_find(const struct xs_store *s, uint16_t domid)
 {
 	struct xs_domain *d = s->domains[domid % DOM_BUCKETS];
 
@@ -16,9 +16,9 @@ struct xs_domain *dom_find(const struct xs_store *s, uint16_t domid)
 	return d;
 }
 
-struct xs_domain *dom_get(struct xs_store *s, uint16_t domid)
+struct xs_domain *xs_domain_get(struct xs_store *s, uint16_t domid)
 {
-	struct xs_domain *d = dom_find(s, domid);
+	struct xs_domain *d = xs_domain_find(s, domid);
 
 	if (d)
 		return d;
@@ -33,7 +33,7 @@ struct xs_domain *dom_get(struct xs_store *s, uint16_t domid)
 
 int xs_domain_ref(struct xs_store *s, uint16_t domid)
 {
-	return dom_get(s, domid) ? 0 : -ENOMEM;
+	return xs_domain_get(s, domid) ? 0 : -ENOMEM;
 }
 
 const struct xs_quota *xs_store_quota(const struct xs_store *s)
@@ -59,7 +59,7 @@ int xs_op_introduce(struct xs_conn *c, uint16_t domid, uint64_t gfn,
 		return -EACCES;
 	if (domid > XS_DOMID_MAX_VALID || port == 0)
 		return -EINVAL;
-	d = dom_get(s, domid);
+	d = xs_domain_get(s, domid);
 	if (!d)
 		return -ENOMEM;
 	/* A second INTRODUCE rebinds the event channel: the hook again. */
@@ -71,7 +71,7 @@ int xs_op_introduce(struct xs_conn *c, uint16_t domid, uint64_t gfn,
 	d->port = port;
 	if (!d->introduced) {
 		d->introduced = true;
-		fire_special(s, SPECIAL_INTRODUCE);
+		xs_watch_fire_special(s, SPECIAL_INTRODUCE);
 	}
 	return 0;
 }
@@ -79,7 +79,7 @@ int xs_op_introduce(struct xs_conn *c, uint16_t domid, uint64_t gfn,
 /* Hands a dead domain's nodes to dom0 and drops ACL entries naming it. */
 int xs_domain_disconnect(struct xs_store *s, uint16_t domid)
 {
-	struct xs_domain *d = dom_find(s, domid);
+	struct xs_domain *d = xs_domain_find(s, domid);
 
 	for (struct xs_conn *c = s->conns; c; c = c->next) {
 		if (c->local || c->domid != domid)
@@ -106,7 +106,7 @@ int xs_domain_disconnect(struct xs_store *s, uint16_t domid)
  */
 static void domain_teardown(struct xs_store *s, uint16_t domid)
 {
-	struct xs_domain *d = dom_find(s, domid);
+	struct xs_domain *d = xs_domain_find(s, domid);
 	bool fire_release = d && (d->introduced || d->disconnected_live);
 
 	xs_domain_disconnect(s, domid);
@@ -117,9 +117,9 @@ static void domain_teardown(struct xs_store *s, uint16_t domid)
 			if (t->has_target && (t->target == domid ||
 					      t->domid == domid))
 				t->has_target = false;
-	perms_forget(s, domid);
+	xs_perms_forget(s, domid);
 	if (fire_release)
-		fire_special(s, SPECIAL_RELEASE);
+		xs_watch_fire_special(s, SPECIAL_RELEASE);
 }
 
 int xs_op_release(struct xs_conn *c, uint16_t domid)
@@ -130,7 +130,7 @@ int xs_op_release(struct xs_conn *c, uint16_t domid)
 		return -EACCES;
 	if (domid > XS_DOMID_MAX_VALID)
 		return -EINVAL;
-	d = dom_find(c->store, domid);
+	d = xs_domain_find(c->store, domid);
 	if (!d || !d->introduced)
 		return -ENOENT;
 	domain_teardown(c->store, domid);
@@ -145,7 +145,7 @@ int xs_op_resume(struct xs_conn *c, uint16_t domid)
 
 	if (!xs_conn_is_privileged(c))
 		return -EACCES;
-	d = dom_find(s, domid);
+	d = xs_domain_find(s, domid);
 	if (!d || !d->introduced)
 		return -ENOENT;
 	if (s->ops && s->ops->resume)
@@ -159,8 +159,8 @@ int xs_op_set_target(struct xs_conn *c, uint16_t domid, uint16_t target)
 
 	if (!xs_conn_is_privileged(c))
 		return -EACCES;
-	d = dom_find(c->store, domid);
-	t = dom_find(c->store, target);
+	d = xs_domain_find(c->store, domid);
+	t = xs_domain_find(c->store, target);
 	if (!d || !d->introduced || !t || !t->introduced)
 		return -ENOENT;
 	d->has_target = true;
@@ -174,7 +174,7 @@ int xs_op_is_introduced(struct xs_conn *c, uint16_t domid, bool *yes)
 
 	if (!xs_conn_is_privileged(c))
 		return -EACCES;
-	d = dom_find(c->store, domid);
+	d = xs_domain_find(c->store, domid);
 	*yes = domid == 0 || (d && d->introduced);
 	return 0;
 }

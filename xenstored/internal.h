@@ -186,78 +186,78 @@ struct xs_vnode {
 
 
 /* tree.c */
-int canon(const struct xs_conn *c, const char *in, bool allow_special,
-		 char *out, size_t *out_len, bool *relative);
-size_t domain_path(char *buf, size_t size, uint16_t domid);
-bool is_child(const char *child, const char *parent);
-int node_children(const struct xs_node *n, char **out, size_t *len);
-int node_create(struct xs_store *s, struct xs_node *parent,
-		       const char *path, size_t len, const void *value,
-		       size_t vlen, const struct xs_perm *perms, uint32_t nperms);
-struct xs_node *node_find(const struct xs_store *s, const char *path,
-				 size_t len);
-void node_free(struct xs_node *n);
-int node_set_perms(struct xs_store *s, struct xs_node *n,
-			  const struct xs_perm *perms, uint32_t nperms);
-int node_set_value(struct xs_store *s, struct xs_node *n,
-			  const void *value, size_t vlen);
-void node_touch(struct xs_store *s, struct xs_node *n);
-size_t parent_len(const char *path, size_t len);
-void tree_delete(struct xs_store *s, struct xs_node *top);
+int xs_path_canon(const struct xs_conn *c, const char *in, bool allow_special,
+		  char *out, size_t *out_len, bool *relative);
+size_t xs_path_domain(char *buf, size_t size, uint16_t domid);
+bool xs_path_is_child(const char *child, const char *parent);
+int xs_node_children(const struct xs_node *n, char **out, size_t *len);
+int xs_node_create(struct xs_store *s, struct xs_node *parent,
+		   const char *path, size_t len, const void *value,
+		   size_t vlen, const struct xs_perm *perms, uint32_t nperms);
+struct xs_node *xs_node_find(const struct xs_store *s, const char *path,
+			     size_t len);
+void xs_node_free(struct xs_node *n);
+int xs_node_set_perms(struct xs_store *s, struct xs_node *n,
+		      const struct xs_perm *perms, uint32_t nperms);
+int xs_node_set_value(struct xs_store *s, struct xs_node *n,
+		      const void *value, size_t vlen);
+void xs_node_touch(struct xs_store *s, struct xs_node *n);
+size_t xs_path_parent_len(const char *path, size_t len);
+void xs_tree_delete(struct xs_store *s, struct xs_node *top);
 
 /* domain.c */
-struct xs_domain *dom_find(const struct xs_store *s, uint16_t domid);
-struct xs_domain *dom_get(struct xs_store *s, uint16_t domid);
+struct xs_domain *xs_domain_find(const struct xs_store *s, uint16_t domid);
+struct xs_domain *xs_domain_get(struct xs_store *s, uint16_t domid);
 
 /* perms.c */
-unsigned perm_for(const struct xs_store *s, const struct xs_conn *c,
-			 const struct xs_perm *p, uint32_t n);
-struct xs_perm *perms_dup(const struct xs_perm *p, uint32_t n);
-void perms_forget(struct xs_store *s, uint16_t domid);
+unsigned xs_perms_for(const struct xs_store *s, const struct xs_conn *c,
+		      const struct xs_perm *p, uint32_t n);
+struct xs_perm *xs_perms_dup(const struct xs_perm *p, uint32_t n);
+void xs_perms_forget(struct xs_store *s, uint16_t domid);
 
 /* watch.c */
-void fire(struct xs_store *s, const char *path, bool exact,
-		 const struct xs_perm *np, uint32_t nn,
-		 const struct xs_perm *pp, uint32_t pn,
-		 const struct xs_perm *op, uint32_t on);
-void fire_node(struct xs_store *s, const char *path, size_t len,
-		      const struct xs_perm *op, uint32_t on);
-void fire_special(struct xs_store *s, int which);
-void fire_below(struct xs_store *s, const struct xs_node *top);
-struct xs_special *special_find(struct xs_store *s, const char *path);
-void watch_free(struct xs_store *s, struct xs_conn *c,
-		       struct xs_watch *w);
+void xs_watch_fire(struct xs_store *s, const char *path, bool exact,
+		   const struct xs_perm *np, uint32_t nn,
+		   const struct xs_perm *pp, uint32_t pn,
+		   const struct xs_perm *op, uint32_t on);
+void xs_watch_fire_node(struct xs_store *s, const char *path, size_t len,
+			const struct xs_perm *op, uint32_t on);
+void xs_watch_fire_special(struct xs_store *s, int which);
+void xs_watch_fire_below(struct xs_store *s, const struct xs_node *top);
+struct xs_special *xs_special_find(struct xs_store *s, const char *path);
+void xs_watch_free(struct xs_store *s, struct xs_conn *c,
+		   struct xs_watch *w);
 
 /* transaction.c */
-int tx_delete(struct xs_store *s, struct xs_tx *tx,
-		     const struct xs_conn *c, const char *path, size_t len);
-void tx_free(struct xs_tx *tx);
-void tx_log(struct xs_tx *tx, struct xs_txop *op);
-void txop_free(struct xs_txop *op);
-struct xs_txop *txop_new(int type, const char *path, const void *data,
-				size_t len, size_t elem);
-int view_children(const struct xs_vnode *vn, char **out, size_t *len);
-int view_create(struct xs_store *s, struct xs_tx *tx,
-		       const struct xs_conn *c, const char *path, size_t len,
-		       const void *value, size_t vlen,
-		       const struct xs_perm *perms, uint32_t nperms);
-int view_get(struct xs_store *s, struct xs_tx *tx, const char *path,
-		    size_t len, struct xs_vnode *vn);
-int view_set_perms(struct xs_store *s, struct xs_tx *tx,
-			  const struct xs_conn *c, const char *path,
-			  size_t len, const struct xs_perm *perms,
-			  uint32_t nperms);
-int view_set_value(struct xs_store *s, struct xs_tx *tx,
-			  const char *path, size_t len, const void *value,
-			  size_t vlen);
+int xs_tx_delete(struct xs_store *s, struct xs_tx *tx,
+		 const struct xs_conn *c, const char *path, size_t len);
+void xs_tx_free(struct xs_tx *tx);
+void xs_tx_log(struct xs_tx *tx, struct xs_txop *op);
+void xs_txop_free(struct xs_txop *op);
+struct xs_txop *xs_txop_new(int type, const char *path, const void *data,
+			    size_t len, size_t elem);
+int xs_view_children(const struct xs_vnode *vn, char **out, size_t *len);
+int xs_view_create(struct xs_store *s, struct xs_tx *tx,
+		   const struct xs_conn *c, const char *path, size_t len,
+		   const void *value, size_t vlen,
+		   const struct xs_perm *perms, uint32_t nperms);
+int xs_view_get(struct xs_store *s, struct xs_tx *tx, const char *path,
+		size_t len, struct xs_vnode *vn);
+int xs_view_set_perms(struct xs_store *s, struct xs_tx *tx,
+		      const struct xs_conn *c, const char *path,
+		      size_t len, const struct xs_perm *perms,
+		      uint32_t nperms);
+int xs_view_set_value(struct xs_store *s, struct xs_tx *tx,
+		      const char *path, size_t len, const void *value,
+		      size_t vlen);
 
 /* store.c */
-int do_rm(struct xs_conn *c, struct xs_tx *tx, const char *in,
-		 bool check);
-int do_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
-			const struct xs_perm *perms, unsigned n, bool check);
-int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
-		    const void *value, size_t vlen, bool mkdir, bool check);
+int xs_store_rm(struct xs_conn *c, struct xs_tx *tx, const char *in,
+		bool check);
+int xs_store_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
+		       const struct xs_perm *perms, unsigned n, bool check);
+int xs_store_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
+		   const void *value, size_t vlen, bool mkdir, bool check);
 
 /*
  * What kmalloc(bytes) really takes from dom0's heap: kernel/heap.c's
@@ -281,7 +281,7 @@ static inline size_t xs_heap_cost(size_t bytes)
  * tx, before the request changes anything: -ENOSPC when the transaction's
  * memory or operation quota would be passed.
  */
-int tx_charge_op(struct xs_tx *tx, const struct xs_txop *op, size_t data_bytes);
+int xs_tx_charge_op(struct xs_tx *tx, const struct xs_txop *op, size_t data_bytes);
 
 /* store.c ---------------------------------------------------------------- */
 

@@ -12,8 +12,8 @@
  * the owner (or the owner is c's SET_TARGET), else the first ACL entry that
  * names c's domain (or its target), else the owner entry's default.
  */
-unsigned perm_for(const struct xs_store *s, const struct xs_conn *c,
-			 const struct xs_perm *p, uint32_t n)
+unsigned xs_perms_for(const struct xs_store *s, const struct xs_conn *c,
+		      const struct xs_perm *p, uint32_t n)
 {
 	const struct xs_domain *d;
 	bool has_target;
@@ -22,7 +22,7 @@ unsigned perm_for(const struct xs_store *s, const struct xs_conn *c,
 		return PERM_ALL;
 	if (!n)
 		return 0;
-	d = dom_find(s, c->domid);
+	d = xs_domain_find(s, c->domid);
 	has_target = d && d->has_target;
 	if (p[0].domid == c->domid || (has_target && p[0].domid == d->target))
 		return PERM_ALL;
@@ -33,7 +33,7 @@ unsigned perm_for(const struct xs_store *s, const struct xs_conn *c,
 	return p[0].perm;
 }
 
-struct xs_perm *perms_dup(const struct xs_perm *p, uint32_t n)
+struct xs_perm *xs_perms_dup(const struct xs_perm *p, uint32_t n)
 {
 	struct xs_perm *q = kmalloc(MAX(n, 1u) * sizeof(*q));
 
@@ -42,9 +42,9 @@ struct xs_perm *perms_dup(const struct xs_perm *p, uint32_t n)
 	return q;
 }
 
-void perms_forget(struct xs_store *s, uint16_t domid)
+void xs_perms_forget(struct xs_store *s, uint16_t domid)
 {
-	struct xs_domain *d = dom_find(s, domid), *d0 = dom_get(s, 0);
+	struct xs_domain *d = xs_domain_find(s, domid), *d0 = xs_domain_get(s, 0);
 
 	for (size_t b = 0; b < s->nodes.nbuckets; b++) {
 		for (struct htab_entry *h = s->nodes.buckets[b]; h; h = h->next) {

@@ -58,11 +58,11 @@ static int missing_errno(struct xs_store *s, struct xs_tx *tx,
 	if (xs_conn_is_privileged(c))
 		return -ENOENT;
 	while (len > 1) {
-		len = parent_len(path, len);
-		if (view_get(s, tx, path, len, &vn))
+		len = xs_path_parent_len(path, len);
+		if (xs_view_get(s, tx, path, len, &vn))
 			return -ENOENT;
 		if (vn.exists)
-			return perm_for(s, c, vn.perms, vn.nperms) &
+			return xs_perms_for(s, c, vn.perms, vn.nperms) &
 					       XS_PERM_READ ?
 				       -ENOENT :
 				       -EACCES;
@@ -75,13 +75,13 @@ static int get_node(struct xs_store *s, struct xs_tx *tx,
 		    const struct xs_conn *c, const char *path, size_t len,
 		    unsigned perm, struct xs_vnode *vn)
 {
-	int r = view_get(s, tx, path, len, vn);
+	int r = xs_view_get(s, tx, path, len, vn);
 
 	if (r)
 		return r;
 	if (!vn->exists)
 		return missing_errno(s, tx, c, path, len);
-	if ((perm_for(s, c, vn->perms, vn->nperms) & perm) != perm)
+	if ((xs_perms_for(s, c, vn->perms, vn->nperms) & perm) != perm)
 		return -EACCES;
 	return 0;
 }
@@ -92,8 +92,8 @@ static int get_node(struct xs_store *s, struct xs_tx *tx,
  * WRITE and MKDIR.  check=false is the commit replay: no permission or quota
  * checks, but ownership of new nodes still follows c's privilege.
  */
-int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
-		    const void *value, size_t vlen, bool mkdir, bool check)
+int xs_store_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
+		   const void *value, size_t vlen, bool mkdir, bool check)
 {
 	struct xs_store *s = c->store;
 	bool priv = xs_conn_is_privileged(c), rel;
@@ -107,43 +107,43 @@ int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	int r;
 
 	check = check && !priv;
-	r = canon(c, in, false, path, &len, &rel);
+	r = xs_path_canon(c, in, false, path, &len, &rel);
 	if (r)
 		return r;
 	if (check && vlen > s->quota.value_bytes)
 		return -ENOSPC;
-	r = view_get(s, tx, path, len, &vn);
+	r = xs_view_get(s, tx, path, len, &vn);
 	if (r)
 		return r;
 	if (vn.exists) {
-		if (check && !(perm_for(s, c, vn.perms, vn.nperms) &
+		if (check && !(xs_perms_for(s, c, vn.perms, vn.nperms) &
 			       XS_PERM_WRITE))
 			return -EACCES;
 		if (mkdir)
 			return 0;
 	}
 	if (tx) {
-		op = txop_new(mkdir ? TXOP_MKDIR : TXOP_WRITE, path, value,
+		op = xs_txop_new(mkdir ? TXOP_MKDIR : TXOP_WRITE, path, value,
 			      vlen, 1);
 		if (!op)
 			return -ENOMEM;
 		/* The log entry is the transaction's too: charge it first. */
-		r = tx_charge_op(tx, op, vlen);
+		r = xs_tx_charge_op(tx, op, vlen);
 		if (r) {
-			txop_free(op);
+			xs_txop_free(op);
 			return r;
 		}
 	}
 	if (vn.exists) {
 		modified = true;
-		r = view_set_value(s, tx, path, len, value, vlen);
+		r = xs_view_set_value(s, tx, path, len, value, vlen);
 		goto out;
 	}
 
 	/* Find the nearest existing ancestor; "/" always exists. */
 	for (plen = len;;) {
-		plen = parent_len(path, plen);
-		r = view_get(s, tx, path, plen, &anc);
+		plen = xs_path_parent_len(path, plen);
+		r = xs_view_get(s, tx, path, plen, &anc);
 		if (r)
 			goto out;
 		if (anc.exists)
@@ -155,10 +155,10 @@ int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
 		missing++;
 	}
 	r = -EACCES;
-	if (check && !(perm_for(s, c, anc.perms, anc.nperms) & XS_PERM_WRITE))
+	if (check && !(xs_perms_for(s, c, anc.perms, anc.nperms) & XS_PERM_WRITE))
 		goto out;
 	if (check) {
-		const struct xs_domain *d = dom_find(s, c->domid);
+		const struct xs_domain *d = xs_domain_find(s, c->domid);
 		long have = (d ? (long)d->nodes : 0) + (tx ? tx->own_delta : 0);
 
 		r = -ENOSPC;
@@ -167,7 +167,7 @@ int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	}
 	/* New nodes inherit the parent's perms; a domain owns what it makes. */
 	r = -ENOMEM;
-	perms = perms_dup(anc.perms, anc.nperms);
+	perms = xs_perms_dup(anc.perms, anc.nperms);
 	if (!perms)
 		goto out;
 	if (!priv)
@@ -180,7 +180,7 @@ int do_write(struct xs_conn *c, struct xs_tx *tx, const char *in,
 			end++;
 		last = end == len;
 		modified = true;
-		r = view_create(s, tx, c, path, end, last ? value : "",
+		r = xs_view_create(s, tx, c, path, end, last ? value : "",
 				last ? vlen : 0, perms, anc.nperms);
 		if (r)
 			goto out;
@@ -191,20 +191,20 @@ out:
 	kfree(perms);
 	if (tx) {
 		if (r)
-			txop_free(op);
+			xs_txop_free(op);
 		else
-			tx_log(tx, op);
+			xs_tx_log(tx, op);
 		/* A half-made change is in the view but not in the log. */
 		if (r && modified)
 			tx->doomed = true;
 	} else if (!r) {
-		fire_node(s, path, len, NULL, 0);
+		xs_watch_fire_node(s, path, len, NULL, 0);
 	}
 	return r;
 }
 
-int do_rm(struct xs_conn *c, struct xs_tx *tx, const char *in,
-		 bool check)
+int xs_store_rm(struct xs_conn *c, struct xs_tx *tx, const char *in,
+		bool check)
 {
 	struct xs_store *s = c->store;
 	char path[XENSTORE_ABS_PATH_MAX + 1];
@@ -215,10 +215,10 @@ int do_rm(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	int r;
 
 	check = check && !xs_conn_is_privileged(c);
-	r = canon(c, in, false, path, &len, &rel);
+	r = xs_path_canon(c, in, false, path, &len, &rel);
 	if (r)
 		return r;
-	r = view_get(s, tx, path, len, &vn);
+	r = xs_view_get(s, tx, path, len, &vn);
 	if (r)
 		return r;
 	if (!vn.exists) {
@@ -227,43 +227,43 @@ int do_rm(struct xs_conn *c, struct xs_tx *tx, const char *in,
 		if (r == -ENOENT && len > 1) {
 			struct xs_vnode pn;
 
-			if (!view_get(s, tx, path, parent_len(path, len), &pn) &&
+			if (!xs_view_get(s, tx, path, xs_path_parent_len(path, len), &pn) &&
 			    pn.exists)
 				return 0;
 		}
 		return r;
 	}
-	if (check && !(perm_for(s, c, vn.perms, vn.nperms) & XS_PERM_WRITE))
+	if (check && !(xs_perms_for(s, c, vn.perms, vn.nperms) & XS_PERM_WRITE))
 		return -EACCES;
 	if (len == 1)
 		return -EINVAL;
 	if (!tx) {
-		struct xs_node *n = node_find(s, path, len);
+		struct xs_node *n = xs_node_find(s, path, len);
 
 		if (n)
-			tree_delete(s, n);
+			xs_tree_delete(s, n);
 		return 0;
 	}
-	op = txop_new(TXOP_RM, path, NULL, 0, 1);
+	op = xs_txop_new(TXOP_RM, path, NULL, 0, 1);
 	if (!op)
 		return -ENOMEM;
-	r = tx_charge_op(tx, op, 0);
+	r = xs_tx_charge_op(tx, op, 0);
 	if (r) {
-		txop_free(op);
+		xs_txop_free(op);
 		return r;
 	}
-	r = tx_delete(s, tx, c, path, len);
+	r = xs_tx_delete(s, tx, c, path, len);
 	if (r) {
-		txop_free(op);
+		xs_txop_free(op);
 		tx->doomed = true;
 	}
 	else
-		tx_log(tx, op);
+		xs_tx_log(tx, op);
 	return r;
 }
 
-int do_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
-			const struct xs_perm *perms, unsigned n, bool check)
+int xs_store_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
+		       const struct xs_perm *perms, unsigned n, bool check)
 {
 	struct xs_store *s = c->store;
 	char path[XENSTORE_ABS_PATH_MAX + 1];
@@ -279,21 +279,21 @@ int do_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	check = check && !xs_conn_is_privileged(c);
 	if (!n)
 		return -EINVAL;
-	r = canon(c, in, true, path, &len, &rel);
+	r = xs_path_canon(c, in, true, path, &len, &rel);
 	if (r)
 		return r;
 	if (check && n > s->quota.perms_per_node)
 		return -ENOSPC;
-	sp = special_find(s, path);
+	sp = xs_special_find(s, path);
 	if (path[0] == '@' && !sp)
 		return -ENOENT;
 	if (sp) {
-		if (check && !(perm_for(s, c, sp->perms, sp->nperms) &
+		if (check && !(xs_perms_for(s, c, sp->perms, sp->nperms) &
 			       PERM_OWNER))
 			return -EACCES;
 		if (check && perms[0].domid != sp->perms[0].domid)
 			return -EPERM;
-		p = perms_dup(perms, n);
+		p = xs_perms_dup(perms, n);
 		if (!p)
 			return -ENOMEM;
 		kfree(sp->perms);
@@ -304,34 +304,34 @@ int do_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	r = get_node(s, tx, c, path, len, 0, &vn);
 	if (r)
 		return r;
-	if (check && !(perm_for(s, c, vn.perms, vn.nperms) & PERM_OWNER))
+	if (check && !(xs_perms_for(s, c, vn.perms, vn.nperms) & PERM_OWNER))
 		return -EACCES;
 	/* Unprivileged domains may not give their nodes away. */
 	if (check && perms[0].domid != vn.perms[0].domid)
 		return -EPERM;
 	nold = vn.nperms;
-	old = perms_dup(vn.perms, nold);
+	old = xs_perms_dup(vn.perms, nold);
 	if (!old)
 		return -ENOMEM;
 	if (tx) {
-		op = txop_new(TXOP_SET_PERMS, path, perms, n, sizeof(*perms));
-		r = op ? tx_charge_op(tx, op, n * sizeof(*perms)) : -ENOMEM;
+		op = xs_txop_new(TXOP_SET_PERMS, path, perms, n, sizeof(*perms));
+		r = op ? xs_tx_charge_op(tx, op, n * sizeof(*perms)) : -ENOMEM;
 		if (r) {
-			txop_free(op);
+			xs_txop_free(op);
 			kfree(old);
 			return r;
 		}
 	}
-	r = view_set_perms(s, tx, c, path, len, perms, n);
+	r = xs_view_set_perms(s, tx, c, path, len, perms, n);
 	if (tx) {
 		if (r) {
-			txop_free(op);
+			xs_txop_free(op);
 			tx->doomed = true;
 		} else {
-			tx_log(tx, op);
+			xs_tx_log(tx, op);
 		}
 	} else if (!r) {
-		fire_node(s, path, len, old, nold);
+		xs_watch_fire_node(s, path, len, old, nold);
 	}
 	kfree(old);
 	return r;
@@ -340,23 +340,23 @@ int do_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
 int xs_op_write(struct xs_conn *c, struct xs_tx *tx, const char *path,
 		const void *value, size_t len)
 {
-	return do_write(c, tx, path, value, len, false, true);
+	return xs_store_write(c, tx, path, value, len, false, true);
 }
 
 int xs_op_mkdir(struct xs_conn *c, struct xs_tx *tx, const char *path)
 {
-	return do_write(c, tx, path, "", 0, true, true);
+	return xs_store_write(c, tx, path, "", 0, true, true);
 }
 
 int xs_op_rm(struct xs_conn *c, struct xs_tx *tx, const char *path)
 {
-	return do_rm(c, tx, path, true);
+	return xs_store_rm(c, tx, path, true);
 }
 
 int xs_op_set_perms(struct xs_conn *c, struct xs_tx *tx, const char *path,
 		    const struct xs_perm *perms, unsigned n)
 {
-	return do_set_perms(c, tx, path, perms, n, true);
+	return xs_store_set_perms(c, tx, path, perms, n, true);
 }
 
 int xs_op_read(struct xs_conn *c, struct xs_tx *tx, const char *in,
@@ -366,7 +366,7 @@ int xs_op_read(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	struct xs_vnode vn;
 	size_t len;
 	bool rel;
-	int r = canon(c, in, false, path, &len, &rel);
+	int r = xs_path_canon(c, in, false, path, &len, &rel);
 
 	if (!r)
 		r = get_node(c->store, tx, c, path, len, XS_PERM_READ, &vn);
@@ -388,14 +388,14 @@ int xs_op_directory(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	struct xs_vnode vn;
 	size_t len;
 	bool rel;
-	int r = canon(c, in, false, path, &len, &rel);
+	int r = xs_path_canon(c, in, false, path, &len, &rel);
 
 	if (!r)
 		r = get_node(c->store, tx, c, path, len, XS_PERM_READ, &vn);
 	if (r)
 		return r;
 	*gen = vn.gen;
-	return view_children(&vn, children, clen);
+	return xs_view_children(&vn, children, clen);
 }
 
 int xs_op_get_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
@@ -407,13 +407,13 @@ int xs_op_get_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
 	struct xs_vnode vn;
 	size_t len;
 	bool rel;
-	int r = canon(c, in, true, path, &len, &rel);
+	int r = xs_path_canon(c, in, true, path, &len, &rel);
 
 	if (r)
 		return r;
-	sp = special_find(s, path);
+	sp = xs_special_find(s, path);
 	if (sp) {
-		if (!(perm_for(s, c, sp->perms, sp->nperms) & XS_PERM_READ))
+		if (!(xs_perms_for(s, c, sp->perms, sp->nperms) & XS_PERM_READ))
 			return -EACCES;
 		vn.perms = sp->perms;
 		vn.nperms = sp->nperms;
@@ -424,7 +424,7 @@ int xs_op_get_perms(struct xs_conn *c, struct xs_tx *tx, const char *in,
 		if (r)
 			return r;
 	}
-	*perms = perms_dup(vn.perms, vn.nperms);
+	*perms = xs_perms_dup(vn.perms, vn.nperms);
 	if (!*perms)
 		return -ENOMEM;
 	*n = vn.nperms;
@@ -438,11 +438,11 @@ void xs_conn_drop_state(struct xs_conn *c)
 
 	while ((w = c->watches)) {
 		c->watches = w->next;
-		watch_free(c->store, c, w);
+		xs_watch_free(c->store, c, w);
 	}
 	while ((tx = c->txs)) {
 		c->txs = tx->next;
-		tx_free(tx);
+		xs_tx_free(tx);
 	}
 	c->ntx = 0;
 }
@@ -490,7 +490,7 @@ struct xs_store *xs_store_new(void)
 	s->next_gen = 1;
 	for (int i = 0; i < SPECIAL_COUNT; i++) {
 		s->special[i].name = names[i];
-		s->special[i].perms = perms_dup(&root_perm, 1);
+		s->special[i].perms = xs_perms_dup(&root_perm, 1);
 		s->special[i].nperms = 1;
 		if (!s->special[i].perms)
 			goto err_free;
@@ -501,17 +501,17 @@ struct xs_store *xs_store_new(void)
 	s->root = root;
 	root->path = strdup("/");
 	root->value = kmalloc(1);
-	root->perms = perms_dup(&root_perm, 1);
+	root->perms = xs_perms_dup(&root_perm, 1);
 	if (!root->path || !root->value || !root->perms)
 		goto err_free;
 	root->path_len = 1;
 	root->nperms = 1;
 	root->h.key = root->path;
 	root->h.key_len = 1;
-	if (htab_insert(&s->nodes, &root->h) || !dom_get(s, 0))
+	if (htab_insert(&s->nodes, &root->h) || !xs_domain_get(s, 0))
 		goto err_free;
-	dom_get(s, 0)->nodes = 1;
-	node_touch(s, root);
+	xs_domain_get(s, 0)->nodes = 1;
+	xs_node_touch(s, root);
 	s->local = xs_conn_new(s, 0);
 	if (!s->local)
 		goto err_free;
@@ -542,11 +542,11 @@ void xs_store_free(struct xs_store *s)
 
 		for (; h; h = next) {
 			next = h->next;
-			node_free(container_of(h, struct xs_node, h));
+			xs_node_free(container_of(h, struct xs_node, h));
 		}
 	}
 	if (s->root && !s->nodes.count)
-		node_free(s->root);
+		xs_node_free(s->root);
 	htab_release(&s->nodes);
 	for (size_t b = 0; b < DOM_BUCKETS; b++) {
 		struct xs_domain *d = s->domains[b], *next;
@@ -667,7 +667,7 @@ int xs_set_target(struct xs_store *s, uint16_t domid, uint16_t target)
 
 bool xs_is_introduced(const struct xs_store *s, uint16_t domid)
 {
-	const struct xs_domain *d = dom_find(s, domid);
+	const struct xs_domain *d = xs_domain_find(s, domid);
 
 	return domid == 0 || (d && d->introduced);
 }
@@ -690,14 +690,14 @@ int xs_store_selfcheck(const struct xs_store *s)
 			const struct xs_node *ch;
 
 			reachable++;
-			if (!n->nperms || node_find(s, n->path, n->path_len) != n)
+			if (!n->nperms || xs_node_find(s, n->path, n->path_len) != n)
 				return -EIO;
 			if (n != s->root) {
 				for (ch = n->parent->first_child; ch && ch != n;
 				     ch = ch->next_sib)
 					;
 				if (!ch || n->parent->path_len !=
-						   parent_len(n->path, n->path_len))
+						   xs_path_parent_len(n->path, n->path_len))
 					return -EIO;
 			}
 		}

@@ -70,8 +70,8 @@ static void ent_clear(struct xs_txent *e)
  * look at a path records the real node's generation; a later look that finds
  * another generation dooms the transaction.
  */
-int view_get(struct xs_store *s, struct xs_tx *tx, const char *path,
-		    size_t len, struct xs_vnode *vn)
+int xs_view_get(struct xs_store *s, struct xs_tx *tx, const char *path,
+		size_t len, struct xs_vnode *vn)
 {
 	struct xs_txent *e = NULL;
 	struct xs_node *n;
@@ -90,7 +90,7 @@ int view_get(struct xs_store *s, struct xs_tx *tx, const char *path,
 			return 0;
 		}
 	}
-	n = node_find(s, path, len);
+	n = xs_node_find(s, path, len);
 	if (tx) {
 		uint64_t gen = n ? n->gen : 0;
 
@@ -115,10 +115,10 @@ int view_get(struct xs_store *s, struct xs_tx *tx, const char *path,
 	return 0;
 }
 
-int view_children(const struct xs_vnode *vn, char **out, size_t *len)
+int xs_view_children(const struct xs_vnode *vn, char **out, size_t *len)
 {
 	if (vn->node)
-		return node_children(vn->node, out, len);
+		return xs_node_children(vn->node, out, len);
 	*out = kmalloc(vn->ent->children_len + 1);
 	if (!*out)
 		return -ENOMEM;
@@ -135,7 +135,7 @@ static int tx_cow(struct xs_store *s, struct xs_tx *tx, const char *path,
 {
 	struct xs_vnode vn;
 	struct xs_txent *e;
-	int r = view_get(s, tx, path, len, &vn);
+	int r = xs_view_get(s, tx, path, len, &vn);
 
 	if (r)
 		return r;
@@ -146,8 +146,8 @@ static int tx_cow(struct xs_store *s, struct xs_tx *tx, const char *path,
 		return 0;
 	if (vn.exists) {
 		e->value = kmalloc(vn.vlen + 1);
-		e->perms = perms_dup(vn.perms, vn.nperms);
-		r = node_children(vn.node, &e->children, &e->children_len);
+		e->perms = xs_perms_dup(vn.perms, vn.nperms);
+		r = xs_node_children(vn.node, &e->children, &e->children_len);
 		if (!e->value || !e->perms || r) {
 			ent_clear(e);
 			return -ENOMEM;
@@ -205,21 +205,21 @@ static void ent_del_child(struct xs_txent *e, const char *name)
 }
 
 /* Creates path in the view; its parent exists there. */
-int view_create(struct xs_store *s, struct xs_tx *tx,
-		       const struct xs_conn *c, const char *path, size_t len,
-		       const void *value, size_t vlen,
-		       const struct xs_perm *perms, uint32_t nperms)
+int xs_view_create(struct xs_store *s, struct xs_tx *tx,
+		   const struct xs_conn *c, const char *path, size_t len,
+		   const void *value, size_t vlen,
+		   const struct xs_perm *perms, uint32_t nperms)
 {
-	size_t plen = parent_len(path, len);
+	size_t plen = xs_path_parent_len(path, len);
 	struct xs_txent *pe, *e;
 	int r;
 
 	if (!tx) {
-		struct xs_node *parent = node_find(s, path, plen);
+		struct xs_node *parent = xs_node_find(s, path, plen);
 
 		if (!parent)
 			return -ENOENT;
-		return node_create(s, parent, path, len, value, vlen, perms,
+		return xs_node_create(s, parent, path, len, value, vlen, perms,
 				   nperms);
 	}
 	r = tx_cow(s, tx, path, plen, &pe);
@@ -229,7 +229,7 @@ int view_create(struct xs_store *s, struct xs_tx *tx,
 		return r;
 	ent_clear(e);
 	e->value = kmalloc(vlen + 1);
-	e->perms = perms_dup(perms, nperms);
+	e->perms = xs_perms_dup(perms, nperms);
 	if (!e->value || !e->perms) {
 		ent_clear(e);
 		e->exists = false;
@@ -251,18 +251,18 @@ int view_create(struct xs_store *s, struct xs_tx *tx,
 			     xs_heap_cost(nperms * sizeof(*perms)));
 }
 
-int view_set_value(struct xs_store *s, struct xs_tx *tx,
-			  const char *path, size_t len, const void *value,
-			  size_t vlen)
+int xs_view_set_value(struct xs_store *s, struct xs_tx *tx,
+		      const char *path, size_t len, const void *value,
+		      size_t vlen)
 {
 	struct xs_txent *e;
 	char *v;
 	int r;
 
 	if (!tx) {
-		struct xs_node *n = node_find(s, path, len);
+		struct xs_node *n = xs_node_find(s, path, len);
 
-		return n ? node_set_value(s, n, value, vlen) : -ENOENT;
+		return n ? xs_node_set_value(s, n, value, vlen) : -ENOENT;
 	}
 	r = tx_cow(s, tx, path, len, &e);
 	if (r)
@@ -277,26 +277,26 @@ int view_set_value(struct xs_store *s, struct xs_tx *tx,
 	return tx_charge(tx, xs_heap_cost(vlen + 1));
 }
 
-int view_set_perms(struct xs_store *s, struct xs_tx *tx,
-			  const struct xs_conn *c, const char *path,
-			  size_t len, const struct xs_perm *perms,
-			  uint32_t nperms)
+int xs_view_set_perms(struct xs_store *s, struct xs_tx *tx,
+		      const struct xs_conn *c, const char *path,
+		      size_t len, const struct xs_perm *perms,
+		      uint32_t nperms)
 {
 	struct xs_txent *e;
 	struct xs_perm *p;
 	int r;
 
 	if (!tx) {
-		struct xs_node *n = node_find(s, path, len);
+		struct xs_node *n = xs_node_find(s, path, len);
 
-		return n ? node_set_perms(s, n, perms, nperms) : -ENOENT;
+		return n ? xs_node_set_perms(s, n, perms, nperms) : -ENOENT;
 	}
 	r = tx_cow(s, tx, path, len, &e);
 	if (r)
 		return r;
 	if (!e->exists || !e->nperms)
 		return -ENOENT;
-	p = perms_dup(perms, nperms);
+	p = xs_perms_dup(perms, nperms);
 	if (!p)
 		return -ENOMEM;
 	if (e->perms[0].domid == c->domid)
@@ -310,10 +310,10 @@ int view_set_perms(struct xs_store *s, struct xs_tx *tx,
 }
 
 /* The transaction's version: every node of the subtree becomes absent. */
-int tx_delete(struct xs_store *s, struct xs_tx *tx,
-		     const struct xs_conn *c, const char *path, size_t len)
+int xs_tx_delete(struct xs_store *s, struct xs_tx *tx,
+		 const struct xs_conn *c, const char *path, size_t len)
 {
-	size_t plen = parent_len(path, len), depth = 0, cap = 16;
+	size_t plen = xs_path_parent_len(path, len), depth = 0, cap = 16;
 	char **stack = kmalloc(cap * sizeof(*stack));
 	struct xs_txent *e;
 	int r = 0;
@@ -330,9 +330,9 @@ int tx_delete(struct xs_store *s, struct xs_tx *tx,
 		size_t plen2 = strlen(p), klen = 0;
 		struct xs_vnode vn;
 
-		r = view_get(s, tx, p, plen2, &vn);
+		r = xs_view_get(s, tx, p, plen2, &vn);
 		if (!r && vn.exists)
-			r = view_children(&vn, &kids, &klen);
+			r = xs_view_children(&vn, &kids, &klen);
 		for (size_t off = 0; !r && vn.exists && off < klen;) {
 			size_t nl = strlen(kids + off);
 			char *child = kmalloc(plen2 + nl + 2);
@@ -380,8 +380,8 @@ int tx_delete(struct xs_store *s, struct xs_tx *tx,
 
 /* ---- transactions: log, commit ---------------------------------------- */
 
-struct xs_txop *txop_new(int type, const char *path, const void *data,
-				size_t len, size_t elem)
+struct xs_txop *xs_txop_new(int type, const char *path, const void *data,
+			    size_t len, size_t elem)
 {
 	struct xs_txop *op = kzalloc(sizeof(*op));
 
@@ -402,7 +402,7 @@ struct xs_txop *txop_new(int type, const char *path, const void *data,
 	return op;
 }
 
-void txop_free(struct xs_txop *op)
+void xs_txop_free(struct xs_txop *op)
 {
 	if (!op)
 		return;
@@ -411,7 +411,7 @@ void txop_free(struct xs_txop *op)
 	kfree(op);
 }
 
-int tx_charge_op(struct xs_tx *tx, const struct xs_txop *op, size_t data_bytes)
+int xs_tx_charge_op(struct xs_tx *tx, const struct xs_txop *op, size_t data_bytes)
 {
 	if (tx->nops >= tx->max_ops)
 		return -ENOSPC;
@@ -421,7 +421,7 @@ int tx_charge_op(struct xs_tx *tx, const struct xs_txop *op, size_t data_bytes)
 			     xs_heap_cost(data_bytes + 1));
 }
 
-void tx_log(struct xs_tx *tx, struct xs_txop *op)
+void xs_tx_log(struct xs_tx *tx, struct xs_txop *op)
 {
 	if (tx->ops_tail)
 		tx->ops_tail->next = op;
@@ -430,7 +430,7 @@ void tx_log(struct xs_tx *tx, struct xs_txop *op)
 	tx->ops_tail = op;
 }
 
-void tx_free(struct xs_tx *tx)
+void xs_tx_free(struct xs_tx *tx)
 {
 	struct xs_txent *e, *ne;
 	struct xs_txop *op, *nop;
@@ -443,7 +443,7 @@ void tx_free(struct xs_tx *tx)
 	}
 	for (op = tx->ops; op; op = nop) {
 		nop = op->next;
-		txop_free(op);
+		xs_txop_free(op);
 	}
 	htab_release(&tx->ents);
 	kfree(tx);
@@ -487,7 +487,7 @@ static bool tx_conflicts(const struct xs_store *s, const struct xs_tx *tx)
 	if (tx->doomed)
 		return true;
 	for (const struct xs_txent *e = tx->all; e; e = e->next_all) {
-		const struct xs_node *n = node_find(s, e->path, e->path_len);
+		const struct xs_node *n = xs_node_find(s, e->path, e->path_len);
 
 		if ((n ? n->gen : 0) != e->base_gen)
 			return true;
@@ -514,7 +514,7 @@ int xs_op_tx_end(struct xs_conn *c, uint32_t id, bool commit)
 	if (tx_conflicts(s, tx))
 		goto out;
 	if (!xs_conn_is_privileged(c) && tx->own_delta > 0) {
-		const struct xs_domain *d = dom_find(s, c->domid);
+		const struct xs_domain *d = xs_domain_find(s, c->domid);
 		long have = d ? (long)d->nodes : 0;
 
 		r = -ENOSPC;
@@ -528,14 +528,14 @@ int xs_op_tx_end(struct xs_conn *c, uint32_t id, bool commit)
 		switch (op->type) {
 		case TXOP_WRITE:
 		case TXOP_MKDIR:
-			e = do_write(c, NULL, op->path, op->data, op->len,
+			e = xs_store_write(c, NULL, op->path, op->data, op->len,
 				     op->type == TXOP_MKDIR, false);
 			break;
 		case TXOP_RM:
-			e = do_rm(c, NULL, op->path, false);
+			e = xs_store_rm(c, NULL, op->path, false);
 			break;
 		case TXOP_SET_PERMS:
-			e = do_set_perms(c, NULL, op->path, op->data,
+			e = xs_store_set_perms(c, NULL, op->path, op->data,
 					 (unsigned)op->len, false);
 			break;
 		}
@@ -546,6 +546,6 @@ int xs_op_tx_end(struct xs_conn *c, uint32_t id, bool commit)
 		}
 	}
 out:
-	tx_free(tx);
+	xs_tx_free(tx);
 	return r;
 }

@@ -17,7 +17,7 @@ static bool path_char_ok(char ch)
 }
 
 /* Length of the parent's path: "/a/b" -> 2, "/a" -> 1 ("/"). */
-size_t parent_len(const char *path, size_t len)
+size_t xs_path_parent_len(const char *path, size_t len)
 {
 	while (len > 1 && path[len - 1] != '/')
 		len--;
@@ -25,7 +25,7 @@ size_t parent_len(const char *path, size_t len)
 }
 
 /* Is child equal to parent or below it?  "/" is everything's parent. */
-bool is_child(const char *child, const char *parent)
+bool xs_path_is_child(const char *child, const char *parent)
 {
 	size_t len = strlen(parent);
 
@@ -35,7 +35,7 @@ bool is_child(const char *child, const char *parent)
 	       (child[len] == '/' || child[len] == '\0');
 }
 
-size_t domain_path(char *buf, size_t size, uint16_t domid)
+size_t xs_path_domain(char *buf, size_t size, uint16_t domid)
 {
 	return (size_t)snprintf(buf, size, "/local/domain/%u", domid);
 }
@@ -48,8 +48,8 @@ size_t domain_path(char *buf, size_t size, uint16_t domid)
  * XENSTORE_ABS_PATH_MAX bytes, and (unprivileged) at most
  * XENSTORE_REL_PATH_MAX bytes below any /local/domain/<n>/.
  */
-int canon(const struct xs_conn *c, const char *in, bool allow_special,
-		 char *out, size_t *out_len, bool *relative)
+int xs_path_canon(const struct xs_conn *c, const char *in, bool allow_special,
+		  char *out, size_t *out_len, bool *relative)
 {
 	size_t len = strnlen(in, XENSTORE_ABS_PATH_MAX + 1), pre = 0;
 
@@ -66,7 +66,7 @@ int canon(const struct xs_conn *c, const char *in, bool allow_special,
 	}
 	if (in[0] != '/') {
 		*relative = true;
-		pre = domain_path(out, XENSTORE_ABS_PATH_MAX + 1, c->domid);
+		pre = xs_path_domain(out, XENSTORE_ABS_PATH_MAX + 1, c->domid);
 		out[pre++] = '/';
 	}
 	if (len > XENSTORE_ABS_PATH_MAX - pre)
@@ -96,20 +96,20 @@ int canon(const struct xs_conn *c, const char *in, bool allow_special,
 
 /* ---- the tree --------------------------------------------------------- */
 
-struct xs_node *node_find(const struct xs_store *s, const char *path,
-				 size_t len)
+struct xs_node *xs_node_find(const struct xs_store *s, const char *path,
+			     size_t len)
 {
 	struct htab_entry *e = htab_find(&s->nodes, path, len);
 
 	return e ? container_of(e, struct xs_node, h) : NULL;
 }
 
-void node_touch(struct xs_store *s, struct xs_node *n)
+void xs_node_touch(struct xs_store *s, struct xs_node *n)
 {
 	n->gen = s->next_gen++;
 }
 
-void node_free(struct xs_node *n)
+void xs_node_free(struct xs_node *n)
 {
 	kfree(n->path);
 	kfree(n->value);
@@ -118,18 +118,18 @@ void node_free(struct xs_node *n)
 }
 
 /* A new last child of parent (which must be path's parent). */
-int node_create(struct xs_store *s, struct xs_node *parent,
-		       const char *path, size_t len, const void *value,
-		       size_t vlen, const struct xs_perm *perms, uint32_t nperms)
+int xs_node_create(struct xs_store *s, struct xs_node *parent,
+		   const char *path, size_t len, const void *value,
+		   size_t vlen, const struct xs_perm *perms, uint32_t nperms)
 {
-	struct xs_domain *owner = dom_get(s, perms[0].domid);
+	struct xs_domain *owner = xs_domain_get(s, perms[0].domid);
 	struct xs_node *n = kzalloc(sizeof(*n));
 
 	if (!owner || !n)
 		goto err_free;
 	n->path = strndup(path, len);
 	n->value = kmalloc(vlen + 1);
-	n->perms = perms_dup(perms, nperms);
+	n->perms = xs_perms_dup(perms, nperms);
 	if (!n->path || !n->value || !n->perms)
 		goto err_free;
 	memcpy(n->value, value, vlen);
@@ -147,19 +147,19 @@ int node_create(struct xs_store *s, struct xs_node *parent,
 	else
 		parent->first_child = n;
 	parent->last_child = n;
-	node_touch(s, n);
-	node_touch(s, parent);
+	xs_node_touch(s, n);
+	xs_node_touch(s, parent);
 	owner->nodes++;
 	return 0;
 
 err_free:
 	if (n)
-		node_free(n);
+		xs_node_free(n);
 	return -ENOMEM;
 }
 
-int node_set_value(struct xs_store *s, struct xs_node *n,
-			  const void *value, size_t vlen)
+int xs_node_set_value(struct xs_store *s, struct xs_node *n,
+		      const void *value, size_t vlen)
 {
 	char *v = kmalloc(vlen + 1);
 
@@ -169,16 +169,16 @@ int node_set_value(struct xs_store *s, struct xs_node *n,
 	kfree(n->value);
 	n->value = v;
 	n->vlen = (uint32_t)vlen;
-	node_touch(s, n);
+	xs_node_touch(s, n);
 	return 0;
 }
 
-int node_set_perms(struct xs_store *s, struct xs_node *n,
-			  const struct xs_perm *perms, uint32_t nperms)
+int xs_node_set_perms(struct xs_store *s, struct xs_node *n,
+		      const struct xs_perm *perms, uint32_t nperms)
 {
-	struct xs_domain *old = dom_find(s, n->perms[0].domid);
-	struct xs_domain *new = dom_get(s, perms[0].domid);
-	struct xs_perm *p = perms_dup(perms, nperms);
+	struct xs_domain *old = xs_domain_find(s, n->perms[0].domid);
+	struct xs_domain *new = xs_domain_get(s, perms[0].domid);
+	struct xs_perm *p = xs_perms_dup(perms, nperms);
 
 	if (!new || !p) {
 		kfree(p);
@@ -190,7 +190,7 @@ int node_set_perms(struct xs_store *s, struct xs_node *n,
 	kfree(n->perms);
 	n->perms = p;
 	n->nperms = nperms;
-	node_touch(s, n);
+	xs_node_touch(s, n);
 	return 0;
 }
 
@@ -200,7 +200,7 @@ static const char *node_name(const struct xs_node *n)
 	return n->path + (n->parent->path_len == 1 ? 1 : n->parent->path_len + 1);
 }
 
-int node_children(const struct xs_node *n, char **out, size_t *len)
+int xs_node_children(const struct xs_node *n, char **out, size_t *len)
 {
 	size_t total = 0;
 	char *buf, *p;
@@ -228,17 +228,17 @@ int node_children(const struct xs_node *n, char **out, size_t *len)
  * Removes top and everything below it from the real tree, firing watches,
  * without a per-node cost that grows with the number of watches: the
  * watches on nodes below top are found through the watch lists
- * (fire_below()), then the subtree leaves the hash table and its owners'
+ * (xs_watch_fire_below()), then the subtree leaves the hash table and its owners'
  * counts in one walk of pointer updates, and its memory goes to the
  * graveyard, which xs_store_reap() frees in slices.  For everyone else the
  * removal is complete and atomic at return.
  */
-void tree_delete(struct xs_store *s, struct xs_node *top)
+void xs_tree_delete(struct xs_store *s, struct xs_node *top)
 {
 	struct xs_node *parent = top->parent, *n;
 
-	fire_below(s, top);
-	fire(s, top->path, false, top->perms, top->nperms, parent->perms,
+	xs_watch_fire_below(s, top);
+	xs_watch_fire(s, top->path, false, top->perms, top->nperms, parent->perms,
 	     parent->nperms, NULL, 0);
 	if (top->prev_sib)
 		top->prev_sib->next_sib = top->next_sib;
@@ -248,10 +248,10 @@ void tree_delete(struct xs_store *s, struct xs_node *top)
 		top->next_sib->prev_sib = top->prev_sib;
 	else
 		parent->last_child = top->prev_sib;
-	node_touch(s, parent);
+	xs_node_touch(s, parent);
 	/* Pre-order over the detached subtree; its links stay intact. */
 	for (n = top; n;) {
-		struct xs_domain *owner = dom_find(s, n->perms[0].domid);
+		struct xs_domain *owner = xs_domain_find(s, n->perms[0].domid);
 
 		if (owner && owner->nodes)
 			owner->nodes--;
@@ -292,7 +292,7 @@ unsigned xs_store_reap(struct xs_store *s, unsigned budget)
 			else
 				p->last_child = NULL;
 		}
-		node_free(n);
+		xs_node_free(n);
 		freed++;
 	}
 	return freed;

@@ -81,7 +81,7 @@ static void deliver(struct xs_store *s, struct xs_conn *c, struct xs_watch *w,
 	/* A watcher whose output is full loses the event, counted; its conn
 	 * and everyone else's go on. */
 	if (xs_conn_queue_event(c, rel, w->token) == -ENOSPC) {
-		struct xs_domain *d = dom_find(s, c->domid);
+		struct xs_domain *d = xs_domain_find(s, c->domid);
 
 		w->dropped++;
 		s->stats.watch_events_dropped++;
@@ -107,9 +107,9 @@ static bool watch_permitted(const struct xs_store *s, const struct xs_conn *c,
 {
 	if (xs_conn_is_privileged(c))
 		return true;
-	return (np && (perm_for(s, c, np, nn) & XS_PERM_READ)) ||
-	       (pp && (perm_for(s, c, pp, pn) & XS_PERM_READ)) ||
-	       (op && (perm_for(s, c, op, on) & XS_PERM_READ));
+	return (np && (xs_perms_for(s, c, np, nn) & XS_PERM_READ)) ||
+	       (pp && (xs_perms_for(s, c, pp, pn) & XS_PERM_READ)) ||
+	       (op && (xs_perms_for(s, c, op, on) & XS_PERM_READ));
 }
 
 /*
@@ -117,10 +117,10 @@ static bool watch_permitted(const struct xs_store *s, const struct xs_conn *c,
  * (!exact) whose conn may see the node.  np/pp/op: the node's perms, its
  * parent's, its previous ones (any may be NULL).
  */
-void fire(struct xs_store *s, const char *path, bool exact,
-		 const struct xs_perm *np, uint32_t nn,
-		 const struct xs_perm *pp, uint32_t pn,
-		 const struct xs_perm *op, uint32_t on)
+void xs_watch_fire(struct xs_store *s, const char *path, bool exact,
+		   const struct xs_perm *np, uint32_t nn,
+		   const struct xs_perm *pp, uint32_t pn,
+		   const struct xs_perm *op, uint32_t on)
 {
 	for (struct xs_conn *c = s->conns; c; c = c->next) {
 		int allowed = -1;
@@ -129,7 +129,7 @@ void fire(struct xs_store *s, const char *path, bool exact,
 			continue;
 		for (struct xs_watch *w = c->watches; w; w = w->next) {
 			if (exact ? strcmp(path, w->path) != 0 :
-				    !is_child(path, w->path))
+				    !xs_path_is_child(path, w->path))
 				continue;
 			if (allowed < 0)
 				allowed = watch_permitted(s, c, np, nn, pp, pn,
@@ -144,20 +144,20 @@ void fire(struct xs_store *s, const char *path, bool exact,
 }
 
 /*
- * For tree_delete(): one exact event for every watch set on a node strictly
+ * For xs_tree_delete(): one exact event for every watch set on a node strictly
  * below top (those nodes vanish with it), found by walking the watches once
  * rather than every node of the subtree against every watch.
  */
-void fire_below(struct xs_store *s, const struct xs_node *top)
+void xs_watch_fire_below(struct xs_store *s, const struct xs_node *top)
 {
 	for (struct xs_conn *c = s->conns; c; c = c->next) {
 		for (struct xs_watch *w = c->watches; w && !c->error; w = w->next) {
 			const struct xs_node *n;
 
 			if (w->path[0] != '/' || !strcmp(w->path, top->path) ||
-			    !is_child(w->path, top->path))
+			    !xs_path_is_child(w->path, top->path))
 				continue;
-			n = node_find(s, w->path, strlen(w->path));
+			n = xs_node_find(s, w->path, strlen(w->path));
 			if (!n || !watch_permitted(s, c, n->perms, n->nperms,
 						   n->parent->perms,
 						   n->parent->nperms, NULL, 0))
@@ -167,25 +167,25 @@ void fire_below(struct xs_store *s, const struct xs_node *top)
 	}
 }
 
-void fire_node(struct xs_store *s, const char *path, size_t len,
-		      const struct xs_perm *op, uint32_t on)
+void xs_watch_fire_node(struct xs_store *s, const char *path, size_t len,
+			const struct xs_perm *op, uint32_t on)
 {
-	struct xs_node *n = node_find(s, path, len);
+	struct xs_node *n = xs_node_find(s, path, len);
 
 	if (n)
-		fire(s, path, false, n->perms, n->nperms,
+		xs_watch_fire(s, path, false, n->perms, n->nperms,
 		     n->parent ? n->parent->perms : NULL,
 		     n->parent ? n->parent->nperms : 0, op, on);
 }
 
-void fire_special(struct xs_store *s, int which)
+void xs_watch_fire_special(struct xs_store *s, int which)
 {
 	struct xs_special *sp = &s->special[which];
 
-	fire(s, sp->name, true, sp->perms, sp->nperms, NULL, 0, NULL, 0);
+	xs_watch_fire(s, sp->name, true, sp->perms, sp->nperms, NULL, 0, NULL, 0);
 }
 
-struct xs_special *special_find(struct xs_store *s, const char *path)
+struct xs_special *xs_special_find(struct xs_store *s, const char *path)
 {
 	for (int i = 0; i < SPECIAL_COUNT; i++)
 		if (!strcmp(path, s->special[i].name))
@@ -193,10 +193,10 @@ struct xs_special *special_find(struct xs_store *s, const char *path)
 	return NULL;
 }
 
-void watch_free(struct xs_store *s, struct xs_conn *c,
-		       struct xs_watch *w)
+void xs_watch_free(struct xs_store *s, struct xs_conn *c,
+		   struct xs_watch *w)
 {
-	struct xs_domain *d = dom_find(s, c->domid);
+	struct xs_domain *d = xs_domain_find(s, c->domid);
 
 	if (d && d->watches)
 		d->watches--;
@@ -217,7 +217,7 @@ int xs_op_watch(struct xs_conn *c, const char *in, const char *token,
 	struct xs_domain *d;
 	size_t len;
 	bool rel;
-	int r = canon(c, in, true, path, &len, &rel);
+	int r = xs_path_canon(c, in, true, path, &len, &rel);
 
 	if (r)
 		return r;
@@ -225,7 +225,7 @@ int xs_op_watch(struct xs_conn *c, const char *in, const char *token,
 		if (!strcmp((*tail)->path, path) &&
 		    !strcmp((*tail)->token, token))
 			return -EEXIST;
-	d = dom_get(s, c->domid);
+	d = xs_domain_get(s, c->domid);
 	if (!d)
 		return -ENOMEM;
 	if (!xs_conn_is_privileged(c) &&
@@ -245,7 +245,7 @@ int xs_op_watch(struct xs_conn *c, const char *in, const char *token,
 	if (rel) {
 		char pre[32];
 
-		w->prefix_len = domain_path(pre, sizeof(pre), c->domid) + 1;
+		w->prefix_len = xs_path_domain(pre, sizeof(pre), c->domid) + 1;
 	}
 	w->cb = cb;
 	w->ctx = ctx;
@@ -261,14 +261,14 @@ int xs_op_unwatch(struct xs_conn *c, const char *in, const char *token)
 	struct xs_watch **pp, *w;
 	size_t len;
 	bool rel;
-	int r = canon(c, in, true, path, &len, &rel);
+	int r = xs_path_canon(c, in, true, path, &len, &rel);
 
 	if (r)
 		return r;
 	for (pp = &c->watches; (w = *pp); pp = &w->next) {
 		if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
 			*pp = w->next;
-			watch_free(c->store, c, w);
+			xs_watch_free(c->store, c, w);
 			return 0;
 		}
 	}
