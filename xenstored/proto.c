@@ -9,8 +9,11 @@
  * queued before the next one is looked at, so replies come in request order;
  * watch events can come between them.  Guest mistakes in a request get an
  * XS_ERROR reply; only a broken stream (a payload longer than
- * XENSTORE_PAYLOAD_MAX) or a peer that stops reading while its output passes
- * its quota breaks the conn, never dom0.
+ * XENSTORE_PAYLOAD_MAX) or no memory for a reply breaks the conn, never dom0.
+ * A peer that stops reading is held by back-pressure: once its queued output
+ * is at its cap, xs_conn_feed() stops after the current message and
+ * xs_conn_input_room() says 0, and watch events for it are dropped (counted
+ * by watch.c) rather than queued.
  */
 #include <lib/base.h>
 #include "internal.h"

@@ -12,6 +12,9 @@ keel's xenstored.
   watchflood  a guest writing a node it watches 16 times, never reading:
               dom0's heap stays bounded and another guest's watch still works
 
+A well-behaved guest (xshostile rtt) reports its xenstore round trips alone,
+during the spin and during the watch flood (figures only).
+
 Figures (heap growth, `list` latency) are printed as "FIGURE name value".
 """
 import os
@@ -82,6 +85,20 @@ def figure(name, value):
     print("FIGURE %s %s" % (name, value), flush=True)
 
 
+def rtt_figures(m, label):
+    """Runs the round-trip guest to its end; prints its figures."""
+    create(m, "kt-xsrtt.cfg")
+    try:
+        res = guest_tests(m, "kt-xsrtt")
+    finally:
+        destroy(m, "kt-xsrtt")
+    ok, detail = res.get("rtt", (False, "no result"))
+    if not ok:
+        raise TestFailure("rtt guest (%s): %s" % (label, detail))
+    for k, v in re.findall(r"(median_us|worst_us)=(\d+)", detail):
+        figure("xenstore_rtt_%s_%s" % (k, label), v)
+
+
 def hostile_checks():
     state = {}
 
@@ -101,6 +118,7 @@ def hostile_checks():
         state["guest_cost"] = with_guest - state["base"]
         figure("heap_kib_after_boot", before)
         figure("heap_kib_one_normal_guest", state["guest_cost"])
+        rtt_figures(m, "idle")
 
     def txflood():
         m = state["m"]
@@ -149,11 +167,13 @@ def hostile_checks():
                 raise TestFailure("list without the spinning guest: " + out)
             time.sleep(1)
         figure("list_seconds_worst_while_spinning", "%.2f" % worst)
+        rtt_figures(m, "spin")
         st = stats(m)
-        figure("ring_request_bytes_after_spin", st.get("ring_request_bytes"))
+        for k in ("ring_request_bytes", "passes_over_budget", "passes_blocked"):
+            figure(k + "_after_spin", st.get(k))
+        destroy(m, "kt-xsspin")
         if worst > 5:
             raise TestFailure("`list` took %.1f s while a guest spun" % worst)
-        destroy(m, "kt-xsspin")
 
     def watchflood():
         m = state["m"]
@@ -168,6 +188,7 @@ def hostile_checks():
         res = guest_tests(m, "kt-xs")
         peak = max(peak, heap_kib(m) - state["base"] - 2 * state["guest_cost"])
         figure("heap_kib_growth_watchflood_peak", peak)
+        rtt_figures(m, "watchflood")
         st = stats(m)
         for k in ("watch_events_dropped", "ring_resets"):
             figure(k + "_after_watchflood", st.get(k))

@@ -13,6 +13,8 @@
  *                                 replies drained by a child process
  *   xshostile watchflood NWATCH   NWATCH watches on data/w, then writes data/w
  *                                 for ever without reading any reply or event
+ *   xshostile rtt N               not hostile: N READs of its own name one at a
+ *                                 time; prints the median and worst round trip
  *
  * Never returns in any mode (PID 1's test script runs it last).
  */
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include <time.h>
 
 enum { XS_DIRECTORY = 1, XS_WATCH = 4, XS_TRANSACTION_START = 6, XS_WRITE = 11, XS_ERROR = 16 };
 
@@ -144,6 +147,42 @@ static void watchflood(long nwatch)
 	}
 }
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void rtt(long n)
+{
+	static long long t[100000];
+	char rep[4200];
+	struct hdr h;
+
+	if (n < 1 || n > 100000)
+		n = 1000;
+	for (long i = 0; i < n; i++) {
+		long long t0 = now_us();
+		if (send_msg(2 /* XS_READ */, 0, "name", 5, NULL, 0) || read_reply(&h, rep, sizeof(rep)) ||
+		    h.type == XS_ERROR) {
+			printf("KEEL-TEST rtt fail read %ld: %s\n", i, rep);
+			done_forever();
+		}
+		t[i] = now_us() - t0;
+	}
+	qsort(t, (size_t)n, sizeof(t[0]), cmp_ll);
+	printf("KEEL-TEST rtt ok n=%ld median_us=%lld worst_us=%lld\n", n, t[n / 2], t[n - 1]);
+	done_forever();
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -156,6 +195,8 @@ int main(int argc, char **argv)
 		txflood(atol(argv[2]), atol(argv[3]));
 	if (argc >= 2 && !strcmp(argv[1], "spin"))
 		spin();
+	if (argc >= 3 && !strcmp(argv[1], "rtt"))
+		rtt(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "watchflood"))
 		watchflood(atol(argv[2]));
 	printf("KEEL-TEST xshostile fail usage\n");
