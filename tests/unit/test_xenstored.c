@@ -1033,7 +1033,8 @@ static int fake_introduce(void *ctx, uint16_t domid, uint64_t gfn,
 	hook_introduced = domid;
 	hook_gfn = gfn;
 	hook_port = port;
-	return domid == 66 ? -EINVAL : 0;
+	/* Port 13 stands for a guest channel that cannot be bound. */
+	return domid == 66 || port == 13 ? -EINVAL : 0;
 }
 
 static int fake_release(void *ctx, uint16_t domid)
@@ -1107,6 +1108,27 @@ TEST(introduce_release)
 		  "!EACCES");
 	CHECK_STR(callv(&dom6, XS_GET_PERMS, 0, 1, "@releaseDomain"),
 		  "!EACCES");
+	teardown();
+}
+
+/* A re-INTRODUCE the host cannot bind fails and changes nothing. */
+TEST(reintroduce_bind_failure)
+{
+	setup();
+	xs_store_set_host(store, &fake_ops, NULL);
+	CHECK_STR(callv(&dom0, XS_WATCH, 0, 2, "@introduceDomain", "in"), "OK");
+	clear_events(&dom0);
+	CHECK_STR(callv(&dom0, XS_INTRODUCE, 0, 3, "9", "77", "5"), "OK");
+	CHECK(got_event(&dom0, "@introduceDomain", "in"));
+	CHECK_STR(callv(&dom0, XS_INTRODUCE, 0, 3, "9", "77", "13"), "!EINVAL");
+	CHECK_EQ(hook_port, 13); /* the host was asked, and said no */
+	CHECK_STR(callv(&dom0, XS_IS_DOMAIN_INTRODUCED, 0, 1, "9"), "T");
+	CHECK(!got_event(&dom0, "@introduceDomain", "in"));
+	CHECK_EQ(xs_domain_find(store, 9)->port, 5);
+	/* A later good one rebinds without a second @introduceDomain. */
+	CHECK_STR(callv(&dom0, XS_INTRODUCE, 0, 3, "9", "77", "6"), "OK");
+	CHECK_EQ(xs_domain_find(store, 9)->port, 6);
+	CHECK(!got_event(&dom0, "@introduceDomain", "in"));
 	teardown();
 }
 
@@ -1249,6 +1271,7 @@ static const struct test_case tests[] = {
 	T(stream_split_and_joined),
 	T(directory_part),
 	T(introduce_release),
+	T(reintroduce_bind_failure),
 	T(release_drops_domain_state),
 	T(release_hook_frees_busy_conn),
 	T(local_api),
