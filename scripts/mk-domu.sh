@@ -315,7 +315,7 @@ chmod 755 "$root/tests/xs.sh" "$root/tests/garbage.sh" "$root/tests/xslib.sh"
 src=$(dirname "$0")/../tests/integration/xshostile.c
 command -v gcc >/dev/null || die "gcc missing (apt-get install gcc libc6-dev)"
 gcc -static -O2 -o "$root/bin/xshostile" "$src" || die "cannot build $src statically"
-for mode in "txflood txflood 30000 2048" "xsspin spin" "watchflood watchflood 16" "xsrtt rtt 2000"; do
+for mode in "txflood txflood 30000 2048" "xsspin spin" "watchflood watchflood 16" "xsrtt rtt 2000" "xsrttlong rtt 8000"; do
 	set -- $mode
 	name=$1
 	shift

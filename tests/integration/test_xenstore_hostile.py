@@ -200,8 +200,27 @@ def hostile_checks():
         destroy(m, "kt-watchflood")
         destroy(m, "kt-xs")
 
+    def rtt_during_create():
+        """Figure only: a running guest's worst xenstore round trip while
+        dom0 creates another guest (kernel already decompressed)."""
+        m = state["m"]
+        create(m, "kt-xsrttlong.cfg")
+        try:
+            wait_console(m, "kt-xsrttlong", "KEEL-RTT-START")
+            create(m, "kt1.cfg")
+            res = guest_tests(m, "kt-xsrttlong")
+        finally:
+            destroy(m, "kt-xsrttlong")
+        destroy(m, "kt1")
+        ok, detail = res.get("rtt", (False, "no result"))
+        if not ok:
+            raise TestFailure("rtt guest: " + detail)
+        for k, v in re.findall(r"(median_us|worst_us)=(\d+)", detail):
+            figure("xenstore_rtt_%s_during_create" % k, v)
+
     checks = [("boot", boot), ("txflood", txflood), ("big_after", big_after),
-              ("spin", spin), ("watchflood", watchflood)]
+              ("spin", spin), ("watchflood", watchflood),
+              ("rtt_during_create", rtt_during_create)]
     return run_shared_checks(checks, state)
 
 

@@ -169,6 +169,8 @@ static void rtt(long n)
 
 	if (n < 1 || n > 100000)
 		n = 1000;
+	printf("KEEL-RTT-START\n");
+	fflush(stdout);
 	for (long i = 0; i < n; i++) {
 		long long t0 = now_us();
 		if (send_msg(2 /* XS_READ */, 0, "name", 5, NULL, 0) || read_reply(&h, rep, sizeof(rep)) ||
