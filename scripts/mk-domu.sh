@@ -359,6 +359,20 @@ echo KEEL-TEST-DONE
 EOF
 chmod 755 "$root/tests/xs.sh" "$root/tests/garbage.sh" "$root/tests/xslib.sh"
 
+# ---- xenstore hostile guest (tests/integration/test_xenstore_hostile.py) ----
+# A small static C client that speaks the raw wire protocol on
+# /dev/xen/xenbus (tests/integration/xshostile.c), and one script per mode.
+src=$(dirname "$0")/../tests/integration/xshostile.c
+command -v gcc >/dev/null || die "gcc missing (apt-get install gcc libc6-dev)"
+gcc -static -O2 -o "$root/bin/xshostile" "$src" || die "cannot build $src statically"
+for mode in "txflood txflood 30000 2048" "xsspin spin" "watchflood watchflood 16" "xsrtt rtt 2000" "xsrttlong rtt 8000"; do
+	set -- $mode
+	name=$1
+	shift
+	printf '#!/bin/sh\nexec /bin/xshostile %s\n' "$*" > "$root/tests/$name.sh"
+	chmod 755 "$root/tests/$name.sh"
+done
+
 # ---- pack ------------------------------------------------------------------
 # Fixed times and root ownership (-R 0:0 works without root) make the archive
 # reproducible.

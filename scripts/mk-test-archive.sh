@@ -11,7 +11,8 @@ stage=build/test-archive
 rm -rf "$stage"
 mkdir -p "$stage"
 cp -a bootfs/. "$stage/"
-if [ ! -f build/domu/initrd.cpio.gz ] || [ scripts/mk-domu.sh -nt build/domu/initrd.cpio.gz ]; then
+if [ ! -f build/domu/initrd.cpio.gz ] || [ scripts/mk-domu.sh -nt build/domu/initrd.cpio.gz ] ||
+	[ tests/integration/xshostile.c -nt build/domu/initrd.cpio.gz ]; then
 	scripts/mk-domu.sh build/domu >/dev/null
 fi
 mkdir -p "$stage/boot/domu" "$stage/etc/xen"

@@ -730,6 +730,14 @@ static int cmd_xenstored_stats(int argc, char **argv)
 	kprintf("ring_request_bytes     : %llu\n", (unsigned long long)st.ring_requests_bytes);
 	kprintf("ring_resets            : %llu\n", (unsigned long long)st.ring_resets);
 	kprintf("release_domain_events  : %llu\n", (unsigned long long)st.release_events);
+	kprintf("passes                 : %llu\n", (unsigned long long)st.passes);
+	kprintf("passes_over_budget     : %llu\n", (unsigned long long)st.passes_over_budget);
+	kprintf("passes_blocked         : %llu\n", (unsigned long long)st.passes_blocked);
+	kprintf("watch_events_dropped   : %llu\n", (unsigned long long)st.watch_events_dropped);
+	kprintf("local_events_dropped   : %llu\n", (unsigned long long)st.local_events_dropped);
+	kprintf("commit_errors          : %llu\n", (unsigned long long)st.commit_errors);
+	kprintf("log_suppressed         : %llu\n", (unsigned long long)st.log_suppressed);
+	kprintf("domains_dying          : %llu\n", (unsigned long long)st.dying);
 	return 0;
 }
 
