@@ -119,8 +119,12 @@ static int cmd_info(int argc, char **argv)
 	/* keel's own view of itself as dom0 (start_info). */
 	sif_flags(buf, sizeof(buf), start_info->flags);
 	kv("dom0_start_info_flags", "0x%lx (%s)", (unsigned long)start_info->flags, buf);
-	kv("dom0_nr_pages", "%lu", (unsigned long)start_info->nr_pages);
-	kv("dom0_memory", "%lu", (unsigned long)(start_info->nr_pages * PAGE_SIZE >> 20));
+	/* What dom0 holds now (the balloon may have changed it since boot). */
+	struct mm_stats ms;
+	mm_get_stats(&ms);
+	kv("dom0_nr_pages", "%llu", (unsigned long long)ms.total_pages);
+	kv("dom0_memory", "%llu", (unsigned long long)(ms.total_pages * PAGE_SIZE >> 20));
+	kv("dom0_boot_pages", "%lu", (unsigned long)start_info->nr_pages);
 	kv("dom0_modules", "%s (%lu bytes)", start_info->mod_len ? "1" : "0",
 	   (unsigned long)start_info->mod_len);
 	kv("dom0_cmdline", "%s", (const char *)start_info->cmd_line);
