@@ -57,9 +57,96 @@ void vbd_free_reqs(struct vbd *v)
 	v->free = NULL;
 }
 
-int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
-		     evtchn_port_t fe_port)
+/* ---- persistent grants ---- */
+
+static struct pgrant *pgrant_slot(struct vbd *v, grant_ref_t gref, bool *found)
 {
+	uint32_t i = (gref * 2654435761u) & (VBD_PGRANT_SLOTS - 1);
+	for (uint32_t n = 0; n < VBD_PGRANT_SLOTS; n++, i = (i + 1) & (VBD_PGRANT_SLOTS - 1)) {
+		struct pgrant *p = &v->pgrants[i];
+		if (!p->used || p->gref == gref) {
+			*found = p->used;
+			return p;
+		}
+	}
+	*found = false;
+	return NULL;  /* not reached: the table is never more than half full */
+}
+
+static void pgrants_release(struct vbd *v)
+{
+	if (!v->pgrants)
+		return;
+	for (uint32_t i = 0; i < VBD_PGRANT_SLOTS; i++) {
+		struct pgrant *p = &v->pgrants[i];
+		if (!p->used)
+			continue;
+		int rc = gnttab_unmap_refs(p->va, &p->handle, 1);
+		if (rc)
+			klog("blkback: vbd %u/%u: unmap of persistent grant %u failed (%d)\n",
+			     v->domid, v->devid, p->gref, rc);
+	}
+	kfree(v->pgrants);
+	v->pgrants = NULL;
+	v->nr_pgrants = 0;
+}
+
+/*
+ * Finds or maps (writable: the frontend reuses the page for reads and
+ * writes) every grant of the request.  Returns 1 when the table cannot take
+ * the new ones (the caller maps the request transiently instead), 0 or an
+ * errno.
+ */
+static int map_persistent(struct vbd *v, struct vbd_req *req)
+{
+	static grant_ref_t missing[VBD_MAX_INDIRECT_SEGS];
+	static grant_handle_t handles[VBD_MAX_INDIRECT_SEGS];
+	uint32_t n = 0;
+	bool found;
+
+	for (uint32_t i = 0; i < req->r.nr_segs; i++) {
+		grant_ref_t g = req->segs[i].gref;
+		pgrant_slot(v, g, &found);
+		bool dup = false;
+		for (uint32_t k = 0; k < n && !dup; k++)
+			dup = missing[k] == g;
+		if (!found && !dup)
+			missing[n++] = g;
+	}
+	if (v->nr_pgrants + n > VBD_PGRANTS_MAX)
+		return 1;
+	if (n) {
+		void *va;
+		int rc = gnttab_map_refs(v->domid, missing, n, false, &va, handles, NULL);
+		if (rc)
+			return rc;
+		for (uint32_t k = 0; k < n; k++) {
+			struct pgrant *p = pgrant_slot(v, missing[k], &found);
+			void *pva = (char *)va + k * PAGE_SIZE;
+			*p = (struct pgrant){ missing[k], true, pva, handles[k], mapped_mfn(pva) };
+			v->nr_pgrants++;
+		}
+		v->nr_pgrant_maps += n;
+	}
+	for (uint32_t i = 0; i < req->r.nr_segs; i++) {
+		const struct blkif_seg *s = &req->segs[i];
+		struct pgrant *p = pgrant_slot(v, s->gref, &found);
+		req->bsegs[i] = (struct blk_seg){ dma_from_mfn(p->mfn, s->first_sect * SECTOR_BYTES),
+						  (uint32_t)(s->last_sect - s->first_sect + 1) *
+							  SECTOR_BYTES };
+	}
+	v->nr_pgrant_hits += req->r.nr_segs - n;
+	return 0;
+}
+
+int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
+		     evtchn_port_t fe_port, bool persistent)
+{
+	v->persistent = false;
+	if (persistent) {
+		v->pgrants = kzalloc(VBD_PGRANT_SLOTS * sizeof(*v->pgrants));
+		v->persistent = v->pgrants != NULL;
+	}
 	int rc = gnttab_map_refs(v->domid, refs, nr_pages, false, &v->ring_va, v->ring_handles,
 				 NULL);
 	if (rc)
@@ -81,6 +168,8 @@ int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
 /* Only called once the in-flight count is zero. */
 void vbd_disconnect_ring(struct vbd *v)
 {
+	pgrants_release(v);
+	v->persistent = false;
 	if (v->port) {
 		evtchn_close(v->port);
 		v->port = 0;
@@ -172,6 +261,12 @@ static int map_data(struct vbd *v, struct vbd_req *req)
 	static grant_ref_t refs[VBD_MAX_INDIRECT_SEGS];
 	bool to_device = req->r.data_op != BLKIF_OP_READ;  /* the device reads guest pages */
 
+	if (v->persistent) {
+		int rc = map_persistent(v, req);
+		if (rc <= 0)
+			return rc;
+		/* The table is full: this request's grants are mapped for it alone. */
+	}
 	for (uint32_t i = 0; i < req->r.nr_segs; i++)
 		refs[i] = req->segs[i].gref;
 	int rc = gnttab_map_refs(v->domid, refs, req->r.nr_segs, to_device, &req->va,

@@ -168,6 +168,13 @@ def main():
             ok, got = res.get(name, (False, "missing"))
             if not ok or (detail and detail not in got):
                 raise TestFailure("guest %s: %s (want %s)\n%s" % (name, got, detail, log[-1500:]))
+        if not re.search(r"blkback: vbd \d+/51712 \(xvda\) connected: vg0/guest, \d+-page ring, "
+                         r"persistent grants", m.buf):
+            raise TestFailure("xvda did not connect with persistent grants")
+        st = re.search(r"persistent\s*: (\d+) grant uses without a map, (\d+) grants mapped",
+                       m.command("blkback-stats"))
+        if not st or int(st.group(1)) == 0 or int(st.group(2)) == 0:
+            raise TestFailure("persistent grants were never reused")
         out = m.command("block-list kt-blk")
         if not re.search(r"^51712\s+0\s+\d+\s+4\s+\d+\s+\d+\s+/local/domain/0/backend/vbd/\d+/51712",
                          out, re.M):
