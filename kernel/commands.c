@@ -3,6 +3,7 @@
 #include <keel/evtchn.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+#include <keel/toolstack.h>
 
 static int cmd_mem(int argc, char **argv)
 {
@@ -28,6 +29,11 @@ static int cmd_mem(int argc, char **argv)
 		(unsigned long long)(st.pt_reserved_pages * 4));
 	kprintf("  heap         : %llu KiB in use, %llu KiB of slabs\n",
 		(unsigned long long)(heap_bytes / 1024), (unsigned long long)(slab_pages * 4));
+	struct kcache_stats kc;
+	toolstack_kcache_stats(&kc);
+	kprintf("  kernel cache : %llu KiB in %u decompressed kernels (bound %llu KiB; "
+		"`kernel-cache drop` frees it)\n", (unsigned long long)(kc.bytes >> 10), kc.entries,
+		(unsigned long long)(kc.bound_bytes >> 10));
 	kprintf("vmap in use    : %llu pages\n", (unsigned long long)st.vmap_used_pages);
 	kprintf("linear map     : %llu pages mapped so far\n", (unsigned long long)st.mapped_pages);
 	return 0;

@@ -112,11 +112,8 @@ void heap_stats(uint64_t *in_use_bytes, uint64_t *slab_pages);
 /* ---- traps (arch/x86_64/traps.c) ---- */
 void traps_init(void);
 
-/* ---- power (kernel/power.c) ---- */
-void power_reboot(void) __attribute__((noreturn));
-/* Powers the machine off through ACPI S5; returns only on failure (-errno). */
-int power_off(void);
-void power_crash(void) __attribute__((noreturn));
+/* ---- power (kernel/power.c): see <keel/power.h> ---- */
+#include <keel/power.h>
 
 /* ---- boot archive (kernel/bootarchive.c) ---- */
 struct bootfs;
