@@ -60,6 +60,8 @@
 #define DECOMPRESS_MEMLIMIT_BYTES (256ull * 1024 * 1024)
 /* Input fed per library call, so a step's run time is bounded both ways. */
 #define DECOMPRESS_IN_CHUNK_BYTES (4u * DECOMPRESS_CHUNK_BYTES)
+/* xz's stream and first block headers fit in this (12 + at most 1024). */
+#define DECOMPRESS_FIRST_IN_BYTES 64u
 /* zstd: largest window accepted, 2^27 = 128 MiB (zstd's own default). */
 #define DECOMPRESS_ZSTD_WINDOW_LOG_MAX 27
 /*
@@ -318,6 +320,13 @@ static int lib_run(struct decompress_stream *ds, const uint8_t *in,
 
 	*used = *made = 0;
 	in_len = MIN(in_len, (size_t)DECOMPRESS_IN_CHUNK_BYTES);
+	/*
+	 * xz and lzma allocate their dictionary (32 MiB for Linux) when the
+	 * first block starts: a first call with only the headers keeps that
+	 * allocation in a step of its own, with a pause point after it.
+	 */
+	if (ds->in_pos == 0 && (ds->fmt == DECOMPRESS_XZ || ds->fmt == DECOMPRESS_LZMA))
+		in_len = MIN(in_len, (size_t)DECOMPRESS_FIRST_IN_BYTES);
 	switch (ds->fmt) {
 	case DECOMPRESS_XZ:
 	case DECOMPRESS_LZMA: {
@@ -523,6 +532,8 @@ int decompress_begin(struct decompress_stream **dsp, const void *in,
 		decompress_end(ds);
 		return -ENOMEM;
 	}
+	/* Allocating (and zeroing) tens of MiB is a long step of its own. */
+	decompress_pause_point();
 	/*
 	 * With the whole output size known, zstd can use the output as its
 	 * window instead of allocating one (128 MiB for Linux's zstd -22).

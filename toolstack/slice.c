@@ -18,6 +18,9 @@ static uint64_t last_switches;   /* the scheduler's switch count then */
 static uint64_t longest_ns;
 static uint64_t yields;
 
+/* A stretch this long is logged with where it ended (addr2line -e build/keel). */
+#define SLICE_REPORT_NS 50000000ULL
+
 void toolstack_slice(void)
 {
 	struct sched_stats st;
@@ -25,8 +28,12 @@ void toolstack_slice(void)
 
 	sched_get_stats(&st);
 	/* Only a stretch in which no other thread ran is one slice. */
-	if (st.switches == last_switches && now - last_ns > longest_ns && last_ns)
+	if (st.switches == last_switches && now - last_ns > longest_ns && last_ns) {
 		longest_ns = now - last_ns;
+		if (longest_ns >= SLICE_REPORT_NS)
+			klog("toolstack: %llu ms without yielding, up to the slice point called from %p\n",
+			     (unsigned long long)(longest_ns / 1000000), __builtin_return_address(0));
+	}
 	if (st.switches != last_switches || now - last_ns >= TOOLSTACK_SLICE_NS) {
 		if (now - last_ns >= TOOLSTACK_SLICE_NS) {
 			yields++;

@@ -80,7 +80,8 @@ struct decompress_stream;
 /*
  * size_hint: expected output size, used only to size the first flat
  * allocation (0: unknown; clamped to max_out).  Returns 0 and *dsp, or the
- * errors of decompress() for bad magic or a failed library init.
+ * errors of decompress() for bad magic or a failed library init.  Calls
+ * decompress_pause_point() once, after allocating the output.
  */
 int decompress_begin(struct decompress_stream **dsp, const void *in,
 		     size_t in_len, size_t max_out, size_t size_hint);
