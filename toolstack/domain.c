@@ -943,7 +943,10 @@ size_t toolstack_console_tail(domid_t domid, char *out, size_t size)
 	return held;
 }
 
-/* Prints the last lines of a domain's console, each prefixed with its name. */
+/*
+ * Prints the last non-empty lines of a domain's console, each prefixed with
+ * its name; the guest's control characters (escape sequences) become '?'.
+ */
 static void print_console_tail(const struct domain *d, unsigned int lines)
 {
 	char *tail = kmalloc(512);
@@ -952,24 +955,32 @@ static void print_console_tail(const struct domain *d, unsigned int lines)
 	if (!tail)
 		return;
 	len = toolstack_console_tail(d->domid, tail, 512);
-	/* Drop trailing blank lines, then find the start of the last few. */
-	while (len && (tail[len - 1] == '\n' || tail[len - 1] == '\r' || tail[len - 1] == ' '))
-		tail[--len] = 0;
+	for (size_t i = 0; i < len; i++)
+		if (tail[i] == '\r')
+			tail[i] = '\n';
+		else if ((unsigned char)tail[i] < 0x20 && tail[i] != '\n')
+			tail[i] = '?';
+		else if ((unsigned char)tail[i] >= 0x7f)
+			tail[i] = '?';
+	/* Walk back over lines lines that have something in them. */
 	size_t start = len;
-	for (unsigned int l = 0; l < lines && start > 0; l++) {
-		start--;
+	unsigned int found = 0;
+	while (start > 0 && found < lines) {
+		size_t end = start;
 		while (start > 0 && tail[start - 1] != '\n')
+			start--;
+		if (end > start)
+			found++;
+		if (found < lines && start > 0)
 			start--;
 	}
 	char *line = tail + start;
-	while (*line) {
+	while (line < tail + len) {
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = 0;
-		size_t ll = strlen(line);
-		if (ll && line[ll - 1] == '\r')
-			line[--ll] = 0;
-		kprintf("  %s| %s\n", d->name, line);
+		if (*line)
+			kprintf("  %s| %s\n", d->name, line);
 		if (!nl)
 			break;
 		line = nl + 1;
@@ -999,7 +1010,8 @@ static const char *shutdown_reason_name(unsigned int reason)
  */
 static void shutdown_guests(void *ctx, enum power_action action)
 {
-	static struct xen_domctl_getdomaininfo infos[128];
+	const uint32_t max_infos = 128;
+	struct xen_domctl_getdomaininfo *infos;
 	unsigned int asked = 0, clean = 0, destroyed = 0;
 	char path[64];
 	uint32_t n;
@@ -1047,11 +1059,12 @@ static void shutdown_guests(void *ctx, enum power_action action)
 				"its console ends:\n", d->domid, d->name);
 			destroyed++;
 		}
-		print_console_tail(d, 2);
+		print_console_tail(d, 3);
 		toolstack_destroy(d->domid);
 	}
 	/* Whatever else Xen still runs (domains keel lost track of). */
-	if (!xenctl_domain_list(1, infos, ARRAY_SIZE(infos), &n)) {
+	infos = kmalloc(max_infos * sizeof(*infos));
+	if (infos && !xenctl_domain_list(1, infos, max_infos, &n)) {
 		for (uint32_t i = 0; i < n; i++) {
 			if (infos[i].domain == 0 || (infos[i].flags & XEN_DOMINF_dying))
 				continue;
@@ -1061,6 +1074,7 @@ static void shutdown_guests(void *ctx, enum power_action action)
 			destroyed++;
 		}
 	}
+	kfree(infos);
 	kprintf("xendomains: %u domain%s shut down, %u destroyed\n", clean, clean == 1 ? "" : "s",
 		destroyed);
 }
