@@ -146,6 +146,18 @@ def domain_checks():
                          m.command("list"), re.M):
             raise TestFailure("pause not shown in list:\n" + m.command("list"))
         m.command("unpause kt1")
+        # xl list's exact columns (shared/reference/xl-output.txt): name in 40,
+        # ID, Mem, VCPUs in 5, five blanks, six state letters, two blanks,
+        # Time(s) as %8.1f; the header has tabs before State and Time(s).
+        out = m.command("list")
+        if "Name                                        ID   Mem VCPUs\tState\tTime(s)" not in out:
+            raise TestFailure("list header differs from xl's:\n" + out)
+        if not re.search(r"^Domain-0 {37}0 [ \d]{4}\d {5}1 {5}[r-][b-][p-][s-][c-][d-]  "
+                         r"[ \d]{5}\d\.\d$", out, re.M):
+            raise TestFailure("Domain-0's row is not laid out as xl's:\n" + out)
+        if not re.search(r"^kt1 {37} %5d [ \d]{4}\d {5}1 {5}[r-][b-]-[s-][c-][d-]  "
+                         r"[ \d]{5}\d\.\d$" % d, out, re.M):
+            raise TestFailure("kt1's row is not laid out as xl's:\n" + out)
         if re.search(r"^kt1\s+\d+\s+\d+\s+\d+\s+..p", m.command("list"), re.M):
             raise TestFailure("still paused after unpause")
         m.command("mem-set kt1 96m")
