@@ -14,7 +14,17 @@
  *            subtree, @releaseDomain, and XEN_DOMCTL_destroydomain, which
  *            returns the memory to Xen.
  *
+ *   host:    poweroff/reboot run shutdown_guests() first (a POWER_STAGE_GUESTS
+ *            hook): every guest is asked to power off, waited for within a
+ *            bound, reported with the end of its console, destroyed.
+ *
  * All of this runs in thread context (the shell, the reaper, xendomains).
+ * Threads are cooperative and create yields (toolstack_slice) while it
+ * decompresses and builds, so two creates, a create and the reaper, or a
+ * create and a shell destroy can interleave: the domain list is only changed
+ * between yields, a kernel-cache entry a build copies from is pinned, and one
+ * decompression runs at a time.  The Xen-side wrappers (domain_pause,
+ * domain_destroy, ...) live here too.
  */
 #include <keel/bootfs.h>
 #include <keel/builder.h>
