@@ -113,7 +113,12 @@ def domain_checks():
         # dom0 and the other guest go on.
         if "kt1" not in listed(m) or "xen_version" not in m.command("info"):
             raise TestFailure("dom0 or kt1 hurt by the garbage")
-        m.command("destroy kt-garbage")
+        # destroy by numeric ID, as xl takes it; an ID Xen does not list is refused.
+        m.command("destroy %d" % domid_of(m, "kt-garbage"))
+        if "kt-garbage" in listed(m):
+            raise TestFailure("destroy by ID left kt-garbage listed")
+        if "invalid domain identifier" not in m.command("destroy 999"):
+            raise TestFailure("destroy of a domain Xen does not have was not refused")
 
     def console_attach():
         m = state["m"]
