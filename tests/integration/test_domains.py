@@ -69,6 +69,14 @@ def domain_checks():
 
     def autostart():
         m = state["m"]
+        # xendomains creates it in its own thread, which yields while it
+        # decompresses the kernel: the prompt answers meanwhile, so wait
+        # for the domain to be listed first.
+        deadline = time.monotonic() + 240
+        while "ktauto" not in listed(m):
+            if time.monotonic() > deadline:
+                raise TestFailure("ktauto never listed:\n" + m.command("dmesg")[-2000:])
+            time.sleep(2)
         wait_console(m, "ktauto", MARKER)
         m.command("destroy ktauto")
         if "ktauto" in listed(m):
