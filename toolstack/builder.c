@@ -168,6 +168,7 @@ static int populate(struct build *b)
 	b->p2m = kmalloc(b->nr_pages * sizeof(uint64_t));
 	if (!b->p2m)
 		return fail(b, BUILD_STEP_P2M_ALLOC, -ENOMEM);
+	toolstack_slice();
 	unsigned int order = 9;
 	while (pfn < b->nr_pages) {
 		uint64_t per = 1UL << order;
@@ -428,6 +429,7 @@ int builder_build(const struct build_spec *spec, struct build_result *res)
 	if ((rc = create_domain(&b)))
 		goto err_destroy;
 	res->domid = b.domid;
+	toolstack_slice();
 	if ((rc = populate(&b)))
 		goto err_destroy;
 	uint64_t t1 = time_now_ns();
