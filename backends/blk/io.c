@@ -34,6 +34,9 @@ static void ring_event(evtchn_port_t port, void *ctx)
 
 int vbd_alloc_reqs(struct vbd *v)
 {
+	v->indirect_copy = page_alloc(1);
+	if (!v->indirect_copy)
+		return -ENOMEM;
 	for (unsigned int i = 0; i < VBD_REQS; i++) {
 		struct vbd_req *r = kzalloc(sizeof(*r));
 		if (!r) {
@@ -50,6 +53,10 @@ int vbd_alloc_reqs(struct vbd *v)
 
 void vbd_free_reqs(struct vbd *v)
 {
+	if (v->indirect_copy) {
+		page_free(v->indirect_copy, 1);
+		v->indirect_copy = NULL;
+	}
 	for (unsigned int i = 0; i < VBD_REQS; i++) {
 		kfree(v->reqs[i]);
 		v->reqs[i] = NULL;
@@ -99,8 +106,8 @@ static void pgrants_release(struct vbd *v)
  */
 static int map_persistent(struct vbd *v, struct vbd_req *req)
 {
-	static grant_ref_t missing[VBD_MAX_INDIRECT_SEGS];
-	static grant_handle_t handles[VBD_MAX_INDIRECT_SEGS];
+	grant_ref_t *missing = v->scratch_refs;
+	grant_handle_t *handles = v->scratch_handles;
 	uint32_t n = 0;
 	bool found;
 
@@ -258,7 +265,7 @@ static int submit(struct vbd *v, struct vbd_req *req, enum blk_op op)
 /* Maps the data pages and fills the block segments. */
 static int map_data(struct vbd *v, struct vbd_req *req)
 {
-	static grant_ref_t refs[VBD_MAX_INDIRECT_SEGS];
+	grant_ref_t *refs = v->scratch_refs;
 	bool to_device = req->r.data_op != BLKIF_OP_READ;  /* the device reads guest pages */
 
 	if (v->persistent) {
@@ -287,7 +294,7 @@ static int map_data(struct vbd *v, struct vbd_req *req)
 /* INDIRECT: the segment list lives in guest pages; copy it out once. */
 static int read_indirect(struct vbd *v, struct vbd_req *req)
 {
-	static uint8_t copy[PAGE_SIZE];
+	uint8_t *copy = v->indirect_copy;
 	grant_handle_t h[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 	void *va;
 	int rc = gnttab_map_refs(v->domid, req->r.indirect_grefs, req->r.nr_indirect_pages, true,
