@@ -261,6 +261,19 @@ def main():
             if f.read(len(GUEST_DATA)) != GUEST_DATA:
                 raise TestFailure("the guest's write is not on the image")
 
+    def host_lv_seen_next_boot():
+        with pv_loop():
+            lvm("lvcreate", "-q", "-an", "-Zn", "-L", "4M", "-n", "hostmade", "vg0")
+        with Machine("blkback-2", timeout=300, env={
+                "QEMU_ARGS": "-drive file=%s,if=none,id=vd0,format=raw "
+                             "-device virtio-blk-pci,drive=vd0" % IMG}) as m:
+            m.boot()
+            out = m.command("lvs --units s")
+            for lv, sectors in (("guest", 24 << 11), ("made-by-keel", 12 << 11),
+                                ("hostmade", 4 << 11)):
+                if not re.search(r"^\s+%s\s+vg0\s+-wi-a-----\s+%ds" % (lv, sectors), out, re.M):
+                    raise TestFailure("lvs on the next boot lacks %s:\n%s" % (lv, out))
+
     checks = [
         ("boot with a host-made disk: MBR, LVM2 VG with two LVs", boot),
         ("lsblk/pvs/vgs show the volumes and sizes the host's lvm2 made", volumes_as_host_sees_them),
@@ -273,6 +286,8 @@ def main():
         ("a qcow2 disk spec is refused naming the file and line", bad_specs_refused),
         ("after poweroff the host's vgck/lvs read keel's changes and the guest's bytes",
          host_reads_keels_work),
+        ("an LV the host's lvm2 made meanwhile is seen by keel on the next boot",
+         host_lv_seen_next_boot),
     ]
     failed = run_shared_checks(checks, state)
     if not failed and os.path.exists(IMG):
