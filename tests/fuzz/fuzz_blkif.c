@@ -46,7 +46,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (rc == BLKIF_RSP_OKAY) {
-		if (r.sector > lim.dev_sectors || r.nr_sectors > lim.dev_sectors - r.sector)
+		/* A flush or barrier without data names no sectors to check. */
+		bool touches = r.nr_segs || r.operation == BLKIF_OP_DISCARD;
+		if (touches && (r.sector > lim.dev_sectors || r.nr_sectors > lim.dev_sectors - r.sector))
+			abort();
+		if (!touches && r.nr_sectors)
 			abort();
 		if (lim.read_only && r.data_op != BLKIF_OP_READ)
 			abort();
