@@ -14,6 +14,10 @@ the command:
   cached      `create kt1.cfg` again (kernel cached), N times
   big         `create` of a 1 GiB guest (ktbig, kernel cached)
   destroy     `destroy` of the 1 GiB guest
+The windows run until about 0.8 s after the command returns, so they also
+hold the new guest's first moments of boot, which compete for the one CPU.
+keel's log lines "N ms without yielding, up to the slice point called from
+ADDR" (addr2line -e build/keel ADDR) name its own stretches over 50 ms.
 Boots with autostart=0 so that nothing decompresses /boot/domu/vmlinuz
 before "first"; ktlat boots its own copy of the kernel (/boot/lat/vmlinuz).
 QEMU gets 2 GiB for the 1 GiB guest.
