@@ -14,6 +14,10 @@ the command:
   cached      `create kt1.cfg` again (kernel cached), N times
   big         `create` of a 1 GiB guest (ktbig, kernel cached)
   destroy     `destroy` of the 1 GiB guest
+The windows run until about 0.8 s after the command returns, so they also
+hold the new guest's first moments of boot, which compete for the one CPU.
+keel's log lines "N ms without yielding, up to the slice point called from
+ADDR" (addr2line -e build/keel ADDR) name its own stretches over 50 ms.
 Boots with autostart=0 so that nothing decompresses /boot/domu/vmlinuz
 before "first"; ktlat boots its own copy of the kernel (/boot/lat/vmlinuz).
 QEMU gets 2 GiB for the 1 GiB guest.
@@ -157,11 +161,14 @@ def main():
     for label, worst, served, cmd_ms in rows:
         print("%-40s %12s %10d %12.1f" % (label, "-" if worst is None else "%.1f" % worst,
                                           served, cmd_ms))
-    for line in re.findall(r"^.*(?:kept for the next create|started \(|longest slice).*$",
+    for line in re.findall(r"^.*(?:kept for the next create|started \(|without yielding).*$",
                            log, re.M):
         print("keel: " + line.strip())
-    worst_all = max(r[1] for r in rows[1:] if r[1] is not None)
-    print("worst_xenstore_rtt_during_create_ms: %.1f (target < 50)" % worst_all)
+    creates = [r for r in rows[1:] if r[0].startswith("create") and r[1] is not None]
+    print("worst_xenstore_rtt_during_create_ms: %.1f (target < 50)" %
+          max(r[1] for r in creates))
+    print("worst_xenstore_rtt_during_cached_creates_ms: %.1f" %
+          max(r[1] for r in creates if "first" not in r[0]))
 
 
 if __name__ == "__main__":
