@@ -76,23 +76,6 @@ void power_reboot(void)
 		shutdown(SHUTDOWN_reboot);
 }
 
-/* acpi_read_phys_fn over ioremap: firmware tables are Xen's DOMID_IO frames. */
-static int read_phys(void *ctx, uint64_t paddr, void *buf, size_t len)
-{
-	(void)ctx;
-	while (len) {
-		size_t chunk = MIN(len, (size_t)(32 * PAGE_SIZE));
-		void *va = ioremap_cached(paddr, chunk, false);
-		if (!va)
-			return -EIO;
-		memcpy(buf, va, chunk);
-		iounmap(va, chunk);
-		paddr += chunk;
-		buf = (char *)buf + chunk;
-		len -= chunk;
-	}
-	return 0;
-}
 
 static inline void outw(uint16_t port, uint16_t val)
 {
@@ -112,7 +95,7 @@ int power_off(void)
 	int rc;
 
 	power_run_shutdown_hooks(POWER_ACTION_OFF);
-	rc = acpi_find_s5(read_phys, NULL, &s5);
+	rc = acpi_find_s5(acpi_ioremap_read, NULL, &s5);
 
 	if (rc) {
 		klog("poweroff: no usable ACPI S5 data (%d); cannot power off\n", rc);
