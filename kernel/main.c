@@ -9,6 +9,8 @@
 #include <keel/irq.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+#include <keel/pci.h>
+#include <keel/pci_irq.h>
 #include <keel/toolstack.h>
 #include <keel/xsd.h>
 #include <lib/cmdline.h>
@@ -46,6 +48,8 @@ static const struct cmdline_opt options[] = {
 	{ "loglevel", CMDLINE_UINT, &boot_opts.loglevel, 0, 0, 7, "log verbosity 0-7" },
 	{ "autostart", CMDLINE_BOOL, &boot_opts.autostart, 0, 0, 0,
 	  "create the domains in /etc/xen/auto at boot" },
+	{ "pci_nomsi", CMDLINE_BOOL, &pci_nomsi, 0, 0, 0,
+	  "PCI devices use INTx, never MSI-X or MSI" },
 	{ "test", CMDLINE_STRING, boot_opts.test, sizeof(boot_opts.test), 0, 0,
 	  "test hook name" },
 	{ "dom0_keep", CMDLINE_STRING, boot_opts.dom0_keep, sizeof(boot_opts.dom0_keep), 0, 0,
@@ -171,5 +175,7 @@ void kernel_start(start_info_t *si)
 	xenstored_init();
 	toolstack_init();
 	boot_phase_done("xenstored, toolstack");
+	pci_init();
+	boot_phase_done("pci scan (drivers probe in a thread)");
 	sched_run_idle();
 }

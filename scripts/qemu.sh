@@ -9,6 +9,7 @@
 #   QEMU_MEM      machine memory in MiB          (default: 1024)
 #   KEEL_ARCHIVE  boot archive (cpio)            (default: bootfs/ packed)
 #   QEMU_TIMEOUT  seconds before QEMU is killed  (default: none)
+#   QEMU_ARGS     extra QEMU arguments, space-separated (disks, NICs, -machine)
 # Run by `make run` (interactive) and by the integration tests (piped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,8 @@ xen_cmd="console=com1 com1=115200,8n1 $dom0_mem dom0_max_vcpus=1 loglvl=all gues
 # QEMU splits -initrd at commas: keel's arguments must not contain any.
 case "${KEEL_ARGS:-}" in *,*) echo "error: KEEL_ARGS must not contain commas" >&2; exit 1;; esac
 extra=()
-[ "${1:-}" = "--" ] && { shift; extra=("$@"); }
+[ -n "${QEMU_ARGS:-}" ] && read -r -a extra <<< "$QEMU_ARGS"
+[ "${1:-}" = "--" ] && { shift; extra+=("$@"); }
 cmd=(qemu-system-x86_64 -accel tcg -cpu qemu64 -m "${QEMU_MEM:-1024}" -smp 1
 	-no-reboot -display none -monitor none
 	-chardev stdio,id=ser0,signal=off -serial chardev:ser0

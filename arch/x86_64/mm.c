@@ -835,3 +835,9 @@ void iounmap(void *va, size_t len)
 	size_t n = ((a + len + PAGE_SIZE - 1) >> PAGE_SHIFT) - (a >> PAGE_SHIFT);
 	vunmap((void *)(a & ~(PAGE_SIZE - 1)), n);
 }
+
+void p2m_set(pfn_t pfn, mfn_t mfn)
+{
+	ASSERT(pfn_x(pfn) < xen_nr_pages);
+	p2m[pfn_x(pfn)] = mfn_x(mfn);
+}

@@ -63,6 +63,9 @@ static inline void *pfn_to_virt(pfn_t p)
 pfn_t virt_to_pfn(const void *va);
 
 mfn_t pfn_to_mfn(pfn_t p);
+/* Records that pfn is now backed by mfn (after XENMEM_exchange); the caller
+ * also updates the page's mapping and the M2P. */
+void p2m_set(pfn_t pfn, mfn_t mfn);
 pfn_t mfn_to_pfn(mfn_t m);
 mfn_t virt_to_mfn(const void *va);
 /* Machine address of a byte of dom0 memory (for hypercall arguments). */

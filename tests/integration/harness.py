@@ -40,7 +40,8 @@ class Machine:
         self.start_time = time.monotonic()
         self.proc = subprocess.Popen(
             [os.path.join(ROOT, "scripts", "qemu.sh")], cwd=ROOT, env=e,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -68,6 +69,12 @@ class Machine:
         return False
 
     def kill(self):
+        # QEMU runs under `timeout --foreground`, which does not pass a kill
+        # on to its child: kill the whole process group.
+        try:
+            os.killpg(self.proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.reader.join(10)
