@@ -31,6 +31,7 @@ static unsigned int nr_devices;
 
 static const struct pci_driver *const drivers[] = {
 	&virtio_blk_driver,
+	&nvme_driver,
 };
 
 struct pci_dev *pci_first(void)
