@@ -1,21 +1,32 @@
 /* keel's own console commands: memory, time, log, faults, power. */
 #include <keel/commands.h>
 #include <keel/evtchn.h>
+#include <keel/gnttab.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+#include <keel/xenctl.h>
 
 static int cmd_mem(int argc, char **argv)
 {
 	struct mm_stats st;
-	uint64_t heap_bytes, slab_pages;
+	struct heap_stats hs;
+	struct gnttab_stats gs;
+	struct xen_domctl_getdomaininfo di;
 
 	(void)argc;
 	(void)argv;
 	mm_get_stats(&st);
-	heap_stats(&heap_bytes, &slab_pages);
+	heap_get_stats(&hs);
+	gnttab_get_stats(&gs);
 	uint64_t used = st.total_pages - st.free_pages;
 	kprintf("dom0 pages     : %llu (%llu KiB)\n", (unsigned long long)st.total_pages,
 		(unsigned long long)(st.total_pages * 4));
+	if (xenctl_domain_info(0, &di) == 0)
+		kprintf("  Xen's count  : %llu (getdomaininfo tot_pages)\n",
+			(unsigned long long)di.tot_pages);
+	kprintf("  at boot      : %llu (%llu KiB); given back to Xen: %llu (%llu KiB)\n",
+		(unsigned long long)st.initial_pages, (unsigned long long)(st.initial_pages * 4),
+		(unsigned long long)st.ballooned_pages, (unsigned long long)(st.ballooned_pages * 4));
 	kprintf("free pages     : %llu (%llu KiB)\n", (unsigned long long)st.free_pages,
 		(unsigned long long)(st.free_pages * 4));
 	kprintf("used pages     : %llu (%llu KiB)\n", (unsigned long long)used,
@@ -23,13 +34,27 @@ static int cmd_mem(int argc, char **argv)
 	kprintf("  keel image   : %llu KiB\n", (unsigned long long)(st.image_pages * 4));
 	kprintf("  boot data    : %llu KiB (Xen's p2m, start_info, page tables, boot module)\n",
 		(unsigned long long)(st.boot_pages * 4));
-	kprintf("  page tables  : %llu KiB added by keel (+%llu KiB reserved for the linear map)\n",
+	kprintf("  page tables  : %llu KiB added by keel (+%llu KiB reserved for the direct map)\n",
 		(unsigned long long)(st.pagetable_pages * 4),
 		(unsigned long long)(st.pt_reserved_pages * 4));
-	kprintf("  heap         : %llu KiB in use, %llu KiB of slabs\n",
-		(unsigned long long)(heap_bytes / 1024), (unsigned long long)(slab_pages * 4));
+	kprintf("  heap         : %llu KiB in use, %llu KiB of slabs (%llu KiB empty), "
+		"%llu KiB vmalloc-backed; %llu slab pages given back\n",
+		(unsigned long long)(hs.in_use_bytes / 1024), (unsigned long long)(hs.slab_pages * 4),
+		(unsigned long long)(hs.empty_slab_pages * 4),
+		(unsigned long long)(hs.vmalloc_bytes / 1024),
+		(unsigned long long)hs.slab_pages_returned);
+	kprintf("  vmalloc      : %llu KiB (stacks, large buffers)\n",
+		(unsigned long long)(st.vmalloc_pages * 4));
 	kprintf("vmap in use    : %llu pages\n", (unsigned long long)st.vmap_used_pages);
-	kprintf("linear map     : %llu pages mapped so far\n", (unsigned long long)st.mapped_pages);
+	kprintf("direct map     : %llu pages mapped so far\n", (unsigned long long)st.mapped_pages);
+	kprintf("grants mapped  : %llu now (%llu maps, %llu refused; %llu unmaps, %llu refused; "
+		"%llu copies, %llu failed)\n",
+		(unsigned long long)gs.mapped_now, (unsigned long long)gs.map_ops,
+		(unsigned long long)gs.map_failures, (unsigned long long)gs.unmap_ops,
+		(unsigned long long)gs.unmap_failures, (unsigned long long)gs.copy_ops,
+		(unsigned long long)gs.copy_failures);
+	kprintf("grants given   : %llu entries of dom0's own table%s\n",
+		(unsigned long long)gs.granted_now, gs.own_table ? "" : " (no table)");
 	return 0;
 }
 

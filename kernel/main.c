@@ -4,6 +4,7 @@
  * idle loop at the end is where events are first enabled.
  */
 #include <keel/evtchn.h>
+#include <keel/gnttab.h>
 #include <keel/hypercall.h>
 #include <keel/irq.h>
 #include <keel/kernel.h>
@@ -51,7 +52,57 @@ static const struct cmdline_opt options[] = {
 	  "PCI devices use INTx, never MSI-X or MSI" },
 	{ "test", CMDLINE_STRING, boot_opts.test, sizeof(boot_opts.test), 0, 0,
 	  "test hook name" },
+	{ "dom0_keep", CMDLINE_STRING, boot_opts.dom0_keep, sizeof(boot_opts.dom0_keep), 0, 0,
+	  "memory dom0 keeps, the rest goes back to Xen (e.g. 512M; 0 or all: keep all)" },
 };
+
+/*
+ * How much memory dom0 keeps.  With dom0_mem on Xen's command line the
+ * administrator sized dom0 already: keep it all.  Without it Xen gives dom0
+ * nearly the whole machine, and keel gives back everything above
+ * DOM0_KEEP_DEFAULT_MIB, as a Linux dom0's balloon driver does down to its
+ * target.  dom0_keep= on keel's command line overrides both.
+ */
+#define DOM0_KEEP_DEFAULT_MIB 256
+
+static bool parse_size_pages(const char *s, uint64_t *pages)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 10);
+
+	if (end == s)
+		return false;
+	switch (*end) {
+	case 'g': case 'G': v <<= 30; end++; break;
+	case 'm': case 'M': case 0: v <<= 20; if (*end) end++; break;
+	case 'k': case 'K': v <<= 10; end++; break;
+	default: return false;
+	}
+	if (*end)
+		return false;
+	*pages = v >> 12;
+	return true;
+}
+
+static uint64_t dom0_keep_pages(void)
+{
+	static xen_commandline_t xen_cmdline;
+	uint64_t pages;
+
+	if (boot_opts.dom0_keep[0]) {
+		if (!strcmp(boot_opts.dom0_keep, "all"))
+			return 0;
+		if (parse_size_pages(boot_opts.dom0_keep, &pages))
+			return pages;
+		klog("keel: dom0_keep=%s is not a size (e.g. 512M); using the default\n",
+		     boot_opts.dom0_keep);
+	}
+	if (hyp_xen_version(XENVER_commandline, xen_cmdline) == 0 &&
+	    (strstr(xen_cmdline, "dom0_mem=") == xen_cmdline ||
+	     strstr(xen_cmdline, " dom0_mem=")))
+		return 0;
+	return (uint64_t)DOM0_KEEP_DEFAULT_MIB << 8;
+}
 
 /*
  * Debian's static decompressors are userspace code: they use the red zone,
@@ -103,9 +154,10 @@ void kernel_start(start_info_t *si)
 		      report_option, NULL);
 	boot_phase_done("command line");
 	decompress_set_guard(decompress_enter, decompress_leave);
-	mm_init(si);
+	mm_init(si, dom0_keep_pages());
 	boot_phase_done("linear map, page allocator");
 	heap_init();
+	gnttab_init();
 	evtchn_init();
 	sched_init();
 	time_init();

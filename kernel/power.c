@@ -43,7 +43,7 @@ static int read_phys(void *ctx, uint64_t paddr, void *buf, size_t len)
 	(void)ctx;
 	while (len) {
 		size_t chunk = MIN(len, (size_t)(32 * PAGE_SIZE));
-		void *va = ioremap(paddr, chunk, false);
+		void *va = ioremap_cached(paddr, chunk, false);
 		if (!va)
 			return -EIO;
 		memcpy(buf, va, chunk);

@@ -2,11 +2,15 @@
  * `selftest`: exercises the kernel APIs later subsystems build on, inside the
  * running kernel (the host unit tests cannot reach them): the heap, event
  * channels over a loopback interdomain pair, one-shot timers, vmap aliases
- * of our own frames, and wait queues between threads.  Prints one
- * "selftest NAME: ok" or "selftest NAME: FAIL why" line per check.
+ * of our own frames, wait queues between threads, vmalloc and its guard
+ * pages, slab pages going back to the page allocator, memory above 1 GiB,
+ * and grant maps of dom0's own grants.  Prints one "selftest NAME: ok" or
+ * "selftest NAME: FAIL why" line per check.  Cases that stop dom0 or hold
+ * memory (stack-overflow, fragment) run only when named.
  */
 #include <keel/commands.h>
 #include <keel/evtchn.h>
+#include <keel/gnttab.h>
 #include <keel/irq.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
@@ -174,6 +178,278 @@ static int test_vmap(void)
 	return 0;
 }
 
+
+static int test_vmalloc(void)
+{
+	static const char *name = "vmalloc";
+	struct mm_stats before, during, after;
+	const size_t bytes = 5 * 1024 * 1024 + 123;
+
+	mm_get_stats(&before);
+	uint8_t *p = vmalloc(bytes);
+	if (!p)
+		FAIL("vmalloc(%zu) returned NULL", bytes);
+	mm_get_stats(&during);
+	size_t pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+	if (vmalloc_size(p) != pages * PAGE_SIZE)
+		FAIL("vmalloc_size %zu, expected %zu", vmalloc_size(p), pages * PAGE_SIZE);
+	if (vmap_pte_read(p - PAGE_SIZE) & 1 || vmap_pte_read(p + pages * PAGE_SIZE) & 1)
+		FAIL("a guard page is mapped");
+	for (size_t i = 0; i < bytes; i += 512)
+		if (p[i] != 0)
+			FAIL("byte %zu not zeroed", i);
+	for (size_t i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(i * 7);
+	for (size_t i = 0; i < bytes; i += 4093)
+		if (p[i] != (uint8_t)(i * 7))
+			FAIL("byte %zu lost", i);
+	/* The pages are scattered dom0 frames: each page's pfn is its own. */
+	pfn_t first = virt_to_pfn(p);
+	if (pfn_to_virt(first) == (void *)p)
+		FAIL("vmalloc address is the direct map");
+	vfree(p);
+	mm_get_stats(&after);
+	/* Page tables made for new vmap slots stay; everything else comes back. */
+	uint64_t tables = after.pagetable_pages - before.pagetable_pages;
+	if (after.free_pages + tables != before.free_pages ||
+	    after.vmalloc_pages != before.vmalloc_pages)
+		FAIL("free pages %llu before, %llu after vfree",
+		     (unsigned long long)before.free_pages, (unsigned long long)after.free_pages);
+	kprintf("selftest %s: ok (%zu pages, guards unmapped, %llu pages back after vfree)\n", name,
+		pages, (unsigned long long)(after.free_pages - during.free_pages));
+	return 0;
+}
+
+static int test_slab_return(void)
+{
+	static const char *name = "slab-return";
+	enum { N = 20000 };
+	struct heap_stats h0, h1, h2;
+	struct mm_stats m0, m2;
+
+	heap_reclaim();
+	heap_get_stats(&h0);
+	mm_get_stats(&m0);
+	void **objs = vmalloc(N * sizeof(void *));
+	if (!objs)
+		FAIL("vmalloc");
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmalloc(16 + (i % 4) * 48); /* four slab classes */
+		if (!objs[i])
+			FAIL("kmalloc %d", i);
+	}
+	heap_get_stats(&h1);
+	for (int i = 0; i < N; i++)
+		kfree(objs[i]);
+	vfree(objs);
+	heap_reclaim();
+	heap_get_stats(&h2);
+	mm_get_stats(&m2);
+	if (h2.slab_pages > h0.slab_pages)
+		FAIL("%llu slab pages before, %llu after freeing everything",
+		     (unsigned long long)h0.slab_pages, (unsigned long long)h2.slab_pages);
+	if (m2.free_pages < m0.free_pages)
+		FAIL("free pages %llu before, %llu after", (unsigned long long)m0.free_pages,
+		     (unsigned long long)m2.free_pages);
+	kprintf("selftest %s: ok (%llu slab pages at peak, %llu after free; %llu returned in all)\n",
+		name, (unsigned long long)h1.slab_pages, (unsigned long long)h2.slab_pages,
+		(unsigned long long)h2.slab_pages_returned);
+	return 0;
+}
+
+/* Allocates 2 MiB blocks until one lies above 1 GiB, uses it, frees all. */
+static int test_highmem(void)
+{
+	static const char *name = "highmem";
+	const uint64_t one_gib_pfn = 1UL << 18;
+	struct mm_stats st;
+
+	mm_get_stats(&st);
+	if (st.total_pages <= one_gib_pfn + 1024) {
+		kprintf("selftest %s: skipped (dom0 holds %llu MiB, not above 1 GiB)\n", name,
+			(unsigned long long)(st.total_pages >> 8));
+		return 0;
+	}
+	size_t max = st.free_pages / 512 + 1, n = 0;
+	void **blocks = vmalloc(max * sizeof(void *));
+	if (!blocks)
+		FAIL("vmalloc");
+	uint64_t *high = NULL;
+	uint64_t high_pfn = 0;
+	while (n < max) {
+		void *b = page_alloc(512);
+		if (!b)
+			break;
+		blocks[n++] = b;
+		uint64_t pfn = pfn_x(virt_to_pfn(b));
+		if (pfn + 511 >= one_gib_pfn) {
+			high = (uint64_t *)((char *)b + 511 * PAGE_SIZE);
+			high_pfn = pfn + 511;
+			break;
+		}
+	}
+	bool ok = false;
+	if (high) {
+		for (int i = 0; i < 512; i++)
+			high[i] = high_pfn * 1000 + (uint64_t)i;
+		ok = true;
+		for (int i = 0; i < 512; i++)
+			ok &= high[i] == high_pfn * 1000 + (uint64_t)i;
+	}
+	for (size_t i = 0; i < n; i++)
+		page_free(blocks[i], 512);
+	vfree(blocks);
+	if (!high)
+		FAIL("no page above 1 GiB after %zu 2 MiB blocks", n);
+	if (!ok)
+		FAIL("page at pfn %#llx does not keep what was written", (unsigned long long)high_pfn);
+	kprintf("selftest %s: ok (pfn %#llx = %llu MiB written and read at %p)\n", name,
+		(unsigned long long)high_pfn, (unsigned long long)(high_pfn >> 8), (void *)high);
+	return 0;
+}
+
+static int test_gnttab(void)
+{
+	static const char *name = "gnttab";
+	struct gnttab_stats g0, g1;
+	grant_ref_t ref;
+	grant_handle_t h[3];
+	void *va;
+	size_t bad;
+
+	gnttab_get_stats(&g0);
+	uint64_t *page = page_alloc(1);
+	uint64_t *dst = page_alloc(1);
+	if (!page || !dst)
+		FAIL("page_alloc");
+	page[5] = 0x6772616e74;
+	int rc = gnttab_grant_access(0, mfn_x(virt_to_mfn(page)), false, &ref);
+	if (rc)
+		FAIL("grant_access: %d", rc);
+	/* Map our own grant back (dom0 grants to itself). */
+	rc = gnttab_map_refs(0, &ref, 1, false, &va, h, NULL);
+	if (rc)
+		FAIL("map of own grant %u: %d", ref, rc);
+	uint64_t *alias = va;
+	bool same = alias[5] == 0x6772616e74;
+	alias[6] = 42;
+	bool back = page[6] == 42;
+	if (gnttab_end_access(ref) != -EBUSY)
+		FAIL("ending a mapped grant did not say busy");
+	rc = gnttab_unmap_refs(va, h, 1);
+	if (rc || !same || !back)
+		FAIL("unmap %d, alias read %d write %d", rc, same, back);
+	/* A batch with a bad ref in the middle: nothing stays mapped. */
+	grant_ref_t refs[3] = { ref, 100000, ref };
+	rc = gnttab_map_refs(0, refs, 3, true, &va, h, &bad);
+	gnttab_get_stats(&g1);
+	if (rc != -EINVAL || bad != 1)
+		FAIL("batch with a bad ref: %d at %zu, expected -EINVAL at 1", rc, bad);
+	if (g1.mapped_now != g0.mapped_now)
+		FAIL("partial batch left %llu mappings", (unsigned long long)(g1.mapped_now - g0.mapped_now));
+	/* Unmapping what is not mapped is an error, not a crash. */
+	void *slot = vmap_reserve(1);
+	grant_handle_t bogus = 4000;
+	rc = gnttab_unmap_refs(slot, &bogus, 1);
+	if (rc == 0)
+		FAIL("unmap of a bogus handle succeeded");
+	/* Copy through the grant into a frame of our own. */
+	struct gnttab_copy cp[2] = {
+		{ .source = { .u.ref = ref, .domid = 0, .offset = 40 },
+		  .dest = { .u.gmfn = mfn_x(virt_to_mfn(dst)), .domid = DOMID_SELF, .offset = 8 },
+		  .len = 8, .flags = GNTCOPY_source_gref },
+		{ .source = { .u.ref = 100000, .domid = 0 },
+		  .dest = { .u.gmfn = mfn_x(virt_to_mfn(dst)), .domid = DOMID_SELF },
+		  .len = 8, .flags = GNTCOPY_source_gref },
+	};
+	int crc = gnttab_copy(cp, 2);
+	if (crc != -EIO || cp[0].status != GNTST_okay || cp[1].status == GNTST_okay ||
+	    dst[1] != 0x6772616e74)
+		FAIL("copy: %d, statuses %d %d, copied %#llx", crc, cp[0].status, cp[1].status,
+		     (unsigned long long)dst[1]);
+	rc = gnttab_end_access(ref);
+	page_free(page, 1);
+	page_free(dst, 1);
+	if (rc)
+		FAIL("end_access: %d", rc);
+	kprintf("selftest %s: ok (own grant %u mapped and unmapped, bad batch unwound, "
+		"bogus unmap -> %d (slot kept), copy per-op status)\n", name, ref,
+		gnttab_unmap_refs(slot, &bogus, 1));
+	return 0;
+}
+
+/* ---- named cases ---- */
+
+static volatile uint64_t overflow_depth;
+/* Volatile, so the compiler cannot see that the recursion never ends. */
+static volatile uint64_t overflow_limit = UINT64_MAX;
+
+static uint64_t recurse(uint64_t n)
+{
+	volatile char frame[256];
+
+	frame[0] = (char)n;
+	frame[255] = (char)n;
+	overflow_depth = n;
+	if (n >= overflow_limit)
+		return 0;
+	return recurse(n + 1) + frame[0] + frame[255];
+}
+
+static void stack_hog(void *unused)
+{
+	(void)unused;
+	kprintf("selftest stack-overflow: recursing on a 36 KiB stack\n");
+	recurse(0);
+}
+
+/* Holds every other free page so no run of two pages is left. */
+static void **held;
+static size_t held_count;
+
+static int fragment(void)
+{
+	struct mm_stats st;
+
+	if (held) {
+		kprintf("selftest fragment: already holding %zu pages\n", held_count);
+		return -EBUSY;
+	}
+	mm_get_stats(&st);
+	size_t max = st.free_pages;
+	void **all = vmalloc(max * sizeof(void *));
+	if (!all)
+		return -ENOMEM;
+	size_t n = 0;
+	while (n < max && (all[n] = page_alloc(1)))
+		n++;
+	held = vmalloc((n / 2 + 1) * sizeof(void *));
+	held_count = 0;
+	/* Keep the ones at odd pfns: no two free pages are neighbours. */
+	for (size_t i = 0; i < n; i++) {
+		if (held && (pfn_x(virt_to_pfn(all[i])) & 1))
+			held[held_count++] = all[i];
+		else
+			page_free(all[i], 1);
+	}
+	vfree(all);
+	mm_get_stats(&st);
+	kprintf("selftest fragment: holding %zu pages, %llu free in runs of one page\n",
+		held_count, (unsigned long long)st.free_pages);
+	return 0;
+}
+
+static int unfragment(void)
+{
+	for (size_t i = 0; i < held_count; i++)
+		page_free(held[i], 1);
+	kprintf("selftest unfragment: released %zu pages\n", held_count);
+	vfree(held);
+	held = NULL;
+	held_count = 0;
+	return 0;
+}
+
 static struct waitq test_wq;
 static volatile int waiter_state;
 
@@ -217,18 +493,43 @@ static int cmd_selftest(int argc, char **argv)
 {
 	int failed = 0;
 
-	(void)argc;
-	(void)argv;
+	if (argc > 1) {
+		if (!strcmp(argv[1], "stack-overflow")) {
+			if (!thread_create("stack-hog", stack_hog, NULL))
+				return -ENOMEM;
+			thread_sleep_ns(1000000000ULL);
+			kprintf("selftest stack-overflow: FAIL the thread survived (depth %llu)\n",
+				(unsigned long long)overflow_depth);
+			return -EIO;
+		}
+		if (!strcmp(argv[1], "fragment"))
+			return fragment();
+		if (!strcmp(argv[1], "unfragment"))
+			return unfragment();
+		if (!strcmp(argv[1], "highmem"))
+			return test_highmem();
+		if (!strcmp(argv[1], "gnttab"))
+			return test_gnttab();
+		kprintf("selftest: unknown case '%s' (stack-overflow, fragment, unfragment, "
+			"highmem, gnttab)\n", argv[1]);
+		return -EINVAL;
+	}
 	failed += test_heap() != 0;
 	failed += test_evtchn() != 0;
 	failed += test_timer() != 0;
 	failed += test_vmap() != 0;
 	failed += test_threads() != 0;
+	failed += test_vmalloc() != 0;
+	failed += test_slab_return() != 0;
+	failed += test_highmem() != 0;
+	failed += test_gnttab() != 0;
 	kprintf("selftest: %d failed\n", failed);
 	return failed ? -EIO : 0;
 }
 
 const struct command selftest_commands[] = {
-	{ "selftest", cmd_selftest, NULL, "test: exercise heap, events, timers, vmap, threads" },
+	{ "selftest", cmd_selftest, "[CASE]",
+	  "test: heap, events, timers, vmap, threads, vmalloc, slabs, highmem, gnttab; "
+	  "CASE: stack-overflow (stops dom0), fragment/unfragment, highmem, gnttab" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -10,14 +10,30 @@
 #include <keel/hypercall.h>
 #include <keel/irq.h>
 #include <keel/kernel.h>
+#include <keel/mm.h>
 
-#define STACK_BYTES (32 * 1024)
+/*
+ * Stacks are vmalloc areas: an unmapped guard page lies below each one, so
+ * an overflow faults instead of corrupting the heap.  Xen delivers a
+ * fault on the faulting thread's own stack, though, and cannot write its
+ * frame into the guard page (it would crash dom0 with no word about the
+ * thread), so overflow is caught one page early: a debug-register write
+ * watchpoint (DR0) sits on the word TRIPWIRE_BYTES above the bottom of the
+ * running thread's stack, and the #DB it raises is reported with the
+ * thread's name while TRIPWIRE_BYTES of stack remain for the report.  An
+ * overflow that jumps past the tripwire still hits the guard page.
+ */
+#define TRIPWIRE_BYTES 4096
+/* 32 KiB usable above the tripwire. */
+#define STACK_BYTES (32 * 1024 + TRIPWIRE_BYTES)
+#define DR7_L0_WRITE_8 (1UL | (1UL << 16) | (3UL << 18))
+#define DR6_B0 1UL
 
 enum thread_state { T_RUNNABLE, T_WAITING, T_DEAD };
 
 struct thread {
 	uint64_t rsp;
-	void *stack;
+	void *stack;              /* lowest byte; NULL for idle (the boot stack) */
 	const char *name;
 	enum thread_state state;
 	struct thread *next;      /* run queue or wait queue link */
@@ -34,6 +50,18 @@ static struct thread *current = &idle_thread;
 static struct thread *runq_head, *runq_tail;
 static struct thread *dead_list;
 static struct sched_stats stats;
+/* DR0 points here while a thread without a guarded stack (idle) runs. */
+static uint64_t tripwire_idle;
+static bool tripwire_on;
+
+static void tripwire_arm(struct thread *t)
+{
+	if (!tripwire_on)
+		return;
+	unsigned long a = t->stack ? (unsigned long)t->stack + TRIPWIRE_BYTES
+				   : (unsigned long)&tripwire_idle;
+	hypercall2(__HYPERVISOR_set_debugreg, 0, a);
+}
 
 struct thread *thread_current(void)
 {
@@ -83,12 +111,13 @@ static void schedule(void)
 		return;
 	current = next;
 	stats.switches++;
+	tripwire_arm(next);
 	arch_switch_stack(&prev->rsp, next->rsp);
 	/* Back on prev's stack: reap threads that died meanwhile. */
 	while (dead_list && dead_list != current) {
 		struct thread *d = dead_list;
 		dead_list = d->next;
-		kfree(d->stack);
+		vfree(d->stack);
 		kfree(d);
 	}
 }
@@ -99,7 +128,7 @@ struct thread *thread_create(const char *name, void (*fn)(void *), void *arg)
 
 	if (!t)
 		return NULL;
-	t->stack = kmalloc(STACK_BYTES);
+	t->stack = vmalloc(STACK_BYTES);
 	if (!t->stack) {
 		kfree(t);
 		return NULL;
@@ -236,6 +265,34 @@ void thread_sleep_ns(uint64_t ns)
 void sched_init(void)
 {
 	stats.threads = 1;
+	if (hypercall2(__HYPERVISOR_set_debugreg, 0, (unsigned long)&tripwire_idle) == 0 &&
+	    hypercall2(__HYPERVISOR_set_debugreg, 7, DR7_L0_WRITE_8) == 0)
+		tripwire_on = true;
+	else
+		klog("threads: no debug registers: stack overflow is caught by the guard page only\n");
+}
+
+bool thread_stack_overflow_report(int64_t vector, uint64_t fault_addr, uint64_t rsp)
+{
+	struct thread *t = current;
+
+	if (!t->stack)
+		return false;
+	uint64_t bottom = (uint64_t)t->stack, top = bottom + STACK_BYTES;
+	bool hit = false;
+	if (vector == 1 && tripwire_on)
+		hit = (hypercall1(__HYPERVISOR_get_debugreg, 6) & DR6_B0) != 0;
+	else if (vector == 14)
+		hit = fault_addr >= bottom - PAGE_SIZE && fault_addr < bottom;
+	if (!hit && rsp >= bottom - PAGE_SIZE && rsp < bottom + TRIPWIRE_BYTES)
+		hit = true;
+	if (!hit)
+		return false;
+	kprintf("\nkeel: STACK OVERFLOW in thread '%s': stack %#llx-%#llx, rsp %#llx, "
+		"%s\n", t->name, (unsigned long long)bottom, (unsigned long long)top,
+		(unsigned long long)rsp,
+		vector == 1 ? "less than 4 KiB left (tripwire)" : "fault in the guard page");
+	return true;
 }
 
 void sched_get_stats(struct sched_stats *out)

@@ -83,6 +83,39 @@ int range_alloc(struct range_alloc *r, uint64_t n, uint64_t align, uint64_t *out
 	return 0;
 }
 
+int range_alloc_below(struct range_alloc *r, uint64_t n, uint64_t limit, uint64_t *out)
+{
+	if (n == 0 || n > r->free || limit <= r->base)
+		return -ENOMEM;
+	uint64_t i = search(r, 0, MIN(r->count, limit - r->base), n, 1);
+	if (i == UINT64_MAX)
+		return -ENOMEM;
+	bits_set(r->bits, i, n, true);
+	r->free -= n;
+	*out = r->base + i;
+	return 0;
+}
+
+size_t range_take_highest(struct range_alloc *r, uint64_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (uint64_t i = r->count; i > 0 && n < max && r->free;) {
+		/* Skip whole used words quickly. */
+		if (i % 64 == 0 && r->bits[i / 64 - 1] == ~0ULL) {
+			i -= 64;
+			continue;
+		}
+		i--;
+		if (!bit_get(r->bits, i)) {
+			bits_set(r->bits, i, 1, true);
+			r->free--;
+			out[n++] = r->base + i;
+		}
+	}
+	return n;
+}
+
 void range_free(struct range_alloc *r, uint64_t first, uint64_t n)
 {
 	ASSERT(first >= r->base && first - r->base + n <= r->count);

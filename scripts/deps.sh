@@ -14,7 +14,7 @@ pkgs=(
 	busybox-static         # the domU test ramdisk's userland
 	xenstore-utils         # xenstore-read & co. run inside test domUs
 	cpio gzip xz-utils     # boot archive and ramdisks
-	gdisk parted lvm2 e2fsprogs  # tests: host-made disk images (GPT, MBR, LVM2, ext4)
+	gdisk fdisk parted lvm2 e2fsprogs  # tests: host-made disk images (GPT, MBR, LVM2, ext4)
 	liblzma-dev zlib1g-dev libzstd-dev liblz4-dev  # guest kernel decompression
 )
 missing=()

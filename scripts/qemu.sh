@@ -4,7 +4,8 @@
 # Environment:
 #   KEEL_ARGS     keel's command line            (default: empty)
 #   XEN_ARGS      extra Xen command line         (default: empty)
-#   DOM0_MEM      dom0 memory                    (default: 256M)
+#   DOM0_MEM      dom0 memory                    (default: 256M; "none": no dom0_mem,
+#                 Xen gives dom0 nearly all memory and keel gives back the rest)
 #   QEMU_MEM      machine memory in MiB          (default: 1024)
 #   KEEL_ARCHIVE  boot archive (cpio)            (default: bootfs/ packed)
 #   QEMU_TIMEOUT  seconds before QEMU is killed  (default: none)
@@ -26,7 +27,9 @@ if [ -z "$archive" ]; then
 	scripts/mkarchive.sh bootfs "$archive" >/dev/null
 fi
 # Xen: serial console, dom0 sized small, keel gets its input (fact 21).
-xen_cmd="console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEM:-256M},max:${DOM0_MEM:-256M} dom0_max_vcpus=1 loglvl=all guest_loglvl=all ${XEN_ARGS:-}"
+dom0_mem="dom0_mem=${DOM0_MEM:-256M},max:${DOM0_MEM:-256M}"
+[ "${DOM0_MEM:-}" = none ] && dom0_mem=
+xen_cmd="console=com1 com1=115200,8n1 $dom0_mem dom0_max_vcpus=1 loglvl=all guest_loglvl=all ${XEN_ARGS:-}"
 # QEMU splits -initrd at commas: keel's arguments must not contain any.
 case "${KEEL_ARGS:-}" in *,*) echo "error: KEEL_ARGS must not contain commas" >&2; exit 1;; esac
 extra=()

@@ -204,7 +204,7 @@ static int populate(struct build *b)
 	static xen_pfn_t extents[512];
 	uint64_t pfn = 0;
 
-	b->p2m = kmalloc(b->nr_pages * sizeof(uint64_t));
+	b->p2m = vmalloc(b->nr_pages * sizeof(uint64_t));
 	if (!b->p2m)
 		return fail(b, -ENOMEM, "no dom0 memory for the P2M of %llu pages",
 			    (unsigned long long)b->nr_pages);
@@ -257,13 +257,13 @@ static int map_guest(struct build *b)
 	mfn_t *mfns;
 
 	b->mapped_pages = pfn_of(b, b->lay.v_end);
-	mfns = kmalloc(b->mapped_pages * sizeof(mfn_t));
+	mfns = vmalloc(b->mapped_pages * sizeof(mfn_t));
 	if (!mfns)
 		return fail(b, -ENOMEM, "no dom0 memory to map the guest");
 	for (uint64_t i = 0; i < b->mapped_pages; i++)
 		mfns[i] = _mfn(b->p2m[i]);
 	b->map = vmap_mfns(mfns, b->mapped_pages, b->domid, true, &err);
-	kfree(mfns);
+	vfree(mfns);
 	if (!b->map)
 		return fail(b, err, "cannot map the guest's memory: %d", err);
 	return 0;
@@ -509,14 +509,14 @@ int builder_build(const struct build_spec *spec, struct build_result *res, char 
 			goto err_destroy;
 		}
 	}
-	kfree(b.p2m);
+	vfree(b.p2m);
 	res->build_ns = time_now_ns() - t0;
 	res->finish_ns = time_now_ns() - t3;
 	return 0;
 
 err_destroy:
 	unmap_guest(&b);
-	kfree(b.p2m);
+	vfree(b.p2m);
 	if (b.domid)
 		domain_destroy(b.domid);
 	res->domid = 0;

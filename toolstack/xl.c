@@ -572,6 +572,20 @@ static int cmd_mem_set(int argc, char **argv)
 		kprintf("mem-set: invalid memory size: %s\n", argv[2]);
 		return -EINVAL;
 	}
+	if (domid == 0) {
+		/* dom0 is keel: the balloon acts now, as Linux's balloon driver
+		 * would on the target node that xl writes. */
+		uint64_t now_pages;
+		int rc = mm_balloon_set(kib / 4, &now_pages);
+		snprintf(path, sizeof(path), "/local/domain/0/memory/target");
+		xsd_printf(path, "%llu", (unsigned long long)(now_pages * 4));
+		if (rc)
+			kprintf("mem-set: dom0 reached %llu KiB of %llu KiB: %s\n",
+				(unsigned long long)(now_pages * 4), (unsigned long long)kib,
+				kib / 4 < now_pages ? "not enough free dom0 memory to give back"
+						    : "Xen has no more memory for dom0");
+		return rc;
+	}
 	struct domain *d = toolstack_domain_by_id(domid);
 	if (d && kib > d->cfg.maxmem_mib * 1024) {
 		kprintf("mem-set: %llu KiB is above the domain's maxmem (%llu MiB)\n",

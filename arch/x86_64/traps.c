@@ -100,6 +100,7 @@ void trap_handler(struct trap_frame *f)
 		power_crash();
 	}
 	in_fatal = true;
+	thread_stack_overflow_report(f->vector, this_vcpu()->arch.cr2, f->rsp);
 	const char *name = f->vector >= 0 && (size_t)f->vector < ARRAY_SIZE(names)
 				   ? names[f->vector] : "unknown";
 	kprintf("\nkeel: FATAL EXCEPTION %lld (%s) in thread '%s'\n", (long long)f->vector,

@@ -682,6 +682,78 @@ int acpi_find_s5(acpi_read_phys_fn read_phys, void *ctx, struct acpi_s5_info *ou
 	return acpi_find_s5_from_rsdp(read_phys, ctx, rsdp, out);
 }
 
+/* ---- MCFG ----------------------------------------------------------------- */
+
+int acpi_parse_mcfg(const void *table, size_t len, struct acpi_mcfg_entry *out, size_t max,
+		    size_t *n)
+{
+	const uint8_t *t = table;
+
+	*n = 0;
+	/* The header, 8 reserved bytes, then 16-byte allocation entries. */
+	if (len < SDT_HEADER_BYTES + 8 || memcmp(t, "MCFG", 4) != 0 ||
+	    get32(t + SDT_LENGTH) != len)
+		return -EINVAL;
+	for (size_t off = SDT_HEADER_BYTES + 8; off + 16 <= len && *n < max; off += 16) {
+		struct acpi_mcfg_entry *e = &out[*n];
+		e->base = get64(t + off);
+		e->segment = get16(t + off + 8);
+		e->start_bus = t[off + 10];
+		e->end_bus = t[off + 11];
+		/* An empty or inverted bus range, or an unaligned base, is not usable. */
+		if (e->end_bus < e->start_bus || (e->base & 0xfffff) || e->base == 0)
+			continue;
+		(*n)++;
+	}
+	return *n ? 0 : -ENOENT;
+}
+
+int acpi_find_mcfg(acpi_read_phys_fn read_phys, void *ctx, struct acpi_mcfg_entry *out,
+		   size_t max, size_t *n)
+{
+	struct acpi_reader rd = { read_phys, ctx };
+	struct root_table root = { NULL, 0, 4 };
+	uint8_t rsdp[RSDP_V2_BYTES];
+	uint64_t rsdp_paddr, paddr;
+	uint8_t *mcfg;
+	uint32_t len;
+	int rc;
+
+	*n = 0;
+	rc = acpi_find_rsdp(read_phys, ctx, &rsdp_paddr);
+	if (rc)
+		return rc;
+	rc = phys_read(&rd, rsdp_paddr, rsdp, RSDP_V1_BYTES);
+	if (rc)
+		return rc;
+	uint64_t xsdt = 0;
+	if (rsdp[RSDP_REVISION] >= 2) {
+		rc = phys_read(&rd, rsdp_paddr, rsdp, RSDP_V2_BYTES);
+		if (rc)
+			return rc;
+		if (checksum(rsdp, RSDP_V2_BYTES) == 0)
+			xsdt = get64(rsdp + RSDP_XSDT_ADDRESS);
+	}
+	rc = xsdt ? root_load(&rd, xsdt, true, &root) : -ENOENT;
+	if (rc) {
+		if (root.t)
+			kfree(root.t);
+		root.t = NULL;
+		rc = root_load(&rd, get32(rsdp + RSDP_RSDT_ADDRESS), false, &root);
+	}
+	if (rc)
+		goto out;
+	rc = root_find(&rd, &root, "MCFG", TABLE_MAX_BYTES, &paddr, &mcfg, &len);
+	if (rc)
+		goto out;
+	rc = acpi_parse_mcfg(mcfg, len, out, max, n);
+	kfree(mcfg);
+out:
+	if (root.t)
+		kfree(root.t);
+	return rc;
+}
+
 uint16_t acpi_s5_pm1_value(const struct acpi_s5_info *info, int which)
 {
 	uint8_t typ = which ? info->slp_typb : info->slp_typa;

@@ -168,6 +168,74 @@ static void child_done(struct blk_request *child, int status)
 		parent->done(parent, parent->child_status);
 }
 
+/* ---- backlog: requests a full driver queue could not take ---- */
+
+static struct spinlock backlog_lock = SPINLOCK_INIT("blk backlog");
+static struct waitq requeue_wq;
+static bool requeue_wanted;
+static bool requeue_started;
+
+static void backlog_append(struct blkdev *disk, struct blk_request *req)
+{
+	req->backlog_next = NULL;
+	if (disk->backlog_tail)
+		disk->backlog_tail->backlog_next = req;
+	else
+		disk->backlog_head = req;
+	disk->backlog_tail = req;
+	disk->backlogged++;
+}
+
+void blkdev_kick_backlog(struct blkdev *disk)
+{
+	if (!__atomic_load_n(&disk->backlog_head, __ATOMIC_RELAXED))
+		return;
+	requeue_wanted = true;
+	waitq_wake_all(&requeue_wq);
+}
+
+static bool requeue_cond(void *ctx)
+{
+	(void)ctx;
+	return requeue_wanted;
+}
+
+/* Resubmits each disk's backlog in order until the driver is full again. */
+static void requeue_thread(void *unused)
+{
+	(void)unused;
+	for (;;) {
+		waitq_wait_until(&requeue_wq, requeue_cond, NULL, 0);
+		requeue_wanted = false;
+		for (struct blkdev *d = devices; d; d = d->next) {
+			for (;;) {
+				unsigned long f = spin_lock_irqsave(&backlog_lock);
+				struct blk_request *req = d->backlog_head;
+				if (req) {
+					d->backlog_head = req->backlog_next;
+					if (!d->backlog_head)
+						d->backlog_tail = NULL;
+				}
+				spin_unlock_irqrestore(&backlog_lock, f);
+				if (!req)
+					break;
+				int rc = d->ops->submit(d, req);
+				if (rc == -EAGAIN) {
+					f = spin_lock_irqsave(&backlog_lock);
+					req->backlog_next = d->backlog_head;
+					d->backlog_head = req;
+					if (!d->backlog_tail)
+						d->backlog_tail = req;
+					spin_unlock_irqrestore(&backlog_lock, f);
+					break;
+				}
+				if (rc)
+					req->done(req, rc);
+			}
+		}
+	}
+}
+
 static int submit_to_disk(struct blkdev *disk, struct blk_request *req)
 {
 	if (req->op == BLK_OP_READ)
@@ -178,7 +246,24 @@ static int submit_to_disk(struct blkdev *disk, struct blk_request *req)
 		disk->flushes++;
 	else
 		disk->discards++;
-	return disk->ops->submit(disk, req);
+	/* Behind a backlog, a new request waits its turn (FIFO). */
+	unsigned long f = spin_lock_irqsave(&backlog_lock);
+	if (disk->backlog_head) {
+		backlog_append(disk, req);
+		spin_unlock_irqrestore(&backlog_lock, f);
+		return 0;
+	}
+	spin_unlock_irqrestore(&backlog_lock, f);
+	int rc = disk->ops->submit(disk, req);
+	if (rc != -EAGAIN)
+		return rc;
+	f = spin_lock_irqsave(&backlog_lock);
+	backlog_append(disk, req);
+	spin_unlock_irqrestore(&backlog_lock, f);
+	/* A completion may have come between the driver's refusal and the
+	 * append: make sure the requeue thread looks. */
+	blkdev_kick_backlog(disk);
+	return 0;
 }
 
 static int split_and_submit(struct blkdev *dev, struct blk_request *req);
@@ -278,6 +363,53 @@ static int split_and_submit(struct blkdev *dev, struct blk_request *req)
 	return 0;
 }
 
+/*
+ * A request with more segments than the disk takes in one command is sent
+ * as several, each a run of the parent's segments (and so of its sectors):
+ * the children point into the parent's segment array, nothing is copied.
+ */
+static int split_by_segs(struct blkdev *dev, struct blk_request *req, unsigned int max)
+{
+	unsigned int pieces = (req->nr_segs + max - 1) / max;
+	struct blk_request **kids = kzalloc(pieces * sizeof(*kids));
+
+	if (!kids)
+		return -ENOMEM;
+	uint64_t sector = req->sector;
+	for (unsigned int k = 0; k < pieces; k++) {
+		struct blk_request *c = kzalloc(sizeof(*c));
+		if (!c) {
+			for (unsigned int j = 0; j < k; j++)
+				kfree(kids[j]);
+			kfree(kids);
+			return -ENOMEM;
+		}
+		unsigned int first = k * max;
+		unsigned int n = MIN(max, (unsigned int)req->nr_segs - first);
+		uint64_t bytes = 0;
+		for (unsigned int i = 0; i < n; i++)
+			bytes += req->segs[first + i].len_bytes;
+		*c = (struct blk_request){ .op = req->op, .fua = req->fua, .sector = sector,
+					   .nr_sectors = (uint32_t)(bytes / SECTOR_BYTES),
+					   .nr_segs = (uint16_t)n, .segs = req->segs + first,
+					   .done = child_done, .parent = req };
+		sector += bytes / SECTOR_BYTES;
+		kids[k] = c;
+	}
+	req->children_left = pieces;
+	req->child_status = 0;
+	for (unsigned int k = 0; k < pieces; k++) {
+		int r = submit_down(dev, kids[k]);
+		if (r) {
+			for (unsigned int j = k; j < pieces; j++)
+				child_done(kids[j], r);
+			break;
+		}
+	}
+	kfree(kids);
+	return 0;
+}
+
 int blk_submit(struct blkdev *dev, struct blk_request *req)
 {
 	int rc = check(dev, req);
@@ -287,6 +419,9 @@ int blk_submit(struct blkdev *dev, struct blk_request *req)
 		return rc;
 	}
 	req->parent = NULL;
+	unsigned int max = blkdev_disk_of(dev)->max_segs;
+	if ((req->op == BLK_OP_READ || req->op == BLK_OP_WRITE) && max && req->nr_segs > max)
+		return split_by_segs(dev, req, max);
 	return submit_down(dev, req);
 }
 
@@ -339,10 +474,6 @@ static int sync_op(struct blkdev *dev, enum blk_op op, uint64_t sector, void *bu
 		req.nr_segs = (uint16_t)n;
 	}
 	int rc = blk_submit(dev, &req);
-	while (rc == -EAGAIN) {
-		thread_sleep_ns(100000);
-		rc = blk_submit(dev, &req);
-	}
 	if (rc == 0) {
 		completion_wait(&w.done, 0);
 		rc = w.status;
@@ -397,6 +528,11 @@ int blkdev_register_disk(struct blkdev *dev)
 {
 	if (!dev->ops || !dev->nr_sectors)
 		return -EINVAL;
+	if (!requeue_started) {
+		requeue_started = true;
+		if (!thread_create("blk-requeue", requeue_thread, NULL))
+			klog("blk: cannot start the requeue thread: a full queue will fail requests\n");
+	}
 	dev->type = BLKDEV_DISK;
 	dev->parent = NULL;
 	mutex_lock(&registry_lock);

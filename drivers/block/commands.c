@@ -10,20 +10,9 @@
 #include <keel/nvme.h>
 #include <keel/pci.h>
 #include <keel/pci_irq.h>
+#include <lib/crc32.h>
 #include <lib/printf.h>
 
-/* zlib's CRC-32 (the static library keel links for guest kernels).  Like
- * all of Debian's userspace code it may use the red zone, so events stay
- * masked while it runs (see decompress_enter in kernel/main.c). */
-extern unsigned long crc32(unsigned long crc, const unsigned char *buf, unsigned int len);
-
-static uint32_t crc32_update(uint32_t crc, const void *buf, size_t len)
-{
-	irq_disable();
-	crc = (uint32_t)crc32(crc, buf, (unsigned int)len);
-	irq_enable();
-	return crc;
-}
 
 static int cmd_lspci(int argc, char **argv)
 {
@@ -85,12 +74,18 @@ static const char *type_name(enum blkdev_type t)
 	return t == BLKDEV_DISK ? "disk" : t == BLKDEV_PART ? "part" : "lvm";
 }
 
-static void lsblk_tree(struct blkdev *parent, int depth, bool bytes)
+/* Tree drawing as `lsblk --ascii` does it: "|-" for a child with a later
+ * sibling, "`-" for the last one, "| " continuing an open branch. */
+static void lsblk_tree(struct blkdev *parent, const char *prefix, bool bytes)
 {
+	struct blkdev *last = NULL;
+	for (struct blkdev *d = blkdev_first(); d; d = d->next)
+		if (d->parent == parent)
+			last = d;
 	for (struct blkdev *d = blkdev_first(); d; d = d->next) {
 		if (d->parent != parent)
 			continue;
-		char size[24], name[64];
+		char size[24], name[64], line[96], sub[48];
 		if (bytes)
 			ksnprintf(size, sizeof(size), "%llu",
 				  (unsigned long long)(d->nr_sectors * SECTOR_BYTES));
@@ -108,11 +103,13 @@ static void lsblk_tree(struct blkdev *parent, int depth, bool bytes)
 		} else {
 			ksnprintf(name, sizeof(name), "%s", d->name);
 		}
-		kprintf("%*s%s%-*s %3u:%-3u %2d %*s %2d %-4s %s\n", depth * 2, "",
-			depth ? "`-" : "", 20 - depth * 2 - (depth ? 2 : 0), name, d->major, d->minor,
+		ksnprintf(line, sizeof(line), "%s%s%s", prefix, parent ? (d == last ? "`-" : "|-") : "",
+			  name);
+		kprintf("%-20s %3u:%-3u %2d %*s %2d %-4s %s\n", line, d->major, d->minor,
 			d->removable, bytes ? 12 : 5, size, d->read_only, type_name(d->type),
 			d->holder);
-		lsblk_tree(d, depth + 1, bytes);
+		ksnprintf(sub, sizeof(sub), "%s%s", prefix, parent ? (d == last ? "  " : "| ") : "");
+		lsblk_tree(d, sub, bytes);
 	}
 }
 
@@ -123,7 +120,7 @@ static int cmd_lsblk(int argc, char **argv)
 	if (!pci_probe_wait(10000000000ull))
 		kprintf("lsblk: device probing still running\n");
 	kprintf("%-20s MAJ:MIN RM %*s RO TYPE USED BY\n", "NAME", bytes ? 12 : 5, "SIZE");
-	lsblk_tree(NULL, 0, bytes);
+	lsblk_tree(NULL, "", bytes);
 	return 0;
 }
 
@@ -175,7 +172,7 @@ static int cmd_blk_read(int argc, char **argv)
 	char *buf = page_alloc(CHUNK_PAGES);
 	if (!buf)
 		return -ENOMEM;
-	uint32_t crc = 0;
+	uint32_t crc = ~0u;
 	for (uint64_t done = 0; done < len;) {
 		size_t n = (size_t)MIN(len - done, (uint64_t)CHUNK_PAGES * PAGE_SIZE);
 		rc = blk_read_sync(dev, (off + done) / 512, buf, n);
@@ -189,7 +186,7 @@ static int cmd_blk_read(int argc, char **argv)
 	}
 	if (!rc)
 		kprintf("blk-read: %s: %llu bytes at %llu crc32 %08x\n", dev->name,
-			(unsigned long long)len, (unsigned long long)off, crc);
+			(unsigned long long)len, (unsigned long long)off, ~crc);
 	page_free(buf, CHUNK_PAGES);
 	return rc;
 }
@@ -217,7 +214,7 @@ static int cmd_blk_write(int argc, char **argv)
 	char *buf = page_alloc(CHUNK_PAGES);
 	if (!buf)
 		return -ENOMEM;
-	uint32_t crc = 0;
+	uint32_t crc = ~0u;
 	for (uint64_t done = 0; done < len;) {
 		size_t n = (size_t)MIN(len - done, (uint64_t)CHUNK_PAGES * PAGE_SIZE);
 		uint64_t *w = (uint64_t *)buf;
@@ -236,7 +233,7 @@ static int cmd_blk_write(int argc, char **argv)
 		rc = blk_flush_sync(dev);
 	if (!rc)
 		kprintf("blk-write: %s: %llu bytes at %llu crc32 %08x, flushed\n", dev->name,
-			(unsigned long long)len, (unsigned long long)off, crc);
+			(unsigned long long)len, (unsigned long long)off, ~crc);
 	page_free(buf, CHUNK_PAGES);
 	return rc;
 }

@@ -1,15 +1,118 @@
 /*
  * Partition and LVM discovery on a new disk.  The table and metadata
  * parsers are pure code in this folder (gpt.c, mbr.c, lvm*.c); this file
- * reads the disk for them and turns what they return into stacked blkdevs.
+ * reads the disk for them and turns what they return into stacked blkdevs
+ * named as Linux names them (vda3, nvme0n1p2).  Every refusal is logged
+ * with the device's name and the parser's reason, and the refused table or
+ * volume is simply not offered.
  */
 #include <keel/blkscan.h>
 #include <keel/kernel.h>
+#include <keel/part.h>
+#include <lib/printf.h>
+
+/* Minors past a driver's own range come from the shared extended major,
+ * as Linux's blkext (259) hands them out. */
+static uint32_t next_ext_minor;
+
+uint32_t blkdev_alloc_ext_minor(void)
+{
+	return next_ext_minor++;
+}
+
+/* disk_reader over the block layer: one logical sector at a time. */
+struct scan_ctx {
+	struct blkdev *dev;
+	uint8_t *bounce;   /* one page: I/O buffers must be 512-aligned */
+};
+
+static int scan_read(void *ctx, uint64_t byte_offset, void *buf, size_t len)
+{
+	struct scan_ctx *c = ctx;
+
+	if ((byte_offset % SECTOR_BYTES) || len > PAGE_SIZE || (len % SECTOR_BYTES))
+		return -EINVAL;
+	int rc = blk_read_sync(c->dev, byte_offset / SECTOR_BYTES, c->bounce, len);
+	if (rc == 0)
+		memcpy(buf, c->bounce, len);
+	return rc;
+}
+
+static void part_name(const struct blkdev *disk, unsigned int number, char *buf, size_t len)
+{
+	size_t n = strlen(disk->name);
+	bool digit = n && disk->name[n - 1] >= '0' && disk->name[n - 1] <= '9';
+	ksnprintf(buf, len, "%s%s%u", disk->name, digit ? "p" : "", number);
+}
+
+static void add_partitions(struct blkdev *disk, const struct part_table *t)
+{
+	uint64_t per = disk->logical_block_bytes / SECTOR_BYTES;
+
+	for (unsigned int i = 0; i < t->count; i++) {
+		const struct part_entry *e = &t->parts[i];
+		char name[48];
+		part_name(disk, e->number, name, sizeof(name));
+		struct blkdev *p = blkdev_add_child(disk, BLKDEV_PART, name, 1);
+		if (!p) {
+			klog("blk: %s: out of memory for partition %u\n", disk->name, e->number);
+			return;
+		}
+		p->extents[0] = (struct blk_extent){ 0, e->sectors * per, e->first_sector * per };
+		p->nr_sectors = e->sectors * per;
+		/* 16 minors per disk under the driver's major (15 partitions),
+		 * as Linux's virtio_blk has; the rest on the extended major. */
+		if (disk->major != 259 && e->number < 16) {
+			p->major = disk->major;
+			p->minor = disk->minor + e->number;
+		} else {
+			p->major = 259;
+			p->minor = blkdev_alloc_ext_minor();
+		}
+		if (t->scheme == PART_SCHEME_GPT)
+			ksnprintf(p->part_label, sizeof(p->part_label), "%s", e->name);
+		else
+			ksnprintf(p->part_label, sizeof(p->part_label), "type %02x%s", e->mbr_type,
+				  (e->flags & PART_F_EXTENDED) ? " (extended)" : "");
+		if (e->flags & PART_F_EXTENDED)
+			ksnprintf(p->holder, sizeof(p->holder), "extended partition table");
+	}
+}
 
 void blkscan_disk(struct blkdev *disk)
 {
-	(void)disk;
-	/* The GPT, MBR and LVM parsers are not wired yet: whole disks only. */
+	struct part_table *t = kzalloc(sizeof(*t));
+	struct scan_ctx c = { .dev = disk, .bounce = page_alloc(1) };
+
+	if (!t || !c.bounce) {
+		klog("blk: %s: out of memory for the partition scan\n", disk->name);
+		goto out;
+	}
+	struct disk_reader rd = {
+		.read = scan_read, .ctx = &c,
+		.size_sectors = disk->nr_sectors / (disk->logical_block_bytes / SECTOR_BYTES),
+		.sector_bytes = disk->logical_block_bytes,
+	};
+	int rc = part_scan(&rd, t);
+	for (unsigned int i = 0; i < t->warning_count && i < PART_WARNINGS_MAX; i++)
+		klog("blk: %s: %s\n", disk->name, t->warnings[i]);
+	if (t->warnings_dropped)
+		klog("blk: %s: %u more partition-table warnings\n", disk->name, t->warnings_dropped);
+	if (rc) {
+		klog("blk: %s: partition table refused: %s\n", disk->name,
+		     t->reason[0] ? t->reason : "read error");
+		goto out;
+	}
+	if (t->scheme != PART_SCHEME_NONE) {
+		klog("blk: %s: %s, %u partitions%s\n", disk->name,
+		     t->scheme == PART_SCHEME_GPT ? "GPT" : "MBR", t->count,
+		     t->gpt_used_backup ? " (from the backup GPT)" : "");
+		add_partitions(disk, t);
+	}
+out:
+	kfree(t);
+	if (c.bounce)
+		page_free(c.bounce, 1);
 }
 
 void blkdev_rescan_lvm(void)

@@ -1,10 +1,12 @@
 /*
  * PCI enumeration and configuration space for dom0.
  *
- * Configuration space is reached through the legacy mechanism (ports
- * 0xcf8/0xcfc), which every x86 chipset keel targets decodes (i440fx and
- * q35 alike) and which Xen emulates for dom0 with its own checks; it covers
- * the first 256 bytes of each function, all that keel's drivers use.
+ * Configuration space: where the ACPI MCFG table describes an ECAM window
+ * (q35, every PCIe server), reads go through it: Xen maps it read-only for
+ * dom0 after we confirm it (PHYSDEVOP_pci_mmcfg_reserved), a read is a plain
+ * load instead of a trap into Xen, and the extended space past byte 256 is
+ * reachable.  Writes, and every access on machines without MCFG (i440fx),
+ * use the legacy ports 0xcf8/0xcfc, which Xen emulates with its own checks.
  * Every function found is reported to Xen (PHYSDEVOP_pci_device_add): Xen
  * refuses MSI for devices it was not told of.
  *
@@ -13,6 +15,7 @@
  * delay the prompt.
  */
 #include <arch/io.h>
+#include <keel/acpi.h>
 #include <keel/hypercall.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
@@ -46,8 +49,13 @@ static uint32_t cfg_addr(uint8_t bus, uint8_t slot, uint8_t fn, unsigned int off
 }
 
 /* Raw reads used before a struct pci_dev exists. */
+static volatile uint8_t *ecam_fn(uint8_t bus, uint8_t slot, uint8_t fn);
+
 static uint32_t raw_read32(uint8_t bus, uint8_t slot, uint8_t fn, unsigned int off)
 {
+	volatile uint8_t *e = ecam_fn(bus, slot, fn);
+	if (e)
+		return mmio_read32(e + (off & 0xffc));
 	unsigned long f = spin_lock_irqsave(&cfg_lock);
 	outl(CFG_ADDR, cfg_addr(bus, slot, fn, off));
 	uint32_t v = inl(CFG_DATA);
@@ -55,13 +63,85 @@ static uint32_t raw_read32(uint8_t bus, uint8_t slot, uint8_t fn, unsigned int o
 	return v;
 }
 
+/* ECAM: the MCFG window of segment 0, mapped one slot (8 functions) at a time. */
+static struct {
+	uint64_t base;
+	uint8_t start_bus, end_bus;
+	bool present;
+	volatile uint8_t **slots[MAX_BUSES];  /* [bus][slot] -> 32 KiB mapping */
+} ecam;
+
+static volatile uint8_t *ecam_fn(uint8_t bus, uint8_t slot, uint8_t fn)
+{
+	if (!ecam.present || bus < ecam.start_bus || bus > ecam.end_bus)
+		return NULL;
+	if (!ecam.slots[bus]) {
+		ecam.slots[bus] = kzalloc(32 * sizeof(*ecam.slots[bus]));
+		if (!ecam.slots[bus])
+			return NULL;
+	}
+	if (!ecam.slots[bus][slot]) {
+		uint64_t ma = ecam.base + ((uint64_t)(bus - ecam.start_bus) << 20) +
+			      ((uint64_t)slot << 15);
+		ecam.slots[bus][slot] = ioremap(ma, 8 * PAGE_SIZE, false);
+		if (!ecam.slots[bus][slot])
+			return NULL;
+	}
+	return ecam.slots[bus][slot] + ((unsigned int)fn << 12);
+}
+
+static void ecam_init(void)
+{
+	struct acpi_mcfg_entry e[4];
+	size_t n;
+
+	if (acpi_find_mcfg(acpi_ioremap_read, NULL, e, ARRAY_SIZE(e), &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].segment != 0)
+			continue;  /* keel scans segment 0 only */
+		struct physdev_pci_mmcfg_reserved r = {
+			.address = e[i].base, .segment = 0, .start_bus = e[i].start_bus,
+			.end_bus = e[i].end_bus, .flags = XEN_PCI_MMCFG_RESERVED,
+		};
+		long rc = hyp_physdev_op(PHYSDEVOP_pci_mmcfg_reserved, &r);
+		if (rc) {
+			klog("pci: Xen refused the MCFG window at %#llx (%ld): using ports\n",
+			     (unsigned long long)e[i].base, rc);
+			return;
+		}
+		ecam.base = e[i].base;
+		ecam.start_bus = e[i].start_bus;
+		ecam.end_bus = e[i].end_bus;
+		ecam.present = true;
+		klog("pci: ECAM at %#llx for buses %02x-%02x\n", (unsigned long long)ecam.base,
+		     ecam.start_bus, ecam.end_bus);
+		return;
+	}
+}
+
+bool pci_has_ecam(void)
+{
+	return ecam.present;
+}
+
 uint32_t pci_cfg_read32(const struct pci_dev *d, unsigned int off)
 {
+	volatile uint8_t *e = ecam_fn(d->bus, d->slot, d->fn);
+	if (e)
+		return mmio_read32(e + (off & 0xffc));
+	if (off >= 256)
+		return 0xffffffff;
 	return raw_read32(d->bus, d->slot, d->fn, off);
 }
 
 uint16_t pci_cfg_read16(const struct pci_dev *d, unsigned int off)
 {
+	volatile uint8_t *e = ecam_fn(d->bus, d->slot, d->fn);
+	if (e)
+		return mmio_read16(e + (off & 0xffe));
+	if (off >= 256)
+		return 0xffff;
 	unsigned long f = spin_lock_irqsave(&cfg_lock);
 	outl(CFG_ADDR, cfg_addr(d->bus, d->slot, d->fn, off));
 	uint16_t v = inw(CFG_DATA + (off & 2));
@@ -71,6 +151,11 @@ uint16_t pci_cfg_read16(const struct pci_dev *d, unsigned int off)
 
 uint8_t pci_cfg_read8(const struct pci_dev *d, unsigned int off)
 {
+	volatile uint8_t *e = ecam_fn(d->bus, d->slot, d->fn);
+	if (e)
+		return mmio_read8(e + (off & 0xfff));
+	if (off >= 256)
+		return 0xff;
 	unsigned long f = spin_lock_irqsave(&cfg_lock);
 	outl(CFG_ADDR, cfg_addr(d->bus, d->slot, d->fn, off));
 	uint8_t v = inb(CFG_DATA + (off & 3));
@@ -259,6 +344,7 @@ static void scan_all(void);
 static void probe_thread(void *unused)
 {
 	(void)unused;
+	ecam_init();
 	scan_all();
 	for (struct pci_dev *d = dev_list; d; d = d->next) {
 		for (size_t i = 0; i < ARRAY_SIZE(drivers); i++) {

@@ -107,6 +107,7 @@ static void vblk_interrupt(void *ctx)
 			req->done(req, status);
 		}
 	}
+	blkdev_kick_backlog(&v->bdev);
 }
 
 static int vblk_submit(struct blkdev *dev, struct blk_request *req)

@@ -91,4 +91,27 @@ uint16_t acpi_s5_pm1_value(const struct acpi_s5_info *info, int which);
 #define ACPI_PM1_SLP_TYP_MASK  (7u << ACPI_PM1_SLP_TYP_SHIFT)
 #define ACPI_PM1_SLP_EN        (1u << 13)
 
+/* One MCFG allocation: the ECAM window of a PCI segment's bus range. */
+struct acpi_mcfg_entry {
+	uint64_t base;       /* machine address of bus 0's configuration space */
+	uint16_t segment;
+	uint8_t start_bus, end_bus;
+};
+
+/*
+ * Parses an MCFG table (already checksummed): up to max usable entries into
+ * out, count in *n.  Entries with an inverted bus range or a base that is
+ * not 1 MiB aligned are skipped.  0; -EINVAL (not an MCFG, bad length);
+ * -ENOENT (no usable entry).  Pure; does not allocate.
+ */
+int acpi_parse_mcfg(const void *table, size_t len, struct acpi_mcfg_entry *out, size_t max,
+		    size_t *n);
+/* Finds the RSDP, the root table and its MCFG, then acpi_parse_mcfg().
+ * -ENOENT when the platform has no MCFG (QEMU's i440fx). */
+int acpi_find_mcfg(acpi_read_phys_fn read_phys, void *ctx, struct acpi_mcfg_entry *out,
+		   size_t max, size_t *n);
+
+/* acpi_read_phys_fn over short-lived ioremap mappings (kernel only). */
+int acpi_ioremap_read(void *ctx, uint64_t paddr, void *buf, size_t len);
+
 #endif

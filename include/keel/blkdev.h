@@ -17,6 +17,10 @@
  * negative errno (-EIO device error, -ETIMEDOUT device reset, -EOPNOTSUPP
  * operation not offered, -ENXIO device gone).  Only then may the segments'
  * pages be reused, unmapped or given back.
+ *
+ * A driver whose queue is full returns -EAGAIN; the layer then keeps the
+ * request in the disk's backlog (FIFO) and resubmits it after a completion,
+ * so callers of blk_submit never see -EAGAIN.
  */
 #ifndef KEEL_BLKDEV_H
 #define KEEL_BLKDEV_H
@@ -53,6 +57,7 @@ struct blk_request {
 	blk_done_t done;
 	void *ctx;            /* the submitter's */
 	/* Private to the block layer and the driver. */
+	struct blk_request *backlog_next;
 	struct blk_request *parent;
 	uint32_t children_left;
 	int child_status;
@@ -102,6 +107,10 @@ struct blkdev {
 	uint32_t open_writers;      /* exclusive-use accounting for blkback */
 
 	uint64_t reads, writes, flushes, discards, errors;
+	/* Disks: requests the driver had no room for (-EAGAIN), resubmitted
+	 * in order by the block layer's requeue thread. */
+	struct blk_request *backlog_head, *backlog_tail;
+	uint64_t backlogged;
 	struct blkdev *next;
 };
 
@@ -137,6 +146,12 @@ int blk_read_sync(struct blkdev *dev, uint64_t sector, void *buf, size_t bytes);
 int blk_write_sync(struct blkdev *dev, uint64_t sector, const void *buf, size_t bytes);
 int blk_flush_sync(struct blkdev *dev);
 int blk_discard_sync(struct blkdev *dev, uint64_t sector, uint64_t nr_sectors);
+
+/*
+ * Drivers call this after completing requests (any context, also upcall):
+ * if requests wait in the disk's backlog, the requeue thread resubmits them.
+ */
+void blkdev_kick_backlog(struct blkdev *disk);
 
 /* Allocates the next name index for a driver family ("vd" -> 0, 1...). */
 unsigned int blkdev_next_index(const char *family);

@@ -15,6 +15,8 @@ void blkscan_disk(struct blkdev *disk);
 /* Adds a partition or LV over parent with room for nr_extents extents. */
 struct blkdev *blkdev_add_child(struct blkdev *parent, enum blkdev_type type, const char *name,
 				unsigned int nr_extents);
+/* The next minor on the shared extended major 259 (Linux's blkext). */
+uint32_t blkdev_alloc_ext_minor(void);
 /* Removes every device stacked on disk (and disk itself if with_disk). */
 void blkdev_remove_children(struct blkdev *disk, bool with_disk);
 

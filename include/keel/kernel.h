@@ -28,6 +28,7 @@ struct boot_options {
 	uint64_t loglevel;   /* 0..7 */
 	bool autostart;      /* start /etc/xen/auto domains */
 	char test[32];       /* test hooks: a named scenario */
+	char dom0_keep[16];  /* "dom0_keep=SIZE": memory dom0 keeps (see kernel/main.c) */
 };
 extern struct boot_options boot_opts;
 
@@ -86,6 +87,13 @@ const char *thread_name(const struct thread *t);
 void thread_yield(void);
 /* Sleeps for ns nanoseconds; may sleep. */
 void thread_sleep_ns(uint64_t ns);
+/*
+ * Called by the trap handler on a fatal exception: if it is the current
+ * thread's stack overflowing (the #DB of the stack tripwire, a fault in the
+ * guard page, or rsp inside either), prints a report naming the thread and
+ * returns true.  Upcall/trap context.
+ */
+bool thread_stack_overflow_report(int64_t vector, uint64_t fault_addr, uint64_t rsp);
 /* Runs the idle loop on the boot stack; never returns. */
 void sched_run_idle(void) __attribute__((noreturn));
 
@@ -108,6 +116,16 @@ void sched_get_stats(struct sched_stats *out);
 /* ---- heap (kernel/heap.c) ---- */
 void heap_init(void);
 void heap_stats(uint64_t *in_use_bytes, uint64_t *slab_pages);
+struct heap_stats {
+	uint64_t in_use_bytes;        /* handed out, rounded to block sizes */
+	uint64_t slab_pages;          /* slab pages held now */
+	uint64_t empty_slab_pages;    /* of those, with no object in use */
+	uint64_t slab_pages_returned; /* slab pages given back since boot */
+	uint64_t vmalloc_bytes;       /* large blocks served by vmalloc */
+};
+void heap_get_stats(struct heap_stats *out);
+/* Gives every empty slab page back to the page allocator; never sleeps. */
+void heap_reclaim(void);
 
 /* ---- traps (arch/x86_64/traps.c) ---- */
 void traps_init(void);

@@ -61,6 +61,9 @@ struct pci_dev *pci_first(void);
 /* Sleeps until the probe thread has run every driver (or timeout); true if done. */
 bool pci_probe_wait(uint64_t timeout_ns);
 
+/* Reads past byte 255 need ECAM (MCFG); without it they read as all ones.
+ * Writes always go through the legacy ports and reach bytes 0-255 only. */
+bool pci_has_ecam(void);
 uint8_t pci_cfg_read8(const struct pci_dev *d, unsigned int off);
 uint16_t pci_cfg_read16(const struct pci_dev *d, unsigned int off);
 uint32_t pci_cfg_read32(const struct pci_dev *d, unsigned int off);

@@ -28,6 +28,14 @@ void range_init(struct range_alloc *r, uint64_t base, uint64_t count, uint64_t *
  * Returns 0 or -ENOMEM.
  */
 int range_alloc(struct range_alloc *r, uint64_t n, uint64_t align, uint64_t *out);
+/* Like range_alloc (no alignment), but the run must end at or below limit. */
+int range_alloc_below(struct range_alloc *r, uint64_t n, uint64_t limit, uint64_t *out);
+/*
+ * Marks up to max free units used, highest indices first, and stores them
+ * in out (descending).  Returns how many were taken (the balloon gives the
+ * top of dom0's memory back first).
+ */
+size_t range_take_highest(struct range_alloc *r, uint64_t *out, size_t max);
 /* Marks [first, first + n) free.  Freeing a free unit is a caller bug (ASSERT). */
 void range_free(struct range_alloc *r, uint64_t first, uint64_t n);
 /* Marks [first, first + n) used whatever it was (boot-time reservations). */

@@ -113,6 +113,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = acpi_aml_find_s5(copy, size, &a, &b);
 	if (rc != 0 && rc != -EINVAL && rc != -ENOENT)
 		abort();
+
+	struct acpi_mcfg_entry mcfg[4];
+	size_t n;
+	rc = acpi_find_mcfg(image_read, &img, mcfg, 4, &n);
+	if (rc != 0 && rc != -EINVAL && rc != -ENOENT && rc != -EIO && rc != -ENOMEM)
+		abort();
+	if (rc == 0 && (n == 0 || n > 4))
+		abort();
+	rc = acpi_parse_mcfg(copy, size, mcfg, 4, &n);
+	if (rc == 0 && (n == 0 || n > 4))
+		abort();
 	free(copy);
 	return 0;
 }

@@ -273,6 +273,54 @@ TEST(qemu_q35_real_tables)
 	CHECK_EQ(acpi_s5_pm1_value(&i, 0), 0x2000);
 }
 
+TEST(mcfg_q35_real_tables)
+{
+	struct acpi_mcfg_entry e[4];
+	size_t n;
+
+	mem_reset();
+	mem_load(qemu_q35_regions, ARRAY_SIZE(qemu_q35_regions));
+	CHECK_EQ(acpi_find_mcfg(mem_read, NULL, e, 4, &n), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(e[0].base, 0xb0000000ull);   /* what Xen's log reports for q35 */
+	CHECK_EQ(e[0].segment, 0);
+	CHECK_EQ(e[0].start_bus, 0);
+	CHECK_EQ(e[0].end_bus, 0xff);
+	/* i440fx has none. */
+	mem_reset();
+	mem_load(qemu_pc_regions, ARRAY_SIZE(qemu_pc_regions));
+	CHECK_EQ(acpi_find_mcfg(mem_read, NULL, e, 4, &n), -ENOENT);
+	CHECK_EQ(n, 0);
+}
+
+TEST(mcfg_parse_hostile)
+{
+	uint8_t t[36 + 8 + 3 * 16];
+	struct acpi_mcfg_entry e[2];
+	size_t n;
+
+	memset(t, 0, sizeof(t));
+	memcpy(t, "MCFG", 4);
+	t[4] = sizeof(t);
+	/* entry 0: inverted bus range; 1: unaligned base; 2: good. */
+	uint8_t *p = t + 44;
+	p[7] = 0; p[3] = 0xe0; p[10] = 5; p[11] = 4;
+	p += 16;
+	p[0] = 0x10; p[3] = 0xe0; p[11] = 0xff;
+	p += 16;
+	p[3] = 0xe0; p[8] = 1; p[11] = 0x7f;
+	CHECK_EQ(acpi_parse_mcfg(t, sizeof(t), e, 2, &n), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(e[0].base, 0xe0000000ull);
+	CHECK_EQ(e[0].segment, 1);
+	CHECK_EQ(e[0].end_bus, 0x7f);
+	/* Length field disagreeing with the buffer, short tables, wrong name. */
+	CHECK_EQ(acpi_parse_mcfg(t, sizeof(t) - 1, e, 2, &n), -EINVAL);
+	CHECK_EQ(acpi_parse_mcfg(t, 20, e, 2, &n), -EINVAL);
+	memcpy(t, "MCFH", 4);
+	CHECK_EQ(acpi_parse_mcfg(t, sizeof(t), e, 2, &n), -EINVAL);
+}
+
 TEST(qemu_real_tables_with_strict_memory)
 {
 	struct acpi_s5_info i;
@@ -883,6 +931,8 @@ static const struct test_case tests[] = {
 	T(aml_names_and_malformed),
 	T(pm1_value),
 	T(random_memory_never_crashes),
+	T(mcfg_q35_real_tables),
+	T(mcfg_parse_hostile),
 };
 
 int main(void)

@@ -183,7 +183,48 @@ TEST(range_alloc_exhaust_and_refill)
 	CHECK_EQ(r.free, 0);
 }
 
+TEST(range_alloc_below_limit)
+{
+	uint64_t bits[RANGE_ALLOC_BITMAP_BYTES(200) / 8];
+	struct range_alloc r;
+	uint64_t x;
+
+	range_init(&r, 100, 200, bits);
+	range_free(&r, 150, 150);
+	CHECK_EQ(range_alloc_below(&r, 1, 150, &x), -ENOMEM); /* all below 150 is used */
+	CHECK_EQ(range_alloc_below(&r, 10, 160, &x), 0);
+	CHECK_EQ(x, 150);
+	CHECK_EQ(range_alloc_below(&r, 1, 160, &x), -ENOMEM); /* run would end past 160 */
+	CHECK_EQ(range_alloc_below(&r, 1, 161, &x), 0);
+	CHECK_EQ(x, 160);
+	CHECK_EQ(range_alloc_below(&r, 1, 50, &x), -ENOMEM); /* limit below the base */
+}
+
+TEST(range_take_highest_descends_and_skips_used)
+{
+	uint64_t bits[RANGE_ALLOC_BITMAP_BYTES(300) / 8];
+	struct range_alloc r;
+	uint64_t out[8];
+
+	range_init(&r, 1000, 300, bits);
+	range_free(&r, 1000, 10);
+	range_free(&r, 1290, 3);
+	CHECK_EQ(range_take_highest(&r, out, 4), 4);
+	CHECK_EQ(out[0], 1292);
+	CHECK_EQ(out[1], 1291);
+	CHECK_EQ(out[2], 1290);
+	CHECK_EQ(out[3], 1009); /* across 280 used units */
+	CHECK(range_is_used(&r, 1290));
+	CHECK_EQ(r.free, 9);
+	CHECK_EQ(range_take_highest(&r, out, 8), 8);
+	CHECK_EQ(r.free, 1);
+	CHECK_EQ(range_take_highest(&r, out, 8), 1);
+	CHECK_EQ(out[0], 1000);
+	CHECK_EQ(range_take_highest(&r, out, 8), 0);
+}
+
 static const struct test_case tests[] = {
+	T(range_alloc_below_limit), T(range_take_highest_descends_and_skips_used),
 	T(printf_matches_libc), T(printf_truncates_and_counts), T(cmdline_good_options),
 	T(cmdline_bad_options_reported_rest_applied), T(cmdline_huge_word),
 	T(logring_keeps_newest), T(range_alloc_first_fit_and_align),

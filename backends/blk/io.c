@@ -1,0 +1,383 @@
+/*
+ * blkback's data path: the shared ring, grant maps, block requests and
+ * responses for one vbd (see vbd.h for threads and locking).
+ *
+ * Each request is copied out of the shared ring once (memcpy of the whole
+ * slot) and checked on that copy (blkif.c); the guest's later changes to
+ * the slot cannot reach us.  Data pages are mapped with one batched
+ * GNTTABOP_map_grant_ref per request, handed to the device by machine
+ * address, and unmapped only after the device reported the request done.
+ * Responses are built whole in private memory, then copied into the ring.
+ */
+#include <arch/io.h>
+#include <keel/evtchn.h>
+#include <keel/gnttab.h>
+#include <keel/kernel.h>
+#include <keel/mm.h>
+#include "vbd.h"
+
+#define PTE_ADDR_MASK 0x000ffffffffff000ULL
+
+static mfn_t mapped_mfn(const void *va)
+{
+	return _mfn((vmap_pte_read(va) & PTE_ADDR_MASK) >> PAGE_SHIFT);
+}
+
+static void ring_event(evtchn_port_t port, void *ctx)
+{
+	struct vbd *v = ctx;
+
+	(void)port;
+	v->ring_kick = true;
+	waitq_wake_all(&v->wq);
+}
+
+int vbd_alloc_reqs(struct vbd *v)
+{
+	for (unsigned int i = 0; i < VBD_REQS; i++) {
+		struct vbd_req *r = kzalloc(sizeof(*r));
+		if (!r) {
+			vbd_free_reqs(v);
+			return -ENOMEM;
+		}
+		r->vbd = v;
+		r->next = v->free;
+		v->free = r;
+		v->reqs[i] = r;
+	}
+	return 0;
+}
+
+void vbd_free_reqs(struct vbd *v)
+{
+	for (unsigned int i = 0; i < VBD_REQS; i++) {
+		kfree(v->reqs[i]);
+		v->reqs[i] = NULL;
+	}
+	v->free = NULL;
+}
+
+int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
+		     evtchn_port_t fe_port)
+{
+	int rc = gnttab_map_refs(v->domid, refs, nr_pages, false, &v->ring_va, v->ring_handles,
+				 NULL);
+	if (rc)
+		return rc;
+	v->ring_pages = nr_pages;
+	BACK_RING_INIT(&v->ring, (blkif_sring_t *)v->ring_va, nr_pages * PAGE_SIZE);
+	v->ring_size = RING_SIZE(&v->ring);
+	v->ring_broken = false;
+	rc = evtchn_bind_interdomain(v->domid, fe_port, ring_event, v, &v->port);
+	if (rc) {
+		gnttab_unmap_refs(v->ring_va, v->ring_handles, nr_pages);
+		v->ring_va = NULL;
+		v->port = 0;
+		return rc;
+	}
+	return 0;
+}
+
+/* Only called once the in-flight count is zero. */
+void vbd_disconnect_ring(struct vbd *v)
+{
+	if (v->port) {
+		evtchn_close(v->port);
+		v->port = 0;
+	}
+	if (v->ring_va) {
+		int rc = gnttab_unmap_refs(v->ring_va, v->ring_handles, v->ring_pages);
+		if (rc)
+			klog("blkback: vbd %u/%u: ring unmap failed (%d)\n", v->domid, v->devid, rc);
+		v->ring_va = NULL;
+	}
+}
+
+static void respond(struct vbd *v, uint64_t id, uint8_t op, int16_t status)
+{
+	struct blkif_response rsp;
+
+	blkif_make_response(&rsp, id, op, status);
+	memcpy(RING_GET_RESPONSE(&v->ring, v->ring.rsp_prod_pvt), &rsp, sizeof(rsp));
+	v->ring.rsp_prod_pvt++;
+	if (status != BLKIF_RSP_OKAY)
+		v->nr_errors++;
+}
+
+static void push_responses(struct vbd *v)
+{
+	int notify;
+
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->ring, notify);
+	if (notify)
+		evtchn_notify(v->port);
+}
+
+static void req_release(struct vbd *v, struct vbd_req *req)
+{
+	if (req->nr_mapped) {
+		int rc = gnttab_unmap_refs(req->va, req->handles, req->nr_mapped);
+		if (rc)
+			klog("blkback: vbd %u/%u: unmap of %u grants failed (%d)\n", v->domid,
+			     v->devid, req->nr_mapped, rc);
+		req->nr_mapped = 0;
+	}
+	req->next = v->free;
+	v->free = req;
+}
+
+/* Block-layer completion: any context.  Queues the request for the thread. */
+static void blk_done(struct blk_request *breq, int status)
+{
+	struct vbd_req *req = breq->ctx;
+	struct vbd *v = req->vbd;
+
+	if (status)
+		req->status = status == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+	unsigned long f = spin_lock_irqsave(&v->lock);
+	req->next = NULL;
+	if (v->done_tail)
+		v->done_tail->next = req;
+	else
+		v->done_head = req;
+	v->done_tail = req;
+	spin_unlock_irqrestore(&v->lock, f);
+	waitq_wake_all(&v->wq);
+}
+
+static int submit(struct vbd *v, struct vbd_req *req, enum blk_op op)
+{
+	req->breq = (struct blk_request){ .op = op, .done = blk_done, .ctx = req };
+	if (op == BLK_OP_READ || op == BLK_OP_WRITE) {
+		req->breq.sector = req->r.sector;
+		req->breq.nr_segs = (uint16_t)req->r.nr_segs;
+		req->breq.segs = req->bsegs;
+	} else if (op == BLK_OP_DISCARD) {
+		req->breq.sector = req->r.sector;
+		req->breq.nr_sectors = (uint32_t)req->r.nr_sectors;
+	}
+	return blk_submit(v->bdev, &req->breq);
+}
+
+/* Maps the data pages and fills the block segments. */
+static int map_data(struct vbd *v, struct vbd_req *req)
+{
+	static grant_ref_t refs[VBD_MAX_INDIRECT_SEGS];
+	bool to_device = req->r.data_op != BLKIF_OP_READ;  /* the device reads guest pages */
+
+	for (uint32_t i = 0; i < req->r.nr_segs; i++)
+		refs[i] = req->segs[i].gref;
+	int rc = gnttab_map_refs(v->domid, refs, req->r.nr_segs, to_device, &req->va,
+				 req->handles, NULL);
+	if (rc)
+		return rc;
+	req->nr_mapped = req->r.nr_segs;
+	for (uint32_t i = 0; i < req->r.nr_segs; i++) {
+		const struct blkif_seg *s = &req->segs[i];
+		mfn_t m = mapped_mfn((char *)req->va + i * PAGE_SIZE);
+		req->bsegs[i] = (struct blk_seg){ dma_from_mfn(m, s->first_sect * SECTOR_BYTES),
+						  (uint32_t)(s->last_sect - s->first_sect + 1) *
+							  SECTOR_BYTES };
+	}
+	return 0;
+}
+
+/* INDIRECT: the segment list lives in guest pages; copy it out once. */
+static int read_indirect(struct vbd *v, struct vbd_req *req)
+{
+	static uint8_t copy[PAGE_SIZE];
+	grant_handle_t h[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	void *va;
+	int rc = gnttab_map_refs(v->domid, req->r.indirect_grefs, req->r.nr_indirect_pages, true,
+				 &va, h, NULL);
+	if (rc)
+		return BLKIF_RSP_ERROR;
+	int status = BLKIF_RSP_OKAY;
+	for (uint32_t p = 0; p < req->r.nr_indirect_pages && status == BLKIF_RSP_OKAY; p++) {
+		memcpy(copy, (char *)va + p * PAGE_SIZE, PAGE_SIZE);
+		status = blkif_parse_indirect_page(copy, p, &req->r);
+	}
+	gnttab_unmap_refs(va, h, req->r.nr_indirect_pages);
+	if (status == BLKIF_RSP_OKAY)
+		status = blkif_check_bounds(&req->r, &v->lim);
+	return status;
+}
+
+/* Stages of a request: 0 data (or the op itself), 1 flush after data. */
+static bool wants_flush_after(const struct vbd_req *req)
+{
+	return (req->r.operation == BLKIF_OP_FLUSH_DISKCACHE ||
+		req->r.operation == BLKIF_OP_WRITE_BARRIER) && req->r.nr_segs > 0;
+}
+
+static void finish(struct vbd *v, struct vbd_req *req)
+{
+	if (req->r.operation == BLKIF_OP_WRITE_BARRIER)
+		v->barrier_wait = false;
+	respond(v, req->r.id, req->r.operation, (int16_t)req->status);
+	req_release(v, req);
+	inflight_put(&v->inflight);
+}
+
+/* Starts (or continues) a checked request on the device. */
+static void run_stage(struct vbd *v, struct vbd_req *req)
+{
+	struct blkdev *disk = blkdev_disk_of(v->bdev);
+	int rc = 0;
+
+	if (req->stage == 0) {
+		switch (req->r.operation) {
+		case BLKIF_OP_READ:
+		case BLKIF_OP_WRITE:
+		case BLKIF_OP_INDIRECT:
+			rc = submit(v, req, req->r.data_op == BLKIF_OP_READ ? BLK_OP_READ : BLK_OP_WRITE);
+			break;
+		case BLKIF_OP_FLUSH_DISKCACHE:
+		case BLKIF_OP_WRITE_BARRIER:
+			if (req->r.nr_segs)
+				rc = submit(v, req, BLK_OP_WRITE);
+			else if (disk->can_flush)
+				rc = submit(v, req, BLK_OP_FLUSH);
+			else {
+				finish(v, req);  /* no volatile cache: nothing to flush */
+				return;
+			}
+			break;
+		case BLKIF_OP_DISCARD:
+			rc = submit(v, req, BLK_OP_DISCARD);
+			break;
+		default:
+			rc = -EOPNOTSUPP;
+		}
+	} else {
+		if (!disk->can_flush) {
+			finish(v, req);
+			return;
+		}
+		rc = submit(v, req, BLK_OP_FLUSH);
+	}
+	if (rc) {
+		req->status = rc == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+		finish(v, req);
+	}
+}
+
+static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_entry *slot)
+{
+	req->r.segs = req->segs;
+	req->stage = 0;
+	req->nr_mapped = 0;
+	req->status = blkif_parse_request(slot, &v->lim, &req->r);
+	if (req->status == BLKIF_RSP_OKAY && req->r.operation == BLKIF_OP_INDIRECT)
+		req->status = read_indirect(v, req);
+	if (req->status != BLKIF_RSP_OKAY) {
+		v->nr_bad++;
+		respond(v, req->r.id, req->r.operation, (int16_t)req->status);
+		req_release(v, req);
+		return;
+	}
+	if (req->r.nr_segs && map_data(v, req)) {
+		v->nr_bad++;
+		respond(v, req->r.id, req->r.operation, BLKIF_RSP_ERROR);
+		req_release(v, req);
+		return;
+	}
+	if (!inflight_get(&v->inflight)) {
+		respond(v, req->r.id, req->r.operation, BLKIF_RSP_ERROR);
+		req_release(v, req);
+		return;
+	}
+	run_stage(v, req);
+}
+
+static void reap_completions(struct vbd *v)
+{
+	for (;;) {
+		unsigned long f = spin_lock_irqsave(&v->lock);
+		struct vbd_req *req = v->done_head;
+		if (req) {
+			v->done_head = req->next;
+			if (!v->done_head)
+				v->done_tail = NULL;
+		}
+		spin_unlock_irqrestore(&v->lock, f);
+		if (!req)
+			return;
+		if (req->stage == 0 && req->status == BLKIF_RSP_OKAY && wants_flush_after(req)) {
+			req->stage = 1;
+			run_stage(v, req);
+			continue;
+		}
+		finish(v, req);
+	}
+}
+
+bool vbd_has_work(struct vbd *v)
+{
+	if (v->done_head || (v->held && v->inflight.count == 0))
+		return true;
+	if (!v->ring_va || v->ring_broken || v->phase != VBD_CONNECTED)
+		return false;
+	return v->ring_kick;
+}
+
+bool vbd_do_io(struct vbd *v)
+{
+	bool more = false;
+
+	reap_completions(v);
+	if (!v->ring_va || v->ring_broken || v->phase != VBD_CONNECTED) {
+		if (v->ring_va)
+			push_responses(v);
+		return false;
+	}
+	v->ring_kick = false;
+	if (v->held && v->inflight.count == 0) {
+		struct vbd_req *req = v->held;
+		v->held = NULL;
+		start(v, req, &v->held_slot);
+	}
+	for (unsigned int n = 0; n < VBD_BUDGET; n++) {
+		if (!v->free || v->barrier_wait) {
+			more = false;  /* a completion will wake us */
+			break;
+		}
+		/* Read the producer index once, then only trust it within bounds. */
+		uint32_t prod = __atomic_load_n(&v->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+		int pending = blkif_ring_pending(prod, v->ring.req_cons, v->ring_size);
+		if (pending < 0 || v->ring.req_cons - v->ring.rsp_prod_pvt > v->ring_size) {
+			v->ring_broken = true;
+			vbd_fail(v, "impossible ring indices");
+			return false;
+		}
+		if (pending == 0) {
+			/* Ask for an event at the next request, then look again. */
+			v->ring.sring->req_event = v->ring.req_cons + 1;
+			mb();
+			prod = __atomic_load_n(&v->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+			if (prod == v->ring.req_cons)
+				break;
+			continue;
+		}
+		union blkif_sring_entry slot;
+		memcpy(&slot, RING_GET_REQUEST(&v->ring, v->ring.req_cons), sizeof(slot));
+		v->ring.req_cons++;
+		v->nr_requests++;
+		struct vbd_req *req = v->free;
+		v->free = req->next;
+		/* A barrier waits for every earlier request to finish, and nothing
+		 * after it starts until it is done. */
+		if (slot.req.operation == BLKIF_OP_WRITE_BARRIER) {
+			v->barrier_wait = true;
+			if (v->inflight.count) {
+				v->held = req;
+				v->held_slot = slot;
+				break;
+			}
+		}
+		start(v, req, &slot);
+		more = n + 1 == VBD_BUDGET;
+	}
+	push_responses(v);
+	return more;
+}

@@ -1,0 +1,100 @@
+/*
+ * blkback's private state, shared by the control path (xenbus.c: xenstore
+ * nodes, XenbusState, connect and disconnect) and the data path (io.c: the
+ * ring, grant maps, block requests, responses).
+ *
+ * Threads and locking: each vbd has one thread ("blkback") that does all
+ * of its work: xenstore changes, ring processing, completions.  Upcall
+ * context (the event channel, the block driver's completion) only sets a
+ * flag or queues a finished request under `lock`, then wakes `wq`.  The
+ * vbd's in-flight count (`inflight`) holds disconnect until the device has
+ * finished with every page it was given: grants are unmapped only by the
+ * vbd thread, after the request's completion.
+ */
+#ifndef BACKENDS_BLK_VBD_H
+#define BACKENDS_BLK_VBD_H
+
+#include <keel/blkdev.h>
+#include <keel/blkif.h>
+#include <keel/sync.h>
+#include <xen/event_channel.h>
+#include <xen/grant_table.h>
+
+#define VBD_MAX_RING_ORDER 4                 /* max-ring-page-order: 16 pages */
+#define VBD_MAX_RING_PAGES (1u << VBD_MAX_RING_ORDER)
+#define VBD_MAX_INDIRECT_SEGS 256            /* feature-max-indirect-segments */
+#define VBD_REQS 64                          /* requests in flight per vbd */
+#define VBD_BUDGET 32                        /* requests taken per pass */
+
+struct vbd;
+
+/* One guest request being served. */
+struct vbd_req {
+	struct vbd *vbd;
+	struct blkif_req r;
+	struct blkif_seg segs[VBD_MAX_INDIRECT_SEGS];
+	void *va;                                /* the mapped data pages */
+	grant_handle_t handles[VBD_MAX_INDIRECT_SEGS];
+	uint32_t nr_mapped;
+	struct blk_request breq;
+	struct blk_seg bsegs[VBD_MAX_INDIRECT_SEGS];
+	int stage;                               /* which blk op is running */
+	int status;                              /* BLKIF_RSP_* for the response */
+	struct vbd_req *next;                    /* free list or done list */
+};
+
+enum vbd_phase { VBD_INIT, VBD_INITWAIT, VBD_CONNECTED, VBD_CLOSING, VBD_CLOSED };
+
+struct vbd {
+	domid_t domid;
+	uint32_t devid;
+	char vdev[16];
+	char be_path[80], fe_path[80];
+	char thread_name[32];
+	struct blkdev *bdev;
+	bool writable, cdrom;
+	struct blkif_limits lim;
+
+	/* Ring (while connected). */
+	void *ring_va;
+	uint32_t ring_pages;
+	grant_handle_t ring_handles[VBD_MAX_RING_PAGES];
+	blkif_back_ring_t ring;
+	uint32_t ring_size;
+	evtchn_port_t port;
+	bool ring_broken;
+
+	/* Requests. */
+	struct vbd_req *reqs[VBD_REQS];
+	struct vbd_req *free;
+	struct vbd_req *done_head, *done_tail;   /* under lock */
+	struct inflight inflight;
+	bool barrier_wait;                       /* a barrier holds later requests */
+	struct vbd_req *held;                    /* a barrier waiting for the rest */
+	union blkif_sring_entry held_slot;
+
+	/* Thread and events. */
+	struct spinlock lock;
+	struct waitq wq;
+	bool ring_kick, fe_changed, stop;
+	struct completion gone;
+	enum vbd_phase phase;
+	struct vbd *next;
+
+	uint64_t nr_requests, nr_errors, nr_bad;
+};
+
+/* io.c */
+int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
+		     evtchn_port_t fe_port);
+void vbd_disconnect_ring(struct vbd *v);
+/* One pass of the data path; returns true if work remains. */
+bool vbd_do_io(struct vbd *v);
+int vbd_alloc_reqs(struct vbd *v);
+void vbd_free_reqs(struct vbd *v);
+bool vbd_has_work(struct vbd *v);
+
+/* xenbus.c */
+void vbd_fail(struct vbd *v, const char *why);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * blkback's control path: the xenstore directories of a vbd, the XenbusState
+ * handshake with the guest's blkfront, and the vbd thread that runs both
+ * paths (the data path is io.c).
+ *
+ * States (backend side, xen/io/xenbus.h):
+ *   attach: nodes written, device opened    -> InitWait (2)
+ *   frontend Initialised/Connected: ring mapped, channel bound -> Connected (4)
+ *   frontend Closing: in-flight drained, ring unmapped -> Closing (5)
+ *   frontend Closed -> Closed (6); removed if `online` is 0, else ready
+ *   again (InitWait) when the frontend returns to Initialising.
+ *   A guest that breaks the protocol gets `error` and Closing; dom0 goes on.
+ * Detach writes online=0 and Closing, waits for the guest, then removes;
+ * a dead domain's vbds are drained and removed at once.
+ */
+#include <keel/blkback.h>
+#include <keel/kernel.h>
+#include <keel/xenstored.h>
+#include <keel/xsd.h>
+#include <lib/printf.h>
+#include <keel/pci.h>
+#include <xen/io/protocols.h>
+#include <xen/io/xenbus.h>
+#include "vbd.h"
+
+static struct vbd *vbds;
+static struct mutex vbds_lock = MUTEX_INIT("blkback vbd list");
+static struct blkback_stats totals;
+
+static int be_write(struct vbd *v, const char *node, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int be_write(struct vbd *v, const char *node, const char *fmt, ...)
+{
+	char path[128], val[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	ksnprintf(path, sizeof(path), "%s/%s", v->be_path, node);
+	return xs_write(xenstore, path, val, strlen(val));
+}
+
+static int read_uint(const char *dir, const char *node, uint64_t *out)
+{
+	char path[128], *val, *end;
+	size_t len;
+
+	ksnprintf(path, sizeof(path), "%s/%s", dir, node);
+	int rc = xs_read(xenstore, path, &val, &len);
+	if (rc)
+		return rc;
+	*out = strtoull(val, &end, 10);
+	rc = (end == val || *end) ? -EINVAL : 0;
+	kfree(val);
+	return rc;
+}
+
+static void set_state(struct vbd *v, enum xenbus_state s)
+{
+	be_write(v, "state", "%d", (int)s);
+}
+
+void vbd_fail(struct vbd *v, const char *why)
+{
+	static uint64_t last_ns;
+	uint64_t now = time_now_ns();
+
+	/* Rate-limited: a guest can make this happen as often as it likes. */
+	if (now - last_ns > 1000000000ull) {
+		klog("blkback: vbd %u/%u: %s: device failed\n", v->domid, v->devid, why);
+		last_ns = now;
+	}
+	be_write(v, "error", "%s", why);
+	set_state(v, XenbusStateClosing);
+	v->phase = VBD_CLOSING;
+}
+
+static void wake(struct vbd *v)
+{
+	waitq_wake_all(&v->wq);
+}
+
+/* Runs in the xenstored thread: only record and wake. */
+static void fe_state_changed(void *ctx, const char *path, const char *token)
+{
+	struct vbd *v = ctx;
+
+	(void)path;
+	(void)token;
+	v->fe_changed = true;
+	wake(v);
+}
+
+static int connect(struct vbd *v)
+{
+	grant_ref_t refs[VBD_MAX_RING_PAGES];
+	uint64_t order = 0, port, val;
+	char path[128], *proto;
+	size_t len;
+
+	if (read_uint(v->fe_path, "ring-page-order", &order) == 0) {
+		if (order > VBD_MAX_RING_ORDER) {
+			vbd_fail(v, "ring-page-order above max-ring-page-order");
+			return -EINVAL;
+		}
+		for (unsigned int i = 0; i < (1u << order); i++) {
+			char node[16];
+			ksnprintf(node, sizeof(node), "ring-ref%u", i);
+			if (read_uint(v->fe_path, node, &val) || val > 0xffffffffu) {
+				vbd_fail(v, "missing or bad ring-ref<N>");
+				return -EINVAL;
+			}
+			refs[i] = (grant_ref_t)val;
+		}
+	} else {
+		order = 0;
+		if (read_uint(v->fe_path, "ring-ref", &val) || val > 0xffffffffu) {
+			vbd_fail(v, "missing or bad ring-ref");
+			return -EINVAL;
+		}
+		refs[0] = (grant_ref_t)val;
+	}
+	if (read_uint(v->fe_path, "event-channel", &port) || port > 0xffffffffu) {
+		vbd_fail(v, "missing or bad event-channel");
+		return -EINVAL;
+	}
+	ksnprintf(path, sizeof(path), "%s/protocol", v->fe_path);
+	if (xs_read(xenstore, path, &proto, &len) == 0) {
+		bool native = strcmp(proto, XEN_IO_PROTO_ABI_X86_64) == 0;
+		kfree(proto);
+		if (!native) {
+			vbd_fail(v, "only the x86_64-abi ring protocol is served");
+			return -EOPNOTSUPP;
+		}
+	}
+	int rc = vbd_connect_ring(v, refs, 1u << order, (evtchn_port_t)port);
+	if (rc) {
+		vbd_fail(v, "cannot map the ring or bind the event channel");
+		return rc;
+	}
+	v->inflight.closing = false;
+	v->phase = VBD_CONNECTED;
+	set_state(v, XenbusStateConnected);
+	klog("blkback: vbd %u/%u (%s) connected: %s, %u-page ring\n", v->domid, v->devid, v->vdev,
+	     v->bdev->name, 1u << order);
+	return 0;
+}
+
+/* Waits for the device to finish every request, then lets go of the ring. */
+static void disconnect(struct vbd *v)
+{
+	if (!v->ring_va)
+		return;
+	v->phase = VBD_CLOSING;
+	/* Completions keep arriving while we wait: reap them so responses are
+	 * written and grants unmapped as each finishes. */
+	while (!inflight_drain(&v->inflight, 10000000ull))
+		vbd_do_io(v);
+	vbd_do_io(v);
+	if (v->held) {
+		/* A barrier parked behind requests that just drained. */
+		struct vbd_req *r = v->held;
+		v->held = NULL;
+		r->next = v->free;
+		v->free = r;
+	}
+	vbd_disconnect_ring(v);
+}
+
+static void frontend_changed(struct vbd *v)
+{
+	uint64_t st;
+
+	if (read_uint(v->fe_path, "state", &st))
+		st = XenbusStateUnknown;
+	switch (st) {
+	case XenbusStateInitialising:
+		if (v->phase == VBD_CLOSED) {
+			set_state(v, XenbusStateInitWait);
+			v->phase = VBD_INITWAIT;
+		}
+		break;
+	case XenbusStateInitialised:
+	case XenbusStateConnected:
+		if (v->phase == VBD_INITWAIT)
+			connect(v);
+		break;
+	case XenbusStateClosing:
+		disconnect(v);
+		set_state(v, XenbusStateClosing);
+		v->phase = VBD_CLOSING;
+		break;
+	case XenbusStateClosed: {
+		uint64_t online = 1;
+		disconnect(v);
+		set_state(v, XenbusStateClosed);
+		v->phase = VBD_CLOSED;
+		if (read_uint(v->be_path, "online", &online) == 0 && online == 0)
+			v->stop = true;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static bool thread_cond(void *ctx)
+{
+	struct vbd *v = ctx;
+	return v->stop || v->fe_changed || vbd_has_work(v);
+}
+
+static void remove_nodes(struct vbd *v, bool frontend_too)
+{
+	char path[128];
+
+	xs_rm(xenstore, v->be_path);
+	ksnprintf(path, sizeof(path), "/libxl/%u/device/vbd/%u", v->domid, v->devid);
+	xs_rm(xenstore, path);
+	if (frontend_too)
+		xs_rm(xenstore, v->fe_path);
+}
+
+static void vbd_thread(void *arg)
+{
+	struct vbd *v = arg;
+
+	for (;;) {
+		waitq_wait_until(&v->wq, thread_cond, v, 0);
+		if (v->stop)
+			break;
+		if (v->fe_changed) {
+			v->fe_changed = false;
+			frontend_changed(v);
+			if (v->stop)
+				break;
+		}
+		while (vbd_do_io(v))
+			thread_yield();
+	}
+	char path[128];
+	ksnprintf(path, sizeof(path), "%s/state", v->fe_path);
+	xs_unwatch_local(xenstore, path, v->thread_name);
+	disconnect(v);
+	complete(&v->gone);
+	thread_exit();
+}
+
+/* ---- attach, detach, list ---- */
+
+static bool related(struct blkdev *a, struct blkdev *b)
+{
+	for (struct blkdev *x = a; x; x = x->parent)
+		if (x == b)
+			return true;
+	for (struct blkdev *x = b; x; x = x->parent)
+		if (x == a)
+			return true;
+	return false;
+}
+
+static int write_nodes(struct vbd *v, const struct xlcfg_disk *disk)
+{
+	struct blkdev *b = v->bdev, *d = blkdev_disk_of(b);
+	char path[128];
+	int rc = 0;
+
+	rc |= xs_mkdir(xenstore, v->be_path);
+	rc |= xsd_set_owner(v->be_path, 0, XS_PERM_NONE, v->domid, XS_PERM_READ);
+	rc |= be_write(v, "frontend", "%s", v->fe_path);
+	rc |= be_write(v, "frontend-id", "%u", v->domid);
+	rc |= be_write(v, "online", "1");
+	rc |= be_write(v, "removable", "0");
+	rc |= be_write(v, "bootable", "1");
+	rc |= be_write(v, "dev", "%s", v->vdev);
+	rc |= be_write(v, "type", "phy");
+	rc |= be_write(v, "mode", "%s", v->writable ? "w" : "r");
+	rc |= be_write(v, "device-type", "%s", v->cdrom ? "cdrom" : "disk");
+	rc |= be_write(v, "params", "%s", disk->target);
+	rc |= be_write(v, "physical-device", "%x:%x", b->major, b->minor);
+	rc |= be_write(v, "physical-device-path", "/dev/%s", b->name);
+	rc |= be_write(v, "discard-enable", "%d", v->lim.can_discard);
+	rc |= be_write(v, "feature-flush-cache", "1");
+	rc |= be_write(v, "feature-barrier", "1");
+	rc |= be_write(v, "feature-persistent", "0");
+	rc |= be_write(v, "feature-max-indirect-segments", "%u", VBD_MAX_INDIRECT_SEGS);
+	rc |= be_write(v, "max-ring-page-order", "%u", VBD_MAX_RING_ORDER);
+	rc |= be_write(v, "multi-queue-max-queues", "1");
+	if (v->lim.can_discard) {
+		rc |= be_write(v, "feature-discard", "1");
+		rc |= be_write(v, "discard-granularity", "%u",
+			       d->discard_granularity_bytes ? d->discard_granularity_bytes : 512);
+		rc |= be_write(v, "discard-alignment", "0");
+		rc |= be_write(v, "discard-secure", "0");
+	}
+	rc |= be_write(v, "sectors", "%llu", (unsigned long long)b->nr_sectors);
+	rc |= be_write(v, "sector-size", "512");
+	rc |= be_write(v, "physical-sector-size", "%u",
+		       d->physical_block_bytes ? d->physical_block_bytes : 512);
+	rc |= be_write(v, "info", "%u", (v->cdrom ? VDISK_CDROM : 0) |
+					     (v->writable ? 0 : VDISK_READONLY));
+	rc |= be_write(v, "hotplug-status", "connected");
+	rc |= be_write(v, "state", "%d", XenbusStateInitialising);
+
+	/* The frontend directory belongs to the guest, dom0 may read it. */
+	rc |= xs_mkdir(xenstore, v->fe_path);
+	rc |= xsd_set_owner(v->fe_path, v->domid, XS_PERM_NONE, 0, XS_PERM_READ);
+#define FE(node, ...) do { \
+		ksnprintf(path, sizeof(path), "%s/" node, v->fe_path); \
+		rc |= xsd_printf(path, __VA_ARGS__); \
+		rc |= xsd_set_owner(path, v->domid, XS_PERM_NONE, 0, XS_PERM_READ); \
+	} while (0)
+	FE("backend", "%s", v->be_path);
+	FE("backend-id", "0");
+	FE("virtual-device", "%u", v->devid);
+	FE("device-type", "%s", v->cdrom ? "cdrom" : "disk");
+	FE("state", "%d", XenbusStateInitialising);
+#undef FE
+	/* libxl's own record, which block-list and detach read. */
+#define LX(node, ...) do { \
+		ksnprintf(path, sizeof(path), "/libxl/%u/device/vbd/%u/" node, v->domid, v->devid); \
+		rc |= xsd_printf(path, __VA_ARGS__); \
+	} while (0)
+	LX("backend", "%s", v->be_path);
+	LX("frontend", "%s", v->fe_path);
+	LX("frontend-id", "%u", v->domid);
+	LX("params", "%s", disk->target);
+	LX("dev", "%s", v->vdev);
+	LX("mode", "%s", v->writable ? "w" : "r");
+	LX("type", "phy");
+	LX("device-type", "%s", v->cdrom ? "cdrom" : "disk");
+	LX("online", "1");
+	LX("state", "1");
+#undef LX
+	return rc ? -EIO : 0;
+}
+
+int blkback_attach(domid_t domid, const struct xlcfg_disk *disk, const char **why)
+{
+	*why = "";
+	if (disk->format != XLCFG_DISK_FORMAT_RAW) {
+		*why = "only raw disks are served (format=raw); this format is not";
+		return -EOPNOTSUPP;
+	}
+	if (disk->backendtype != XLCFG_DISK_BACKENDTYPE_UNSET &&
+	    disk->backendtype != XLCFG_DISK_BACKENDTYPE_PHY) {
+		*why = "only backendtype=phy is served";
+		return -EOPNOTSUPP;
+	}
+	if (disk->backend && strcmp(disk->backend, "0") && strcmp(disk->backend, "Domain-0")) {
+		*why = "driver domains are not supported: the backend is dom0";
+		return -EOPNOTSUPP;
+	}
+	if (!disk->target || !disk->target[0]) {
+		*why = "an empty drive (no target) is not served";
+		return -EOPNOTSUPP;
+	}
+	/* Disks appear as the probe thread finds them: a domain started at
+	 * boot waits for it. */
+	pci_probe_wait(30000000000ull);
+	struct blkdev *b = blkdev_find(disk->target);
+	if (!b) {
+		*why = "no such block device (see lsblk)";
+		return -ENOENT;
+	}
+	mutex_lock(&vbds_lock);
+	for (struct vbd *o = vbds; o; o = o->next) {
+		if (o->domid == domid && o->devid == disk->devid) {
+			mutex_unlock(&vbds_lock);
+			*why = "the virtual device is already in use in this domain";
+			return -EEXIST;
+		}
+		if (related(o->bdev, b) && (o->writable || disk->readwrite) && o->domid != domid) {
+			mutex_unlock(&vbds_lock);
+			*why = o->writable ? "the device is attached writable to another domain"
+					   : "the device is attached to another domain; "
+					     "a writable attach is refused";
+			return -EBUSY;
+		}
+	}
+	struct vbd *v = kzalloc(sizeof(*v));
+	if (!v) {
+		mutex_unlock(&vbds_lock);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	v->domid = domid;
+	v->devid = disk->devid;
+	v->bdev = b;
+	v->writable = disk->readwrite && !b->read_only;
+	v->cdrom = disk->cdrom;
+	ksnprintf(v->vdev, sizeof(v->vdev), "%s", disk->vdev);
+	ksnprintf(v->be_path, sizeof(v->be_path), "/local/domain/0/backend/vbd/%u/%u", domid,
+		  disk->devid);
+	ksnprintf(v->fe_path, sizeof(v->fe_path), "/local/domain/%u/device/vbd/%u", domid,
+		  disk->devid);
+	ksnprintf(v->thread_name, sizeof(v->thread_name), "blkback.%u.%u", domid, disk->devid);
+	struct blkdev *d = blkdev_disk_of(b);
+	v->lim = (struct blkif_limits){
+		.dev_sectors = b->nr_sectors, .max_indirect_segs = VBD_MAX_INDIRECT_SEGS,
+		.read_only = !v->writable, .can_flush = true, .can_barrier = true,
+		.can_discard = d->can_discard && v->writable, .discard_secure = false,
+	};
+	spin_init(&v->lock, "blkback vbd");
+	inflight_init(&v->inflight);
+	completion_init(&v->gone);
+	v->phase = VBD_INIT;
+	int rc = vbd_alloc_reqs(v);
+	if (rc == 0)
+		rc = write_nodes(v, disk);
+	if (rc) {
+		remove_nodes(v, true);
+		vbd_free_reqs(v);
+		kfree(v);
+		mutex_unlock(&vbds_lock);
+		*why = "cannot write the vbd's xenstore nodes";
+		return rc;
+	}
+	char path[128];
+	ksnprintf(path, sizeof(path), "%s/state", v->fe_path);
+	rc = xs_watch_local(xenstore, path, v->thread_name, fe_state_changed, v);
+	if (rc == 0 && !thread_create(v->thread_name, vbd_thread, v)) {
+		xs_unwatch_local(xenstore, path, v->thread_name);
+		rc = -ENOMEM;
+	}
+	if (rc) {
+		remove_nodes(v, true);
+		vbd_free_reqs(v);
+		kfree(v);
+		mutex_unlock(&vbds_lock);
+		*why = "cannot start the vbd";
+		return rc;
+	}
+	ksnprintf(b->holder, sizeof(b->holder), "vbd %u/%u (%s)", domid, disk->devid,
+		  v->writable ? "w" : "r");
+	v->next = vbds;
+	vbds = v;
+	totals.vbds++;
+	v->phase = VBD_INITWAIT;
+	set_state(v, XenbusStateInitWait);
+	mutex_unlock(&vbds_lock);
+	return 0;
+}
+
+/* Unlinks v (list lock held by the caller), frees it once its thread ended. */
+static void reap(struct vbd *v, bool frontend_too)
+{
+	completion_wait(&v->gone, 0);
+	remove_nodes(v, frontend_too);
+	bool still_used = false;
+	for (struct vbd *o = vbds; o; o = o->next)
+		if (o != v && o->bdev == v->bdev)
+			still_used = true;
+	if (!still_used)
+		v->bdev->holder[0] = 0;
+	totals.requests += v->nr_requests;
+	totals.errors += v->nr_errors;
+	totals.bad_requests += v->nr_bad;
+	totals.vbds--;
+	vbd_free_reqs(v);
+	for (struct vbd **pp = &vbds; *pp; pp = &(*pp)->next)
+		if (*pp == v) {
+			*pp = v->next;
+			break;
+		}
+	kfree(v);
+}
+
+int blkback_detach(domid_t domid, uint32_t devid, uint64_t timeout_ns, bool force)
+{
+	mutex_lock(&vbds_lock);
+	struct vbd *v = vbds;
+	while (v && !(v->domid == domid && v->devid == devid))
+		v = v->next;
+	if (!v) {
+		mutex_unlock(&vbds_lock);
+		return -ENOENT;
+	}
+	be_write(v, "online", "0");
+	if (v->phase == VBD_CLOSED || v->phase == VBD_INITWAIT) {
+		v->stop = true;
+		wake(v);
+	} else {
+		set_state(v, XenbusStateClosing);
+	}
+	int rc = 0;
+	if (!completion_wait(&v->gone, timeout_ns)) {
+		if (!force) {
+			mutex_unlock(&vbds_lock);
+			return -ETIMEDOUT;
+		}
+		rc = -ETIMEDOUT;
+		v->stop = true;
+		wake(v);
+	}
+	reap(v, true);
+	mutex_unlock(&vbds_lock);
+	return rc;
+}
+
+void blkback_domain_gone(domid_t domid)
+{
+	mutex_lock(&vbds_lock);
+	for (struct vbd *v = vbds; v;) {
+		struct vbd *next = v->next;
+		if (v->domid == domid) {
+			v->stop = true;
+			wake(v);
+			reap(v, true);
+		}
+		v = next;
+	}
+	mutex_unlock(&vbds_lock);
+}
+
+void blkback_list(domid_t domid)
+{
+	kprintf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s\n", "Vdev", "BE", "handle", "state", "evt-ch",
+		"ring-ref", "BE-path");
+	mutex_lock(&vbds_lock);
+	for (struct vbd *v = vbds; v; v = v->next) {
+		if (v->domid != domid)
+			continue;
+		uint64_t st = 0, evt = 0, ref = 0;
+		read_uint(v->be_path, "state", &st);
+		if (read_uint(v->fe_path, "event-channel", &evt))
+			evt = (uint64_t)-1;
+		if (read_uint(v->fe_path, "ring-ref", &ref) && read_uint(v->fe_path, "ring-ref0", &ref))
+			ref = (uint64_t)-1;
+		kprintf("%-5u %-3d %-6u %-5d %-6d %-8d %-30s\n", v->devid, 0, v->domid, (int)st,
+			(int)evt, (int)ref, v->be_path);
+	}
+	mutex_unlock(&vbds_lock);
+}
+
+void blkback_get_stats(struct blkback_stats *out)
+{
+	mutex_lock(&vbds_lock);
+	*out = totals;
+	for (struct vbd *v = vbds; v; v = v->next) {
+		out->requests += v->nr_requests;
+		out->errors += v->nr_errors;
+		out->bad_requests += v->nr_bad;
+	}
+	mutex_unlock(&vbds_lock);
+}
