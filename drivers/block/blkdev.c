@@ -58,12 +58,6 @@ unsigned int blkdev_next_index(const char *family)
 	return 99;
 }
 
-uint32_t blkdev_next_ext_minor(void)
-{
-	static uint32_t next;
-	return __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
-}
-
 struct blkdev *blkdev_find(const char *name)
 {
 	const char *n = name;

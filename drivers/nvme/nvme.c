@@ -37,6 +37,7 @@
  */
 #include <arch/io.h>
 #include <keel/blkdev.h>
+#include <keel/blkscan.h>
 #include <keel/dma.h>
 #include <keel/kernel.h>
 #include <keel/nvme.h>
@@ -165,7 +166,7 @@ struct nvme_ctrl {
 	int timed_out_cid;          /* -1: admin command */
 	uint32_t inject_drops;      /* test hook: completions to drop */
 
-	uint64_t irqs_handled, polled, resets, timeouts, errors_logged;
+	uint64_t irqs_handled, polled, resets, timeouts, errors_logged, cmds_issued;
 	struct nvme_ctrl *next;
 };
 
@@ -281,11 +282,17 @@ static void trk_maybe_finish(struct nvme_ctrl *c, struct nvme_tracker *t, struct
 	trk_free(c, t);
 }
 
-static void run_done(struct done_list *dl)
+/* Calls the done callbacks (lock released); trackers came free, so the
+ * block layer may resubmit what it holds back for our disks. */
+static void run_done(struct nvme_ctrl *c, struct done_list *dl)
 {
+	if (!dl->n)
+		return;
 	for (unsigned int i = 0; i < dl->n; i++)
 		dl->e[i].req->done(dl->e[i].req, dl->e[i].status);
 	dl->n = 0;
+	for (unsigned int i = 0; i < c->nr_ns; i++)
+		blkdev_kick_backlog(&c->ns[i]->bdev);
 }
 
 static int status_errno(uint16_t st)
@@ -389,7 +396,7 @@ static void nvme_interrupt(void *ctx)
 	spin_unlock_irqrestore(&c->lock, f);
 	if (intx)
 		wr32(c, NVME_REG_INTMC, 1);
-	run_done(&dl);
+	run_done(c, &dl);
 }
 
 /* ---- building I/O commands ---- */
@@ -523,6 +530,7 @@ static void pump(struct nvme_ctrl *c, struct done_list *dl)
 			s->trk = t;
 			s->deadline_ns = time_now_ns() + io_timeout_ns;
 			t->cmds_out++;
+			c->cmds_issued++;
 			queue_put(&c->ioq, &s->sqe);
 			issued = true;
 		}
@@ -631,7 +639,7 @@ static int nvme_submit(struct blkdev *dev, struct blk_request *req)
 	c->pend_tail = t;
 	pump(c, &dl);
 	spin_unlock_irqrestore(&c->lock, f);
-	run_done(&dl);
+	run_done(c, &dl);
 	return 0;
 }
 
@@ -880,7 +888,7 @@ static void ctrl_reset(struct nvme_ctrl *c, int why)
 		}
 	}
 	spin_unlock_irqrestore(&c->lock, f);
-	run_done(&dl);
+	run_done(c, &dl);
 
 	if (rc == 0)
 		rc = ctrl_enable(c);
@@ -910,7 +918,7 @@ static void ctrl_reset(struct nvme_ctrl *c, int why)
 		pump(c, &dl);
 	}
 	spin_unlock_irqrestore(&c->lock, f);
-	run_done(&dl);
+	run_done(c, &dl);
 	if (rc)
 		klog("%s: controller did not come back from reset (%d): disabled, I/O fails\n",
 		     c->name, rc);
@@ -941,7 +949,7 @@ static void watchdog_thread(void *arg)
 		pump(c, &dl);
 		bool still = why < 0 || expired_io(c);
 		spin_unlock_irqrestore(&c->lock, f);
-		run_done(&dl);
+		run_done(c, &dl);
 		if (still)
 			ctrl_reset(c, why);
 		else
@@ -1057,7 +1065,7 @@ static int ns_add(struct nvme_ctrl *c, uint32_t nsid)
 	ksnprintf(b->name, sizeof(b->name), "%s", name);
 	b->major = NVME_MAJOR;
 	/* Linux's blkext minors: handed out in order, partitions included. */
-	b->minor = blkdev_next_ext_minor();
+	b->minor = blkdev_alloc_ext_minor();
 	b->nr_sectors = nsze << (lbads - SECTOR_SHIFT);
 	b->logical_block_bytes = 1u << lbads;
 	b->physical_block_bytes = b->logical_block_bytes;
@@ -1079,7 +1087,9 @@ static int ns_add(struct nvme_ctrl *c, uint32_t nsid)
 	ksnprintf(b->model, sizeof(b->model), "%s", c->model);
 	b->ops = &nvme_ops;
 	b->drv = ns;
-	c->ns[c->nr_ns++] = ns;
+	c->ns[c->nr_ns] = ns;
+	/* The interrupt handler walks ns[0..nr_ns): the entry first. */
+	__atomic_store_n(&c->nr_ns, c->nr_ns + 1, __ATOMIC_RELEASE);
 	klog("%s: %s: nsid %u, %llu blocks of %u bytes\n", c->name, name, nsid,
 	     (unsigned long long)nsze, b->logical_block_bytes);
 	return blkdev_register_disk(b);
@@ -1304,6 +1314,120 @@ static const char *state_name(enum ctrl_state s)
 	return names[s];
 }
 
+struct prp_wait {
+	struct completion done;
+	int status;
+};
+
+static void prp_test_done(struct blk_request *req, int status)
+{
+	struct prp_wait *w = req->ctx;
+	w->status = status;
+	complete(&w->done);
+}
+
+static int prp_test_io(struct blkdev *dev, enum blk_op op, uint64_t sector, struct blk_seg *segs,
+		       unsigned int n)
+{
+	struct prp_wait w = { .status = 0 };
+	struct blk_request req = { .op = op, .sector = sector, .nr_segs = (uint16_t)n, .segs = segs,
+				   .done = prp_test_done, .ctx = &w };
+	completion_init(&w.done);
+	int rc = blk_submit(dev, &req);
+	if (rc)
+		return rc;
+	completion_wait(&w.done, 0);
+	return w.status;
+}
+
+/*
+ * `nvme prp-test DEV OFFSET`: writes 16 KiB at OFFSET (destroying it)
+ * through a segment list that breaks the PRP rules in four places, reads it
+ * back page-aligned and compares, then reads it through the broken list
+ * and compares again.  Shows how many NVMe commands the request took.
+ */
+static int prp_test(const char *name, uint64_t off)
+{
+	static const struct { uint16_t page, offset, len; } layout[] = {
+		{ 0, 3584, 512 }, { 1, 0, 4096 }, { 2, 0, 1024 },  /* one command */
+		{ 3, 512, 1536 },                                  /* starts and ends mid-page */
+		{ 4, 2048, 2048 }, { 5, 0, 4096 },                 /* one command */
+		{ 6, 1024, 512 },
+		{ 7, 0, 2560 },
+	};
+	const unsigned int n = ARRAY_SIZE(layout), bytes = 16384;
+	struct blkdev *dev = blkdev_find(name);
+	struct blk_seg segs[ARRAY_SIZE(layout)];
+	int rc;
+
+	if (!dev || blkdev_disk_of(dev)->ops != &nvme_ops) {
+		kprintf("nvme: %s: not an NVMe namespace\n", name);
+		return -ENOENT;
+	}
+	if (off % 512 || off / 512 + bytes / 512 > dev->nr_sectors) {
+		kprintf("nvme: prp-test: OFFSET must be a multiple of 512 inside the device\n");
+		return -EINVAL;
+	}
+	struct nvme_ctrl *c = ((struct nvme_ns *)blkdev_disk_of(dev)->drv)->ctrl;
+	uint8_t *frag = page_alloc(8), *flat = page_alloc(4);
+	if (!frag || !flat) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	unsigned int pos = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *p = frag + layout[i].page * PAGE_SIZE + layout[i].offset;
+		for (unsigned int j = 0; j < layout[i].len; j++)
+			p[j] = (uint8_t)((pos + j) * 7 + (pos + j) / 251 + 1);
+		segs[i] = (struct blk_seg){ dma_map_virt(p), layout[i].len };
+		pos += layout[i].len;
+	}
+	uint64_t before = c->cmds_issued;
+	rc = prp_test_io(dev, BLK_OP_WRITE, off / 512, segs, n);
+	uint64_t cmds = c->cmds_issued - before;
+	if (rc) {
+		kprintf("nvme: prp-test: %s: fragmented write failed (%d)\n", name, rc);
+		goto out;
+	}
+	if ((rc = blk_read_sync(dev, off / 512, flat, bytes)))
+		goto out;
+	pos = 0;
+	for (unsigned int i = 0; i < n && !rc; i++) {
+		if (memcmp(flat + pos, frag + layout[i].page * PAGE_SIZE + layout[i].offset,
+			   layout[i].len))
+			rc = -EIO;
+		pos += layout[i].len;
+	}
+	if (rc) {
+		kprintf("nvme: prp-test: %s: bytes read back differ from the fragmented write\n",
+			name);
+		goto out;
+	}
+	memset(frag, 0, 8 * PAGE_SIZE);
+	if ((rc = prp_test_io(dev, BLK_OP_READ, off / 512, segs, n))) {
+		kprintf("nvme: prp-test: %s: fragmented read failed (%d)\n", name, rc);
+		goto out;
+	}
+	pos = 0;
+	for (unsigned int i = 0; i < n && !rc; i++) {
+		if (memcmp(flat + pos, frag + layout[i].page * PAGE_SIZE + layout[i].offset,
+			   layout[i].len))
+			rc = -EIO;
+		pos += layout[i].len;
+	}
+	if (rc)
+		kprintf("nvme: prp-test: %s: fragmented read differs\n", name);
+	else
+		kprintf("nvme: prp-test: %s: %u bytes in %u segments as %llu commands: write and "
+			"read ok\n", name, bytes, n, (unsigned long long)cmds);
+out:
+	if (frag)
+		page_free(frag, 8);
+	if (flat)
+		page_free(flat, 4);
+	return rc;
+}
+
 int nvme_command(int argc, char **argv)
 {
 	pci_probe_wait(10000000000ull);
@@ -1352,6 +1476,9 @@ int nvme_command(int argc, char **argv)
 		kprintf("nvme: I/O command timeout %llu s\n", (unsigned long long)s);
 		return 0;
 	}
-	kprintf("usage: nvme list | nvme inject-timeout CTRL [N] | nvme timeout SECONDS\n");
+	if (argc >= 4 && !strcmp(argv[1], "prp-test"))
+		return prp_test(argv[2], strtoull(argv[3], NULL, 0));
+	kprintf("usage: nvme list | nvme inject-timeout CTRL [N] | nvme timeout SECONDS | "
+		"nvme prp-test DEV OFFSET\n");
 	return -EINVAL;
 }

@@ -155,8 +155,5 @@ void blkdev_kick_backlog(struct blkdev *disk);
 
 /* Allocates the next name index for a driver family ("vd" -> 0, 1...). */
 unsigned int blkdev_next_index(const char *family);
-/* The next minor of the extended block major 259 (Linux's blkext: NVMe
- * namespaces and their partitions take minors in the order they appear). */
-uint32_t blkdev_next_ext_minor(void);
 
 #endif
