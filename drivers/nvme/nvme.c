@@ -228,14 +228,18 @@ static void queue_free(struct nvme_queue *q)
 	q->cq = NULL;
 }
 
-/* Empties a queue for a (re-)enabled controller, which starts both at 0. */
+/* Empties a queue for a (re-)enabled controller, which starts both at 0.
+ * Under the lock: the handler must never see the zeroed entries with the
+ * old phase (they would look new). */
 static void queue_reset(struct nvme_queue *q)
 {
+	unsigned long f = spin_lock_irqsave(&q->ctrl->lock);
 	memset(q->sq, 0, PAGE_SIZE);
 	memset((void *)q->cq, 0, PAGE_SIZE);
 	q->sq_tail = 0;
 	q->cq_head = 0;
 	q->cq_phase = 1;
+	spin_unlock_irqrestore(&q->ctrl->lock, f);
 }
 
 /* Copies sqe into the SQ; the caller rings the doorbell. */

@@ -86,10 +86,19 @@ def irq_counts(m):
 IMAGES = None
 
 
+def boot(m):
+    """Boots and waits for the probe thread to register both namespaces,
+    so that its messages do not land in the middle of a typed command."""
+    m.boot()
+    done = r"blk: nvme0n2: 65536 sectors"
+    if not re.search(done, m.buf):
+        m.expect(done, timeout=120)
+
+
 def main_machine():
     a, b = IMAGES
     with Machine("nvme-msix", timeout=900, env={"QEMU_ARGS": qemu_args(a, b)}) as m:
-        m.boot()
+        boot(m)
         out = m.command("lsblk -b")
         expect_in(out, r"^nvme0n1\s+259:0\s+0\s+67108864\s+0 disk", "lsblk nvme0n1")
         expect_in(out, r"^nvme0n2\s+259:1\s+0\s+33554432\s+0 disk", "lsblk nvme0n2")
@@ -157,7 +166,7 @@ def intx_machine():
     a, b = IMAGES
     with Machine("nvme-intx", keel_args="pci_nomsi", timeout=600,
                  env={"QEMU_ARGS": qemu_args(a, b)}) as m:
-        m.boot()
+        boot(m)
         host_crc_read(m)
         mode, nvec, admin, _ = irq_counts(m)
         if mode != "INTx" or nvec != 1 or admin == 0:
@@ -169,7 +178,7 @@ def intx_machine():
 def q35_machine():
     a, b = IMAGES
     with Machine("nvme-q35", timeout=600, env={"QEMU_ARGS": qemu_args(a, b, "q35")}) as m:
-        m.boot()
+        boot(m)
         out = m.command("lspci")
         expect_in(out, r"Non-Volatile memory controller \[0108\]: .*\[1b36:0010\].*driver: nvme",
                   "lspci on q35")
