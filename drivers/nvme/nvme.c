@@ -46,6 +46,7 @@
 #include <keel/sync.h>
 #include <lib/printf.h>
 
+#include "nvme_prp.h"
 #include "nvme_reg.h"
 
 #define NVME_MAJOR 259
@@ -54,7 +55,7 @@
 #define IO_SLOTS (SQ_ENTRIES - 1)
 #define TRACKERS 64u
 #define MAX_NS 16u
-#define MAX_XFER_BYTES (512u * 4096u)  /* one PRP-list page: 512 entries */
+#define MAX_XFER_BYTES NVME_PRP_MAX_BYTES
 #define ADMIN_TIMEOUT_NS 5000000000ull
 #define WATCHDOG_PERIOD_NS 1000000000ull
 #define MAX_TIMEOUTS 2                  /* a command is retried once */
@@ -405,47 +406,27 @@ static void nvme_interrupt(void *ctx)
 
 /* ---- building I/O commands ---- */
 
-/*
- * The next READ/WRITE command of t: as many bytes from the cursor as PRPs
- * can describe in one command (see the top of the file), at most
- * max_xfer_bytes.  Returns the byte count (0: malformed, cannot happen
- * after the submit checks).
- */
+/* The next READ/WRITE command of t: as many bytes from the cursor as PRPs
+ * can describe in one command (drivers/nvme/prp.c).  Returns the byte
+ * count (0: malformed, cannot happen after the submit checks). */
 static uint32_t build_rw(struct nvme_ctrl *c, struct nvme_tracker *t, struct nvme_slot *s,
 			 struct nvme_sqe *sqe)
 {
 	struct blk_request *req = t->req;
 	uint64_t *list = s->page;
-	uint32_t total = 0, npages = 0;
-	uint64_t prp1 = 0;
-
-	while (t->seg < req->nr_segs && total < c->max_xfer_bytes) {
-		const struct blk_seg *seg = &req->segs[t->seg];
-		uint64_t a = dma_x(seg->addr) + t->seg_off;
-		uint32_t take = MIN(seg->len_bytes - t->seg_off, c->max_xfer_bytes - total);
-		if (total && (a & (PAGE_SIZE - 1)))
-			break;
-		for (uint64_t p = a; p < a + take; p = ALIGN_DOWN(p, PAGE_SIZE) + PAGE_SIZE) {
-			if (npages == 0)
-				prp1 = p;
-			else
-				list[npages - 1] = p;
-			npages++;
-		}
-		total += take;
-		t->seg_off += take;
-		if (t->seg_off == seg->len_bytes) {
-			t->seg++;
-			t->seg_off = 0;
-		}
-		if ((a + take) & (PAGE_SIZE - 1))
-			break;
-	}
+	uint64_t prp1;
+	uint32_t npages;
+	struct nvme_prp_cursor cur = { t->seg, t->seg_off };
+	uint32_t total = nvme_prp_build(req->segs, req->nr_segs, &cur, c->max_xfer_bytes, &prp1,
+					list, &npages);
 	unsigned int shift = t->ns->lba_shift;
+
 	if (total == 0 || (total & ((1u << shift) - 1)))
 		return 0;
+	t->seg = cur.seg;
+	t->seg_off = cur.seg_off;
 	uint32_t nlb = total >> shift;
-	sqe->opcode = t->req->op == BLK_OP_READ ? NVME_CMD_READ : NVME_CMD_WRITE;
+	sqe->opcode = req->op == BLK_OP_READ ? NVME_CMD_READ : NVME_CMD_WRITE;
 	sqe->prp1 = prp1;
 	/* Two pages: the second goes in PRP2; more: PRP2 points at the list. */
 	sqe->prp2 = npages == 2 ? list[0] : npages > 2 ? dma_x(s->page_dma) : 0;
@@ -554,22 +535,15 @@ static void pump(struct nvme_ctrl *c, struct done_list *dl)
 
 /* ---- submission ---- */
 
-/* Checks that the PRP breaks of a READ/WRITE fall on LBA boundaries (only
- * a namespace with LBAs over 512 bytes can fail this). */
+/* A READ/WRITE whose every command covers whole LBAs (only a namespace
+ * with LBAs over 512 bytes can fail this). */
 static bool rw_fits_lbas(const struct blk_request *req, unsigned int shift)
 {
-	uint64_t mask = (1ull << shift) - 1, cum = 0;
+	uint64_t mask = (1ull << shift) - 1;
 
-	if (((req->sector << SECTOR_SHIFT) & mask) || (((uint64_t)req->nr_sectors << SECTOR_SHIFT) & mask))
+	if ((req->sector << SECTOR_SHIFT) & mask)
 		return false;
-	for (unsigned int i = 0; i + 1 < req->nr_segs; i++) {
-		cum += req->segs[i].len_bytes;
-		uint64_t end = dma_x(req->segs[i].addr) + req->segs[i].len_bytes;
-		bool brk = (end & (PAGE_SIZE - 1)) || (dma_x(req->segs[i + 1].addr) & (PAGE_SIZE - 1));
-		if (brk && (cum & mask))
-			return false;
-	}
-	return true;
+	return nvme_prp_cuts_aligned(req->segs, req->nr_segs, 1u << shift);
 }
 
 static int nvme_submit(struct blkdev *dev, struct blk_request *req)
