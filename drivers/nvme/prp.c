@@ -15,6 +15,12 @@ uint32_t nvme_prp_build(const struct blk_seg *segs, uint16_t nr_segs, struct nvm
 		max_bytes = NVME_PRP_MAX_BYTES;
 	while (cur->seg < nr_segs && total < max_bytes) {
 		const struct blk_seg *s = &segs[cur->seg];
+		if (cur->seg_off >= s->len_bytes) {
+			/* Empty (the block layer refuses these; skip them anyway). */
+			cur->seg++;
+			cur->seg_off = 0;
+			continue;
+		}
 		uint64_t a = dma_x(s->addr) + cur->seg_off;
 		uint32_t take = MIN(s->len_bytes - cur->seg_off, max_bytes - total);
 		/* A page after the first must start at a page boundary. */
