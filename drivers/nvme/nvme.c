@@ -13,12 +13,15 @@
  * command ends where a transfer would exceed MDTS, or where the PRP rules
  * break: every data page but the first must start at a page boundary and
  * every one but the last must end at one, and blkback sends lists (a guest's
- * 512-byte-aligned segments) that violate this.  Splitting into commands is
+ * 512-byte-aligned segments) that violate this (the cutting is pure code in
+ * prp.c, unit-tested and fuzzed).  Splitting into commands is
  * chosen over SGLs because PRPs are mandatory and SGLs are optional for I/O
  * commands (many drives lack them); the cost is more commands for such
  * lists.  A tracker that cannot get a slot waits on the pending list and is
  * continued from the interrupt handler as slots free up; the request
- * completes when the last of its commands has.
+ * completes when the last of its commands has.  On a namespace of 4096-byte
+ * LBAs every cut must fall on an LBA boundary, else the request is refused
+ * with -EINVAL (there is no bounce buffer).
  *
  * Timeouts and reset.  Each command carries a deadline (admin 5 s, I/O 30 s
  * by default).  A timer checks the deadlines once a second while commands
