@@ -8,6 +8,8 @@
  * "selftest NAME: FAIL why" line per check.  Cases that stop dom0 or hold
  * memory (stack-overflow, fragment) run only when named.
  */
+#include <keel/dma.h>
+#include <keel/sync.h>
 #include <keel/commands.h>
 #include <keel/evtchn.h>
 #include <keel/gnttab.h>
@@ -209,8 +211,10 @@ static int test_vmalloc(void)
 		FAIL("vmalloc address is the direct map");
 	vfree(p);
 	mm_get_stats(&after);
-	/* Page tables made for new vmap slots stay; everything else comes back. */
-	uint64_t tables = after.pagetable_pages - before.pagetable_pages;
+	/* Page tables made meanwhile stay (those not from the boot reserve came
+	 * from the pool); everything else comes back. */
+	uint64_t tables = (after.pagetable_pages - before.pagetable_pages) -
+			  (before.pt_reserved_pages - after.pt_reserved_pages);
 	if (after.free_pages + tables != before.free_pages ||
 	    after.vmalloc_pages != before.vmalloc_pages)
 		FAIL("free pages %llu before, %llu after vfree",
@@ -248,7 +252,9 @@ static int test_slab_return(void)
 	if (h2.slab_pages > h0.slab_pages)
 		FAIL("%llu slab pages before, %llu after freeing everything",
 		     (unsigned long long)h0.slab_pages, (unsigned long long)h2.slab_pages);
-	if (m2.free_pages < m0.free_pages)
+	uint64_t tables = (m2.pagetable_pages - m0.pagetable_pages) -
+			  (m0.pt_reserved_pages - m2.pt_reserved_pages);
+	if (m2.free_pages + tables < m0.free_pages)
 		FAIL("free pages %llu before, %llu after", (unsigned long long)m0.free_pages,
 		     (unsigned long long)m2.free_pages);
 	kprintf("selftest %s: ok (%llu slab pages at peak, %llu after free; %llu returned in all)\n",
@@ -378,6 +384,89 @@ static int test_gnttab(void)
 	return 0;
 }
 
+/*
+ * Maps a running guest's grant entries 0 and 1 (the console and xenstore
+ * rings the builder granted to dom0) in one batch, read-only, and prints
+ * the machine frames they map, for a test to compare with xenstore's
+ * ring-ref; then unmaps them.
+ */
+static int test_gnttab_guest(const char *arg)
+{
+	static const char *name = "gnttab-guest";
+	char *end;
+	unsigned long dom = strtoul(arg, &end, 10);
+	grant_ref_t refs[2] = { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE };
+	grant_handle_t h[2];
+	struct gnttab_stats g0, g1;
+	void *va;
+	size_t bad = 0;
+
+	if (*end || end == arg || dom == 0 || dom >= DOMID_FIRST_RESERVED)
+		FAIL("'%s' is not a guest domid", arg);
+	gnttab_get_stats(&g0);
+	int rc = gnttab_map_refs((domid_t)dom, refs, 2, true, &va, h, &bad);
+	if (rc)
+		FAIL("map of refs 0,1 of domain %lu: %d at entry %zu", dom, rc, bad);
+	uint64_t console_mfn = mfn_x(virt_to_mfn(va));
+	uint64_t store_mfn = mfn_x(virt_to_mfn((char *)va + PAGE_SIZE));
+	volatile uint32_t *ring = (volatile uint32_t *)((char *)va + PAGE_SIZE);
+	uint32_t first_word = ring[0];
+	gnttab_get_stats(&g1);
+	rc = gnttab_unmap_refs(va, h, 2);
+	if (rc)
+		FAIL("unmap: %d", rc);
+	if (g1.mapped_now != g0.mapped_now + 2)
+		FAIL("mapped count %llu -> %llu", (unsigned long long)g0.mapped_now,
+		     (unsigned long long)g1.mapped_now);
+	kprintf("selftest %s: ok (domain %lu: console mfn %llu, xenstore mfn %llu, ring word %#x)\n",
+		name, dom, (unsigned long long)console_mfn, (unsigned long long)store_mfn,
+		first_word);
+	return 0;
+}
+
+/*
+ * Maps a device memory range (e.g. a PCI BAR) with ioremap, checks that
+ * every PTE is uncached (PCD|PWT), writes and reads back its first and last
+ * words, and unmaps it.
+ */
+static int test_ioremap(const char *addr_arg, const char *len_arg)
+{
+	static const char *name = "ioremap";
+	char *e1, *e2;
+	uint64_t maddr = strtoull(addr_arg, &e1, 0);
+	uint64_t len = strtoull(len_arg, &e2, 0);
+
+	if (*e1 || *e2 || !len || (maddr & 7) || (len & 7))
+		FAIL("usage: selftest ioremap MADDR BYTES (8-byte aligned)");
+	volatile uint64_t *va = ioremap(maddr, len, true);
+	if (!va)
+		FAIL("ioremap(%#llx, %llu) failed", (unsigned long long)maddr,
+		     (unsigned long long)len);
+	uint64_t pages = ((maddr + len + PAGE_SIZE - 1) >> PAGE_SHIFT) - (maddr >> PAGE_SHIFT);
+	const char *base = (const char *)((unsigned long)va & ~(PAGE_SIZE - 1));
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t pte = vmap_pte_read(base + i * PAGE_SIZE);
+		if ((pte & 0x19) != 0x19) { /* present, PWT, PCD */
+			iounmap((void *)va, len);
+			FAIL("page %llu: PTE %#llx is not present+PCD+PWT", (unsigned long long)i,
+			     (unsigned long long)pte);
+		}
+	}
+	volatile uint64_t *last = (volatile uint64_t *)((volatile char *)va + len - 8);
+	uint64_t old_first = va[0], old_last = *last;
+	va[0] = 0x6b65656c2d696f31ULL;
+	*last = 0x6b65656c2d696f32ULL;
+	bool ok = va[0] == 0x6b65656c2d696f31ULL && *last == 0x6b65656c2d696f32ULL;
+	va[0] = old_first;
+	*last = old_last;
+	iounmap((void *)va, len);
+	if (!ok)
+		FAIL("device memory did not keep what was written");
+	kprintf("selftest %s: ok (%llu pages at %#llx uncached, first and last words written "
+		"and read back)\n", name, (unsigned long long)pages, (unsigned long long)maddr);
+	return 0;
+}
+
 /* ---- named cases ---- */
 
 static volatile uint64_t overflow_depth;
@@ -489,6 +578,91 @@ static int test_threads(void)
 	return 0;
 }
 
+/* XENMEM_exchange: n pages machine-contiguous, below 4 GiB when asked. */
+static int test_dma(void)
+{
+	static const char *name = "dma";
+	void *va;
+	dma_addr_t dma;
+
+	for (unsigned int bits = 64; bits >= 32; bits -= 32) {
+		int rc = dma_alloc_contig(8, bits, &va, &dma);
+		if (rc)
+			FAIL("dma_alloc_contig(8 pages)");
+		uint64_t first = mfn_x(virt_to_mfn(va));
+		for (unsigned int i = 0; i < 8; i++) {
+			if (mfn_x(virt_to_mfn((char *)va + i * PAGE_SIZE)) != first + i) {
+				dma_free_contig(va, 8);
+				FAIL("pages not machine-contiguous");
+			}
+			if (mfn_to_pfn(_mfn(first + i)).pfn != virt_to_pfn((char *)va + i * PAGE_SIZE).pfn) {
+				dma_free_contig(va, 8);
+				FAIL("M2P does not point back at our pfn");
+			}
+		}
+		if (dma_x(dma) != first << PAGE_SHIFT || (bits == 32 && dma_x(dma) + 8 * PAGE_SIZE > (1ull << 32))) {
+			dma_free_contig(va, 8);
+			FAIL("wrong bus address");
+		}
+		memset(va, 0x5a, 8 * PAGE_SIZE);
+		if (((uint8_t *)va)[8 * PAGE_SIZE - 1] != 0x5a) {
+			dma_free_contig(va, 8);
+			FAIL("memory not usable after the exchange");
+		}
+		dma_free_contig(va, 8);
+	}
+	kprintf("selftest %s: ok (8 contiguous pages, anywhere and below 4 GiB)\n", name);
+	return 0;
+}
+
+static struct mutex st_mutex = MUTEX_INIT("selftest");
+static struct completion st_done;
+static volatile int st_order;
+
+static void mutex_holder(void *unused)
+{
+	(void)unused;
+	mutex_lock(&st_mutex);
+	st_order = 1;
+	thread_sleep_ns(2000000);   /* hold it across a sleep */
+	st_order = 2;
+	mutex_unlock(&st_mutex);
+	complete(&st_done);
+}
+
+/* Mutex held across a sleep excludes others; completion, in-flight drain. */
+static int test_sync(void)
+{
+	static const char *name = "sync";
+	struct inflight f;
+
+	completion_init(&st_done);
+	st_order = 0;
+	if (!thread_create("selftest-mutex", mutex_holder, NULL))
+		FAIL("thread_create");
+	while (st_order == 0)
+		thread_yield();
+	mutex_lock(&st_mutex);
+	int seen = st_order;
+	mutex_unlock(&st_mutex);
+	if (seen != 2)
+		FAIL("mutex taken while its holder slept");
+	if (!completion_wait(&st_done, 1000000000ull))
+		FAIL("completion not seen");
+	inflight_init(&f);
+	if (!inflight_get(&f))
+		FAIL("inflight_get");
+	if (inflight_drain(&f, 1000000))
+		FAIL("drained with a request in flight");
+	if (inflight_get(&f))
+		FAIL("inflight_get after close");
+	inflight_put(&f);
+	if (!inflight_drain(&f, 1000000))
+		FAIL("not drained at zero");
+	kprintf("selftest %s: ok (mutex across a sleep, completion, inflight drain)\n", name);
+	return 0;
+}
+
 static int cmd_selftest(int argc, char **argv)
 {
 	int failed = 0;
@@ -510,8 +684,12 @@ static int cmd_selftest(int argc, char **argv)
 			return test_highmem();
 		if (!strcmp(argv[1], "gnttab"))
 			return test_gnttab();
+		if (!strcmp(argv[1], "ioremap") && argc == 4)
+			return test_ioremap(argv[2], argv[3]);
+		if (!strcmp(argv[1], "gnttab-guest") && argc == 3)
+			return test_gnttab_guest(argv[2]);
 		kprintf("selftest: unknown case '%s' (stack-overflow, fragment, unfragment, "
-			"highmem, gnttab)\n", argv[1]);
+			"highmem, gnttab, gnttab-guest DOMID, ioremap MADDR BYTES)\n", argv[1]);
 		return -EINVAL;
 	}
 	failed += test_heap() != 0;
@@ -523,13 +701,16 @@ static int cmd_selftest(int argc, char **argv)
 	failed += test_slab_return() != 0;
 	failed += test_highmem() != 0;
 	failed += test_gnttab() != 0;
+	failed += test_dma() != 0;
+	failed += test_sync() != 0;
 	kprintf("selftest: %d failed\n", failed);
 	return failed ? -EIO : 0;
 }
 
 const struct command selftest_commands[] = {
 	{ "selftest", cmd_selftest, "[CASE]",
-	  "test: heap, events, timers, vmap, threads, vmalloc, slabs, highmem, gnttab; "
-	  "CASE: stack-overflow (stops dom0), fragment/unfragment, highmem, gnttab" },
+	  "test: heap, events, timers, vmap, threads, vmalloc, slabs, highmem, gnttab, dma, sync; "
+	  "CASE: stack-overflow (stops dom0), fragment/unfragment, highmem, gnttab, "
+	  "gnttab-guest DOMID, ioremap MADDR BYTES" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -37,8 +37,10 @@ static int cmd_help(int argc, char **argv)
 	help_table(selftest_commands, "");
 	kprintf("device commands:\n");
 	help_table(device_commands, "");
+	help_table(lvm_commands, "");
 	kprintf("toolstack commands (also as `xl CMD`):\n");
 	help_table(xl_commands, "");
+	help_table(xl_block_commands, "");
 	return 0;
 }
 
@@ -121,6 +123,8 @@ static void run_words(int argc, char **argv)
 		argv++;
 		argc--;
 		c = find(xl_commands, argv[0]);
+		if (!c)
+			c = find(xl_block_commands, argv[0]);
 	} else if (!strcmp(argv[0], "help") || !strcmp(argv[0], "?")) {
 		cmd_help(argc, argv);
 		return;
@@ -139,6 +143,10 @@ static void run_words(int argc, char **argv)
 			c = find(selftest_commands, argv[0]);
 		if (!c)
 			c = find(device_commands, argv[0]);
+		if (!c)
+			c = find(lvm_commands, argv[0]);
+		if (!c)
+			c = find(xl_block_commands, argv[0]);
 		if (!c || (xl && argc > 1))
 			c = xl;
 	}

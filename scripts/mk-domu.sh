@@ -103,6 +103,16 @@ while read -r lib; do
 done
 [ -e "$root/lib64/ld-linux-x86-64.so.2" ] || die "ldd did not name the dynamic loader"
 
+# Debian builds the PV block and network frontends as modules: the guest
+# loads them from its initramfs (by kernel version, so another guest kernel
+# simply finds none of its own).
+for mod in drivers/block/xen-blkfront drivers/net/xen-netfront; do
+	src=/lib/modules/$kver/kernel/$mod.ko
+	[ -r "$src" ] || die "$src missing (linux-image-amd64's modules)"
+	mkdir -p "$root/lib/modules/$kver"
+	cp "$src" "$root/lib/modules/$kver/"
+done
+
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
 
@@ -119,6 +129,7 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 # for us: take /dev/console now that devtmpfs is there.  It is hvc0 under Xen
 # (console=hvc0) and ttyS0 under plain QEMU (console=ttyS0).
 exec </dev/console >/dev/console 2>&1
+for m in /lib/modules/$(uname -r)/*.ko; do [ -e "$m" ] && insmod "$m"; done
 echo KEEL-DOMU-INIT
 hostname keel-domu
 
@@ -147,6 +158,45 @@ EOF
 chmod 755 "$root/init"
 
 # ---- /tests/xs.sh ----------------------------------------------------------
+# blk: the guest's side of the blkback test (tests/integration/test_blkback.py):
+# what blkfront sees of /dev/xvda, a read of what the host put there, and a
+# write the host then finds on the disk image.
+cat > "$root/tests/blk.sh" <<'EOF'
+r() { if [ "$2" = ok ]; then echo "KEEL-TEST $1 ok $3"; else echo "KEEL-TEST $1 fail $3"; fi; }
+i=0
+while [ ! -b /dev/xvda ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+if [ -b /dev/xvda ]; then r blk-present ok; else r blk-present fail "no /dev/xvda"; fi
+r blk-size ok "sectors=$(cat /sys/block/xvda/size) ro=$(cat /sys/block/xvda/ro)"
+r blk-read ok "md5=$(dd if=/dev/xvda bs=4096 skip=256 count=64 2>/dev/null | md5sum | cut -d' ' -f1)"
+if yes KEEL-GUEST-WROTE-THIS | head -c 262144 | dd of=/dev/xvda bs=4096 seek=512 conv=fsync 2>/dev/null; then
+	r blk-write ok
+else
+	r blk-write fail "dd failed"
+fi
+echo 3 > /proc/sys/vm/drop_caches
+r blk-readback ok "md5=$(dd if=/dev/xvda bs=4096 skip=512 count=64 2>/dev/null | md5sum | cut -d' ' -f1)"
+if [ -b /dev/xvdb ]; then
+	r blk-second ok "sectors=$(cat /sys/block/xvdb/size) ro=$(cat /sys/block/xvdb/ro)"
+	if dd if=/dev/zero of=/dev/xvdb bs=4096 count=1 conv=fsync 2>/dev/null; then
+		r blk-ro-refused fail "wrote a read-only disk"
+	else
+		r blk-ro-refused ok
+	fi
+fi
+echo KEEL-TEST-DONE
+EOF
+
+# blkloop: disk I/O that never ends, for destroying a guest in the middle of it.
+cat > "$root/tests/blkloop.sh" <<'EOF'
+i=0
+while [ ! -b /dev/xvda ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+echo KEEL-BLKLOOP-START
+while :; do
+	dd if=/dev/xvda of=/dev/null bs=65536 count=256 iflag=direct 2>/dev/null
+	dd if=/dev/zero of=/dev/xvda bs=65536 seek=64 count=64 oflag=direct 2>/dev/null
+done
+EOF
+
 cat > "$root/tests/xslib.sh" <<'EOF'
 # Shared by the test scripts: raw xenstore requests from a domU.
 # Sends one raw request on /dev/xen/xenbus (struct xsd_sockmsg, xs_wire.h:
@@ -308,6 +358,20 @@ fi
 echo KEEL-TEST-DONE
 EOF
 chmod 755 "$root/tests/xs.sh" "$root/tests/garbage.sh" "$root/tests/xslib.sh"
+
+# ---- xenstore hostile guest (tests/integration/test_xenstore_hostile.py) ----
+# A small static C client that speaks the raw wire protocol on
+# /dev/xen/xenbus (tests/integration/xshostile.c), and one script per mode.
+src=$(dirname "$0")/../tests/integration/xshostile.c
+command -v gcc >/dev/null || die "gcc missing (apt-get install gcc libc6-dev)"
+gcc -static -O2 -o "$root/bin/xshostile" "$src" || die "cannot build $src statically"
+for mode in "txflood txflood 30000 2048" "xsspin spin" "watchflood watchflood 16" "xsrtt rtt 2000" "xsrttlong rtt 8000"; do
+	set -- $mode
+	name=$1
+	shift
+	printf '#!/bin/sh\nexec /bin/xshostile %s\n' "$*" > "$root/tests/$name.sh"
+	chmod 755 "$root/tests/$name.sh"
+done
 
 # ---- pack ------------------------------------------------------------------
 # Fixed times and root ownership (-R 0:0 works without root) make the archive

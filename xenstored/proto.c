@@ -9,8 +9,11 @@
  * queued before the next one is looked at, so replies come in request order;
  * watch events can come between them.  Guest mistakes in a request get an
  * XS_ERROR reply; only a broken stream (a payload longer than
- * XENSTORE_PAYLOAD_MAX) or a peer that stops reading while its output passes
- * its quota breaks the conn, never dom0.
+ * XENSTORE_PAYLOAD_MAX) or no memory for a reply breaks the conn, never dom0.
+ * A peer that stops reading is held by back-pressure: once its queued output
+ * is at its cap, xs_conn_feed() stops after the current message and
+ * xs_conn_input_room() says 0, and watch events for it are dropped (counted
+ * by watch.c) rather than queued.
  */
 #include <lib/base.h>
 #include "internal.h"
@@ -38,30 +41,43 @@ static void conn_break(struct xs_conn *c, int err)
 	out_discard(c);
 }
 
-static void queue_msg(struct xs_conn *c, uint32_t type, uint32_t req_id,
-		      uint32_t tx_id, const void *p1, size_t l1,
-		      const void *p2, size_t l2)
+/* The most output a conn may have queued before it is made to wait. */
+static size_t out_cap(const struct xs_conn *c)
 {
 	const struct xs_quota *q = xs_store_quota(c->store);
-	size_t cap = xs_conn_is_privileged(c) ? q->output_bytes_priv :
-						q->output_bytes;
+
+	return xs_conn_is_privileged(c) ? q->output_bytes_priv : q->output_bytes;
+}
+
+bool xs_conn_output_full(const struct xs_conn *c)
+{
+	return c->out_bytes >= out_cap(c);
+}
+
+/*
+ * Queues one message.  A reply is always queued: the transport stops
+ * reading a conn whose output is over its cap (back-pressure), so replies
+ * overshoot it by at most one message.  A watch event that would pass the
+ * cap is dropped instead (-ENOSPC): it is caused by someone else, and the
+ * writer must never be able to break another domain's connection.
+ */
+static int queue_msg(struct xs_conn *c, uint32_t type, uint32_t req_id,
+		     uint32_t tx_id, const void *p1, size_t l1,
+		     const void *p2, size_t l2)
+{
 	size_t total = HDR_BYTES + l1 + l2;
 	struct xsd_sockmsg h;
 	struct xs_outmsg *m;
 
 	if (c->error || c->local)
-		return;
-	/* A peer that does not read its replies and events is reset. */
-	if (c->out_bytes + total > cap) {
-		klog("xenstored: dom%u conn not reading, output over %lu bytes: reset\n",
-		     c->domid, (unsigned long)cap);
-		conn_break(c, -ECONNRESET);
-		return;
-	}
+		return 0;
+	if (type == XS_WATCH_EVENT && c->out_bytes + total > out_cap(c))
+		return -ENOSPC;
 	m = kmalloc(sizeof(*m) + total);
 	if (!m) {
+		/* A lost reply would desynchronise the stream: reset. */
 		conn_break(c, -ENOMEM);
-		return;
+		return -ENOMEM;
 	}
 	h.type = type;
 	h.req_id = req_id;
@@ -81,17 +97,18 @@ static void queue_msg(struct xs_conn *c, uint32_t type, uint32_t req_id,
 		c->out_head = m;
 	c->out_tail = m;
 	c->out_bytes += total;
+	return 0;
 }
 
-void xs_conn_queue_event(struct xs_conn *c, const char *path,
-			 const char *token)
+int xs_conn_queue_event(struct xs_conn *c, const char *path,
+			const char *token)
 {
 	size_t pl = strlen(path) + 1, tl = strlen(token) + 1;
 
 	/* No guest could take it (xs_wire.h: "Violating this is very bad"). */
 	if (pl + tl > XENSTORE_PAYLOAD_MAX)
-		return;
-	queue_msg(c, XS_WATCH_EVENT, 0, 0, path, pl, token, tl);
+		return -E2BIG;
+	return queue_msg(c, XS_WATCH_EVENT, 0, 0, path, pl, token, tl);
 }
 
 static void reply(struct xs_conn *c, const struct xsd_sockmsg *req,
@@ -379,7 +396,7 @@ static int req_watch(struct xs_conn *c, const struct xsd_sockmsg *h,
 		return r;
 	reply_ok(c, h);
 	/* It fires once at once (docs/misc/xenstore.txt): simplifies clients. */
-	xs_conn_queue_event(c, w->path + w->prefix_len, w->token);
+	xs_watch_deliver_initial(c, w);
 	return 0;
 }
 
@@ -703,55 +720,95 @@ uint16_t xs_conn_domid(const struct xs_conn *c)
 	return c->domid;
 }
 
+uint64_t xs_conn_requests(const struct xs_conn *c)
+{
+	return c->requests;
+}
+
 int xs_conn_error(const struct xs_conn *c)
 {
 	return c->error;
 }
 
-int xs_conn_input(struct xs_conn *c, const void *bytes, size_t len)
+size_t xs_conn_input_room(const struct xs_conn *c)
+{
+	struct xsd_sockmsg h;
+
+	if (c->error || xs_conn_output_full(c))
+		return 0;
+	if (c->in_have < HDR_BYTES)
+		return HDR_BYTES - c->in_have;
+	memcpy(&h, c->in_hdr, HDR_BYTES);
+	return HDR_BYTES + h.len - c->in_have;
+}
+
+int xs_conn_feed(struct xs_conn *c, const void *bytes, size_t len,
+		 size_t *used)
 {
 	const unsigned char *b = bytes;
 	struct xsd_sockmsg h;
+	size_t done = 0;
 	int r;
 
+	*used = 0;
 	if (c->error)
 		return c->error;
 	c->busy++;
-	while (len && !c->error) {
+	while (done < len && !c->error) {
 		size_t n;
 
 		if (c->in_have < HDR_BYTES) {
-			n = MIN(HDR_BYTES - c->in_have, len);
-			memcpy(c->in_hdr + c->in_have, b, n);
+			n = MIN(HDR_BYTES - c->in_have, len - done);
+			memcpy(c->in_hdr + c->in_have, b + done, n);
 		} else {
 			memcpy(&h, c->in_hdr, HDR_BYTES);
-			n = MIN(HDR_BYTES + h.len - c->in_have, len);
-			memcpy(c->in_buf + (c->in_have - HDR_BYTES), b, n);
+			n = MIN(HDR_BYTES + h.len - c->in_have, len - done);
+			memcpy(c->in_buf + (c->in_have - HDR_BYTES), b + done, n);
 		}
 		c->in_have += n;
-		b += n;
-		len -= n;
+		done += n;
 		if (c->in_have < HDR_BYTES)
 			break;
 		memcpy(&h, c->in_hdr, HDR_BYTES);
 		/* A frame this long cannot be skipped safely: reset. */
 		if (h.len > XENSTORE_PAYLOAD_MAX) {
-			klog("xenstored: dom%u sent a %u-byte payload: reset\n",
-			     c->domid, h.len);
 			conn_break(c, -E2BIG);
 			break;
 		}
 		if (c->in_have == HDR_BYTES + h.len) {
 			c->in_buf[h.len] = '\0';
 			c->in_have = 0;
+			c->requests++;
 			process(c, &h, c->in_buf);
+			/* Back-pressure: the rest waits until the peer reads. */
+			if (xs_conn_output_full(c))
+				break;
 		}
 	}
+	*used = done;
 	c->busy--;
 	r = c->error;
 	if (!c->busy && c->free_pending)
 		conn_destroy(c);
 	return r;
+}
+
+int xs_conn_input(struct xs_conn *c, const void *bytes, size_t len)
+{
+	const unsigned char *b = bytes;
+
+	/* Every call of xs_conn_feed() consumes at least one whole message or
+	 * all it is given, so this ends. */
+	while (len) {
+		size_t used;
+		int r = xs_conn_feed(c, b, len, &used);
+
+		if (r)
+			return r;
+		b += used;
+		len -= used;
+	}
+	return 0;
 }
 
 size_t xs_conn_output(struct xs_conn *c, void *buf, size_t max)

@@ -1,42 +1,107 @@
 /*
- * xenstored's shared-ring transport (xen/io/xs_wire.h, struct
- * xenstore_domain_interface) and its server thread.  The store itself is
- * pure (store.c, proto.c); this file maps each domU's ring page, binds its
- * event channel, moves bytes between the ring and the store's connection,
- * and runs in-process watch callbacks.
+ * xenstored's shared-ring transport and its server thread.  The store is
+ * pure (store.c and its parts, proto.c) and so is the ring protocol
+ * (xsring.c); this file maps each domU's ring page, binds its event channel,
+ * runs passes of xsring_serve() over the connections, runs in-process watch
+ * callbacks, and fires @releaseDomain once Xen no longer has the domain.
  *
- * The ring page is shared with a guest that may be hostile: each index is
- * read once, checked (prod - cons never exceeds the ring), and the request
- * bytes are copied out before the store sees them.  A connection whose ring
- * or stream is broken is reset: its store connection is replaced and the
- * unread input dropped; the guest and dom0 go on.
+ * Design.
+ *   Fairness: threads switch only when one yields, so a guest that refills
+ *   its ring must not keep this thread.  Each pass gives each connection a
+ *   budget (XSD_PASS_REQUESTS requests, XSD_PASS_BYTES bytes); after a
+ *   connection that moved bytes the thread yields, and a connection with
+ *   input left over gets the next pass, after everyone else.
+ *   Back-pressure: a connection whose queued output is at its cap is not
+ *   read (its requests wait in its ring) until the guest reads.
+ *   Errors: a ring whose indices are impossible or whose stream is broken is
+ *   stopped: its `error` field is set (XENSTORE_SERVER_FEATURE_ERROR is
+ *   advertised at introduction), its connection and everything it kept are
+ *   freed, and it is not read again until the domain goes.
+ *   Lifetime: ring_conns change only in this file's functions, which may run
+ *   in other threads (the toolstack's) while the server thread is yielded;
+ *   the server thread therefore holds no ring_conn across a yield: it marks
+ *   each one with the pass number and walks the list again from the head.
+ *   Long work: a removed subtree is freed XSD_PASS_REAP_NODES nodes a pass.
+ *   Release: xenstored_release() disconnects at once (the ring is unmapped
+ *   before Xen frees the page); the domain's store state goes and
+ *   @releaseDomain fires when Xen reports the domain gone (polled), or after
+ *   XSD_DYING_MAX_NS in any case.
+ *   Logs about a guest are rate-limited by time, per ring.
  */
 #include <keel/evtchn.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+#include <keel/xenctl.h>
 #include <keel/xsd.h>
 #include <lib/printf.h>
 #include <xen/io/xs_wire.h>
+#include "xsring.h"
+
+#define XSD_PASS_REQUESTS 32
+#define XSD_PASS_BYTES (8 * XENSTORE_RING_SIZE)
+#define XSD_PASS_REAP_NODES 256
+#define XSD_DYING_POLL_NS (20 * 1000 * 1000ULL)
+#define XSD_DYING_MAX_NS (10 * 1000 * 1000 * 1000ULL)
+#define XSD_LOG_WINDOW_NS (10 * 1000 * 1000 * 1000ULL)
+#define XSD_LOG_BURST 3
+
+/* At most XSD_LOG_BURST messages per XSD_LOG_WINDOW_NS; the rest counted. */
+struct ratelimit {
+	uint64_t window_start_ns;
+	unsigned printed;
+	unsigned suppressed;
+};
 
 struct ring_conn {
 	domid_t domid;
 	struct xenstore_domain_interface *intf;
-	evtchn_port_t port;          /* our end */
-	struct xs_conn *conn;
+	evtchn_port_t port;          /* our end; 0 when none is bound */
+	struct xs_conn *conn;        /* NULL once the ring is stopped */
 	struct ring_conn *next;
-	uint64_t resets;
+	uint64_t pass;               /* the last server pass that served it */
+	struct ratelimit log;
+};
+
+/* A domain disconnected whose @releaseDomain waits for Xen to drop it. */
+struct dying {
+	struct dying *next;
+	domid_t domid;
+	uint64_t since_ns;
 };
 
 struct xs_store *xenstore;
 static struct ring_conn *ring_conns;
+static struct dying *dying;
 static struct waitq server_wq;
 static volatile bool work_pending;
 static struct xsd_stats stats;
+static struct ratelimit global_log;
 
 static void kick(void)
 {
 	work_pending = true;
 	waitq_wake_all(&server_wq);
+}
+
+static bool ratelimit_ok(struct ratelimit *rl, domid_t domid)
+{
+	uint64_t now = time_now_ns();
+
+	if (now - rl->window_start_ns >= XSD_LOG_WINDOW_NS) {
+		if (rl->suppressed)
+			klog("xenstored: domain %u: %u more messages suppressed\n", domid,
+			     rl->suppressed);
+		rl->window_start_ns = now;
+		rl->printed = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->printed < XSD_LOG_BURST) {
+		rl->printed++;
+		return true;
+	}
+	rl->suppressed++;
+	stats.log_suppressed++;
+	return false;
 }
 
 /* Upcall context: only wake the server thread. */
@@ -55,17 +120,39 @@ static struct ring_conn *find(domid_t domid)
 	return NULL;
 }
 
+/*
+ * Re-introduction: the guest's channel may have changed.  Bind the new one
+ * before closing ours if Xen lets us (the guest made a new unbound port);
+ * if the guest reused its port, ours must go first.  Either way a failure
+ * leaves no stale port number behind: rc->port is then 0.
+ */
+static int rebind(struct ring_conn *rc, uint32_t guest_port)
+{
+	evtchn_port_t port;
+	int err = evtchn_bind_interdomain(rc->domid, guest_port, ring_event, rc, &port);
+
+	if (err && rc->port) {
+		evtchn_close(rc->port);
+		rc->port = 0;
+		err = evtchn_bind_interdomain(rc->domid, guest_port, ring_event, rc, &port);
+	} else if (!err && rc->port) {
+		evtchn_close(rc->port);
+	}
+	if (err)
+		return err;
+	rc->port = port;
+	kick();
+	return 0;
+}
+
 static int host_introduce(void *ctx, uint16_t domid, uint64_t gfn, uint32_t guest_port)
 {
 	struct ring_conn *rc = find(domid);
 	int err;
 
 	(void)ctx;
-	if (rc) {
-		/* Re-introduction: the guest's channel may have changed. */
-		evtchn_close(rc->port);
-		return evtchn_bind_interdomain(domid, guest_port, ring_event, rc, &rc->port);
-	}
+	if (rc)
+		return rebind(rc, guest_port);
 	rc = kzalloc(sizeof(*rc));
 	if (!rc)
 		return -ENOMEM;
@@ -79,10 +166,11 @@ static int host_introduce(void *ctx, uint16_t domid, uint64_t gfn, uint32_t gues
 		goto err_unmap;
 	}
 	xs_conn_set_priv(rc->conn, rc);
+	rc->domid = domid;
 	err = evtchn_bind_interdomain(domid, guest_port, ring_event, rc, &rc->port);
 	if (err)
 		goto err_conn;
-	rc->domid = domid;
+	xsring_init(rc->intf);
 	rc->next = ring_conns;
 	ring_conns = rc;
 	kick(); /* the guest may have written requests already */
@@ -105,7 +193,8 @@ static int host_release(void *ctx, uint16_t domid)
 		if (rc->domid != domid)
 			continue;
 		*pp = rc->next;
-		evtchn_close(rc->port);
+		if (rc->port)
+			evtchn_close(rc->port);
 		vunmap(rc->intf, 1);
 		xs_conn_free(rc->conn);
 		kfree(rc);
@@ -134,87 +223,76 @@ static const struct xs_host_ops host_ops = {
 	.local_kick = host_local_kick,
 };
 
-/* Replaces a broken connection with a fresh one (its state is lost). */
-static void reset_conn(struct ring_conn *rc, const char *why)
+static const char *why(int err)
 {
-	rc->resets++;
+	switch (err) {
+	case -EINVAL:
+		return "impossible ring indices";
+	case -E2BIG:
+		return "message longer than the protocol allows";
+	case -ENOMEM:
+		return "no memory for a reply";
+	default:
+		return "connection broken";
+	}
+}
+
+/* The ring cannot go on: tell the guest through `error`, free its state. */
+static void stop_ring(struct ring_conn *rc, int err)
+{
 	stats.ring_resets++;
-	if (rc->resets <= 5)
-		klog("xenstored: domain %u: %s: connection reset\n", rc->domid, why);
+	if (ratelimit_ok(&rc->log, rc->domid))
+		klog("xenstored: domain %u: %s: ring stopped\n", rc->domid, why(err));
+	xsring_set_error(rc->intf, xsring_error_code(err));
 	xs_conn_free(rc->conn);
-	rc->conn = xs_conn_new(xenstore, rc->domid);
-	if (rc->conn)
-		xs_conn_set_priv(rc->conn, rc);
+	rc->conn = NULL;
+	if (rc->port)
+		evtchn_notify(rc->port);
 }
 
-/* Moves requests from the ring into the store; true if it consumed any. */
-static bool pull_requests(struct ring_conn *rc)
+/* One budgeted pass over one ring; true if it moved bytes. */
+static bool serve(struct ring_conn *rc, bool *more)
 {
-	struct xenstore_domain_interface *intf = rc->intf;
-	char buf[XENSTORE_RING_SIZE];
-	bool moved = false;
+	static const struct xsring_budget budget = { XSD_PASS_REQUESTS, XSD_PASS_BYTES };
+	struct xsring_result res;
+	int err;
 
-	for (;;) {
-		XENSTORE_RING_IDX cons = intf->req_cons;
-		XENSTORE_RING_IDX prod = __atomic_load_n(&intf->req_prod, __ATOMIC_RELAXED);
-		/* Read the guest's bytes only after seeing its producer index. */
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		XENSTORE_RING_IDX avail = prod - cons;
-		if (avail == 0)
-			break;
-		if (avail > XENSTORE_RING_SIZE) {
-			/* Indices that cannot be: skip everything it claims. */
-			intf->req_cons = prod;
-			reset_conn(rc, "request ring indices out of range");
-			return true;
-		}
-		for (XENSTORE_RING_IDX i = 0; i < avail; i++)
-			buf[i] = intf->req[MASK_XENSTORE_IDX(cons + i)];
-		/* Our copy is taken before the space is handed back. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		intf->req_cons = cons + avail;
-		moved = true;
-		stats.ring_requests_bytes += avail;
-		if (!rc->conn)
+	if (!rc->conn)
+		return false;
+	err = xsring_serve(rc->intf, rc->conn, &budget, &res);
+	stats.ring_requests_bytes += res.in_bytes;
+	stats.passes_over_budget += res.more;
+	stats.passes_blocked += res.blocked;
+	if (err == -EPIPE)
+		return false; /* released: host_release frees it */
+	if (err)
+		stop_ring(rc, err);
+	else if ((res.in_bytes || res.out_bytes) && rc->port)
+		evtchn_notify(rc->port);
+	*more |= res.more;
+	return res.in_bytes || res.out_bytes;
+}
+
+/* @releaseDomain for the dying domains Xen no longer has. */
+static void reap_dying(void)
+{
+	for (struct dying **pp = &dying; *pp;) {
+		struct dying *d = *pp;
+		struct xen_domctl_getdomaininfo info;
+		bool gone = xenctl_domain_info(d->domid, &info) == -ESRCH;
+		bool late = time_now_ns() - d->since_ns >= XSD_DYING_MAX_NS;
+
+		if (!gone && !late) {
+			pp = &d->next;
 			continue;
-		int err = xs_conn_input(rc->conn, buf, avail);
-		if (err)
-			reset_conn(rc, err == -E2BIG ? "message longer than the protocol allows"
-					 : "protocol error");
-	}
-	return moved;
-}
-
-/* Moves queued replies and watch events into the ring; true if any. */
-static bool push_responses(struct ring_conn *rc)
-{
-	struct xenstore_domain_interface *intf = rc->intf;
-	bool moved = false;
-
-	while (rc->conn && xs_conn_has_output(rc->conn)) {
-		XENSTORE_RING_IDX cons = __atomic_load_n(&intf->rsp_cons, __ATOMIC_RELAXED);
-		XENSTORE_RING_IDX prod = intf->rsp_prod;
-		/* Make sure the guest has finished reading the space we reuse. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		XENSTORE_RING_IDX used = prod - cons;
-		if (used > XENSTORE_RING_SIZE) {
-			reset_conn(rc, "response ring indices out of range");
-			intf->rsp_prod = cons;
-			break;
 		}
-		size_t space = XENSTORE_RING_SIZE - used;
-		size_t contiguous = MIN(space, XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(prod));
-		if (contiguous == 0)
-			break;
-		size_t n = xs_conn_output(rc->conn, &intf->rsp[MASK_XENSTORE_IDX(prod)], contiguous);
-		if (n == 0)
-			break;
-		/* The bytes must be visible before the index that publishes them. */
-		__atomic_thread_fence(__ATOMIC_RELEASE);
-		intf->rsp_prod = prod + (XENSTORE_RING_IDX)n;
-		moved = true;
+		if (!gone && ratelimit_ok(&global_log, d->domid))
+			klog("xenstored: domain %u still dying after %llu s: releasing it anyway\n",
+			     d->domid, (unsigned long long)(XSD_DYING_MAX_NS / 1000000000ULL));
+		*pp = d->next;
+		xs_domain_gone(xenstore, d->domid);
+		kfree(d);
 	}
-	return moved;
 }
 
 static bool has_work(void *ctx)
@@ -225,21 +303,41 @@ static bool has_work(void *ctx)
 
 static void server_thread(void *unused)
 {
+	uint64_t pass = 0;
+
 	(void)unused;
 	for (;;) {
-		waitq_wait_until(&server_wq, has_work, NULL, 0);
+		bool more = false;
+
+		waitq_wait_until(&server_wq, has_work, NULL, dying ? XSD_DYING_POLL_NS : 0);
 		work_pending = false;
+		pass++;
+		stats.passes++;
+	walk:
+		/* No ring_conn is held across a yield (see the design note). */
 		for (struct ring_conn *rc = ring_conns; rc; rc = rc->next) {
-			/* A conn the store broke by itself (its output overflowed
-			 * because the guest does not read) is replaced. */
-			if (rc->conn && xs_conn_error(rc->conn))
-				reset_conn(rc, "guest does not read its replies");
-			bool moved = pull_requests(rc);
-			moved |= push_responses(rc);
-			if (moved)
-				evtchn_notify(rc->port);
+			if (rc->pass == pass)
+				continue;
+			rc->pass = pass;
+			if (serve(rc, &more)) {
+				thread_yield();
+				goto walk;
+			}
 		}
+		/* Bounded: the store queues at most XS_PENDING_MAX callbacks. */
 		xs_store_run_pending(xenstore);
+		/* Removed subtrees are freed a slice per pass. */
+		if (xs_store_reap_pending(xenstore)) {
+			xs_store_reap(xenstore, XSD_PASS_REAP_NODES);
+			more |= xs_store_reap_pending(xenstore);
+		}
+		if (dying)
+			reap_dying();
+		if (more) {
+			/* Someone has input left: another pass, after the others. */
+			work_pending = true;
+			thread_yield();
+		}
 	}
 }
 
@@ -265,19 +363,58 @@ int xsd_set_owner(const char *path, domid_t owner, unsigned int dflt, domid_t re
 
 void xsd_get_stats(struct xsd_stats *out)
 {
+	struct xs_store_stats st;
+
+	xs_store_get_stats(xenstore, &st);
+	stats.watch_events_dropped = st.watch_events_dropped;
+	stats.local_events_dropped = st.local_events_dropped;
+	stats.commit_errors = st.commit_errors;
+	stats.dying = 0;
+	for (struct dying *d = dying; d; d = d->next)
+		stats.dying++;
 	*out = stats;
 }
 
 int xenstored_introduce(domid_t domid, uint64_t mfn, evtchn_port_t guest_port)
 {
+	/* Xen has given the domid out again: the old domain is gone for sure,
+	 * and its release must not later hit the new one. */
+	for (struct dying **pp = &dying; *pp; pp = &(*pp)->next) {
+		struct dying *d = *pp;
+
+		if (d->domid == domid) {
+			*pp = d->next;
+			kfree(d);
+			xs_domain_gone(xenstore, domid);
+			break;
+		}
+	}
 	return xs_introduce_domain(xenstore, domid, mfn, guest_port);
 }
 
 void xenstored_release(domid_t domid)
 {
-	/* One teardown: conns, the introduced state (via host_release), perms
-	 * naming the domain, and a single @releaseDomain. */
-	xs_domain_gone(xenstore, domid);
+	bool known = xs_is_introduced(xenstore, domid) || find(domid);
+
+	/* The ring goes now: Xen must not free a page we still map. */
+	xs_domain_disconnect(xenstore, domid);
+	/* Called again for the same death (the reaper and a shell destroy
+	 * both tearing down): nothing more to do. */
+	for (struct dying *d = dying; d; d = d->next)
+		if (d->domid == domid)
+			return;
+	struct dying *d = kzalloc(sizeof(*d));
+	if (!d || !known) {
+		/* No memory to wait with (or nothing to wait for): now. */
+		kfree(d);
+		xs_domain_gone(xenstore, domid);
+		kick();
+		return;
+	}
+	d->domid = domid;
+	d->since_ns = time_now_ns();
+	d->next = dying;
+	dying = d;
 	kick();
 }
 

@@ -436,11 +436,20 @@ static bool pfn_is_mapped(uint64_t pfn)
 	return pfn < mm_initial_pages || pfn < mapped_limit;
 }
 
+/* The balloon never takes dom0's free pool below this (16 MiB). */
+#define BALLOON_MIN_FREE_PAGES 4096
+
 static int balloon_out(uint64_t count)
 {
 	static uint64_t pfns[512];
 	static mmu_update_t batch[512];
+	int rc = 0;
 
+	if (page_pool.free < BALLOON_MIN_FREE_PAGES + count) {
+		count = page_pool.free > BALLOON_MIN_FREE_PAGES
+				? page_pool.free - BALLOON_MIN_FREE_PAGES : 0;
+		rc = -ENOMEM;
+	}
 	while (count) {
 		size_t n = range_take_highest(&page_pool, pfns, MIN(count, ARRAY_SIZE(pfns)));
 		if (n == 0)
@@ -472,7 +481,7 @@ static int balloon_out(uint64_t count)
 		}
 		count -= n;
 	}
-	return 0;
+	return rc;
 }
 
 static int balloon_in(uint64_t count)

@@ -41,7 +41,10 @@ int blkif_parse_request(const union blkif_sring_entry *slot, const struct blkif_
 			return BLKIF_RSP_EOPNOTSUPP;
 		if (rq->operation == BLKIF_OP_FLUSH_DISKCACHE && !lim->can_flush)
 			return BLKIF_RSP_EOPNOTSUPP;
-		if (rq->operation != BLKIF_OP_READ && lim->read_only)
+		/* Nothing may be written to a read-only vbd; a flush or barrier
+		 * without data writes nothing and is answered. */
+		if (lim->read_only && rq->operation != BLKIF_OP_READ &&
+		    (rq->operation == BLKIF_OP_WRITE || rq->nr_segments))
 			return BLKIF_RSP_ERROR;
 		out->handle = rq->handle;
 		out->sector = rq->sector_number;
@@ -59,6 +62,10 @@ int blkif_parse_request(const union blkif_sring_entry *slot, const struct blkif_
 			out->segs[i] = (struct blkif_seg){ rq->seg[i].gref, rq->seg[i].first_sect,
 							   rq->seg[i].last_sect };
 		}
+		/* A flush or barrier without data names no sectors: Linux's
+		 * blkfront sends sector_number = ~0 with it. */
+		if (rq->nr_segments == 0)
+			return BLKIF_RSP_OKAY;
 		return blkif_check_bounds(out, lim);
 	case BLKIF_OP_DISCARD: {
 		struct blkif_request_discard dd;

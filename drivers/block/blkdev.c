@@ -561,6 +561,20 @@ void blkdev_remove_children(struct blkdev *disk, bool with_disk)
 	mutex_unlock(&registry_lock);
 }
 
+void blkdev_remove_one(struct blkdev *dev)
+{
+	mutex_lock(&registry_lock);
+	for (struct blkdev **pp = &devices; *pp; pp = &(*pp)->next) {
+		if (*pp == dev) {
+			*pp = dev->next;
+			break;
+		}
+	}
+	mutex_unlock(&registry_lock);
+	kfree(dev->extents);
+	kfree(dev);
+}
+
 void blkdev_unregister_disk(struct blkdev *dev)
 {
 	blkdev_remove_children(dev, true);

@@ -108,13 +108,15 @@ void blkscan_disk(struct blkdev *disk)
 		     t->scheme == PART_SCHEME_GPT ? "GPT" : "MBR", t->count,
 		     t->gpt_used_backup ? " (from the backup GPT)" : "");
 		add_partitions(disk, t);
+		/* PVs on partitions (not on an extended container). */
+		for (struct blkdev *p = blkdev_first(); p; p = p->next)
+			if (p->parent == disk && p->type == BLKDEV_PART && !p->holder[0])
+				blkscan_lvm(p);
+	} else {
+		blkscan_lvm(disk);
 	}
 out:
 	kfree(t);
 	if (c.bounce)
 		page_free(c.bounce, 1);
-}
-
-void blkdev_rescan_lvm(void)
-{
 }

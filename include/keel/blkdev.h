@@ -123,8 +123,6 @@ struct blkdev {
 int blkdev_register_disk(struct blkdev *dev);
 /* Removes a disk and everything stacked on it (driver shutdown). */
 void blkdev_unregister_disk(struct blkdev *dev);
-/* Re-reads LVM metadata of every disk (after lvcreate/lvremove). */
-void blkdev_rescan_lvm(void);
 
 /* Finds "nvme0n1", "/dev/nvme0n1p2", "vg0/lv", "/dev/vg0/lv", "/dev/mapper/vg0-lv". */
 struct blkdev *blkdev_find(const char *name);

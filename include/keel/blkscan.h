@@ -17,6 +17,11 @@ struct blkdev *blkdev_add_child(struct blkdev *parent, enum blkdev_type type, co
 				unsigned int nr_extents);
 /* The next minor on the shared extended major 259 (Linux's blkext). */
 uint32_t blkdev_alloc_ext_minor(void);
+/* Looks for an LVM2 PV on dev (a disk without a table, or a partition) and
+ * registers its VG's LVs (drivers/block/lvmdev.c). */
+void blkscan_lvm(struct blkdev *dev);
+/* Removes one stacked device (an LV gone from the metadata). */
+void blkdev_remove_one(struct blkdev *dev);
 /* Removes every device stacked on disk (and disk itself if with_disk). */
 void blkdev_remove_children(struct blkdev *disk, bool with_disk);
 

@@ -19,5 +19,7 @@ extern const struct command xl_commands[];
 extern const struct command bootfs_commands[];
 extern const struct command selftest_commands[];
 extern const struct command device_commands[];
+extern const struct command lvm_commands[];
+extern const struct command xl_block_commands[];
 
 #endif

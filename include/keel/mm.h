@@ -121,7 +121,7 @@ void mm_get_stats(struct mm_stats *out);
 
 /*
  * Balloon: changes how many pages dom0 holds.  Shrinking takes free pages
- * from the top of the allocator, unmaps them and returns them with
+ * from the top of the allocator (never leaving it under 16 MiB free), unmaps them and returns them with
  * XENMEM_decrease_reservation; growing asks Xen for pages again with
  * XENMEM_populate_physmap into pfns given back earlier (never beyond what
  * Xen gave at boot).  Returns 0, or -ENOMEM when only part could be done

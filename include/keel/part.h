@@ -34,6 +34,8 @@
  *     keeps it).
  *   - MBR: a loop in the extended chain ends the chain with a warning (Linux
  *     would repeat partitions until its 256-partition limit).
+ *   - Not read: BSD/Solaris/Minix/UnixWare sub-partition tables inside an MBR
+ *     partition, and GPTs without a protective MBR (Linux's "gpt" option).
  */
 #ifndef KEEL_PART_H
 #define KEEL_PART_H

@@ -42,7 +42,12 @@ struct xs_quota {
 	uint32_t watches_per_domain;    /* 128 */
 	uint32_t transactions_per_conn; /* 10 open at once */
 	uint32_t perms_per_node;        /* 5 entries in a SET_PERMS */
-	uint32_t tx_bytes;              /* 512 KiB of state one transaction keeps */
+	uint32_t tx_bytes;              /* 512 KiB of heap one transaction keeps:
+					 * its copies of nodes and its log of
+					 * requests (paths and data), counted as
+					 * the heap's size classes take them */
+	uint32_t tx_ops;                /* 1024 logged requests per transaction
+					 * (C xenstored's transaction-nodes) */
 	uint32_t output_bytes;          /* 256 KiB of queued replies and events */
 	uint32_t output_bytes_priv;     /* 4 MiB, the same for privileged conns */
 };
@@ -82,15 +87,40 @@ void xs_store_free(struct xs_store *store);
 void xs_store_set_host(struct xs_store *store, const struct xs_host_ops *ops,
 		       void *ctx);
 
+/* Counters of what the store refused or lost to keep dom0 bounded. */
+struct xs_store_stats {
+	uint64_t watch_events_dropped; /* a wire watcher's output was full */
+	uint64_t local_events_dropped; /* the in-process queue was full */
+	uint64_t commit_errors;        /* a commit's replay failed (ENOMEM) */
+};
+void xs_store_get_stats(const struct xs_store *store, struct xs_store_stats *out);
+
+/*
+ * A removed subtree leaves the tree at once but its memory is freed here, at
+ * most budget nodes per call (long work in slices).  Returns how many were
+ * freed; xs_store_reap_pending() says whether any wait.  The host calls it
+ * after ops->local_kick.
+ */
+unsigned xs_store_reap(struct xs_store *store, unsigned budget);
+bool xs_store_reap_pending(const struct xs_store *store);
+
 /* Reads or replaces the quota settings (they apply to later requests). */
 void xs_store_get_quota(const struct xs_store *store, struct xs_quota *out);
 void xs_store_set_quota(struct xs_store *store, const struct xs_quota *quota);
 
 /*
- * The domain has died: its connections lose their watches and transactions
- * and are reset (xs_conn_input then fails), ops->release is called if it was
- * introduced, its nodes pass to dom0 and permission entries naming it are
- * dropped, SET_TARGET links with it end, and @releaseDomain fires.  Returns 0.
+ * The domain is going: its connections lose their watches and transactions
+ * and are reset (xs_conn_input then fails), and ops->release is called if it
+ * was introduced (the transport unmaps its ring before Xen frees the page).
+ * Nothing else changes yet.  Idempotent; returns 0.
+ */
+int xs_domain_disconnect(struct xs_store *store, uint16_t domid);
+
+/*
+ * The domain has died (Xen no longer has it): xs_domain_disconnect() if not
+ * done yet, its nodes pass to dom0 and permission entries naming it are
+ * dropped, SET_TARGET links with it end, and @releaseDomain fires once per
+ * introduction, however often this is called.  Returns 0.
  */
 int xs_domain_gone(struct xs_store *store, uint16_t domid);
 
@@ -117,14 +147,30 @@ void *xs_conn_priv(const struct xs_conn *conn);
 uint16_t xs_conn_domid(const struct xs_conn *conn);
 
 /*
- * Feeds len bytes of the conn's request stream, which may hold partial or
- * several messages; each complete one is executed at once and its reply
- * queued.  Returns 0, or a negative errno once the conn is broken and must
- * be reset by the transport: -E2BIG (a header announced more than
- * XENSTORE_PAYLOAD_MAX bytes), -ECONNRESET (its queued output passed its quota,
- * the peer does not read), -EPIPE (its domain was released).  The error is
- * sticky: later calls return it again and consume nothing.
+ * Feeds up to len bytes of the conn's request stream, which may hold partial
+ * or several messages; each complete one is executed at once and its reply
+ * queued.  Stops after a message whose reply left the conn's output at its
+ * cap (back-pressure: the caller keeps the rest until the peer has read);
+ * *used says how many bytes were taken.  Returns 0, or a negative errno once
+ * the conn is broken and must be reset by the transport: -E2BIG (a header
+ * announced more than XENSTORE_PAYLOAD_MAX bytes), -ENOMEM (a reply could
+ * not be queued), -EPIPE (its domain was released).  The error is sticky:
+ * later calls return it again and consume nothing.
  */
+int xs_conn_feed(struct xs_conn *conn, const void *bytes, size_t len,
+		 size_t *used);
+
+/*
+ * How many bytes xs_conn_feed() should be given next: what completes the
+ * message being received (so a transport never takes bytes it cannot act
+ * on now), or 0 while the conn's output is at its cap or the conn is broken.
+ */
+size_t xs_conn_input_room(const struct xs_conn *conn);
+
+/* Requests the conn has executed so far (for per-pass budgets). */
+uint64_t xs_conn_requests(const struct xs_conn *conn);
+
+/* xs_conn_feed() of all len bytes, ignoring back-pressure (tests, dom0). */
 int xs_conn_input(struct xs_conn *conn, const void *bytes, size_t len);
 
 /*

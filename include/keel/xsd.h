@@ -25,8 +25,11 @@ void xenstored_init(void);
 int xenstored_introduce(domid_t domid, uint64_t mfn, evtchn_port_t guest_port);
 
 /*
- * The domain is gone: its connection, watches and transactions are dropped,
- * the ring unmapped and the channel closed; fires @releaseDomain.
+ * The domain is going: its connection, watches and transactions are
+ * dropped, the ring unmapped and the channel closed at once; its store
+ * state goes and @releaseDomain fires once Xen no longer lists the domain
+ * (after the caller's domain_destroy), or after 10 s.  Calling it again for
+ * the same domain (the reaper and a shell destroy racing) does nothing more.
  */
 void xenstored_release(domid_t domid);
 
@@ -38,8 +41,16 @@ int xsd_set_owner(const char *path, domid_t owner, unsigned int dflt, domid_t re
 
 struct xsd_stats {
 	uint64_t ring_requests_bytes;
-	uint64_t ring_resets;
+	uint64_t ring_resets;      /* rings stopped (error field set) */
 	uint64_t release_events;   /* @releaseDomain events seen (one initial fire) */
+	uint64_t passes;           /* server passes */
+	uint64_t passes_over_budget; /* a conn left input for the next pass */
+	uint64_t passes_blocked;   /* a conn not read: its output was full */
+	uint64_t watch_events_dropped; /* events a full watcher lost */
+	uint64_t local_events_dropped; /* in-process events lost (queue full) */
+	uint64_t commit_errors;
+	uint64_t log_suppressed;   /* rate-limited messages about guests */
+	uint64_t dying;            /* domains whose @releaseDomain waits for Xen */
 };
 void xsd_get_stats(struct xsd_stats *out);
 

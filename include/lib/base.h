@@ -54,7 +54,11 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 int snprintf(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Heap (kernel/heap.c).  kmalloc returns NULL on ENOMEM; never sleeps. */
+/*
+ * Heap (kernel/heap.c).  kmalloc returns NULL on ENOMEM; never sleeps.
+ * Blocks over 2 KiB are page-aligned and may be vmalloc-backed (no
+ * contiguous run left): never hand one to Xen as a run of frames.
+ */
 void *kmalloc(size_t bytes);
 void *kzalloc(size_t bytes);
 void *krealloc(void *p, size_t bytes);

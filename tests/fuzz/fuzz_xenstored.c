@@ -1,4 +1,4 @@
-/* fuzz-srcs: xenstored/store.c xenstored/proto.c
+/* fuzz-srcs: xenstored/store.c xenstored/tree.c xenstored/perms.c xenstored/domain.c xenstored/watch.c xenstored/transaction.c xenstored/proto.c lib/hashtable.c
  *
  * libFuzzer target for keel's xenstored: the input is a script of steps
  * that feed byte streams (raw, or as framed requests) into several conns —
@@ -176,6 +176,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 11:
 			xs_store_run_pending(f.store);
+			/* Removed subtrees are freed in slices meanwhile. */
+			xs_store_reap(f.store, take(&f, 1) % 8);
+			if (op & 0x10)
+				xs_domain_disconnect(f.store, (uint16_t)(take(&f, 1) % 10));
 			break;
 		case 12:
 			take_str(&f, a, sizeof(a));

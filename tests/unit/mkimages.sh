@@ -4,7 +4,8 @@
 # in *.expect files the C tests compare against.
 #
 #   mkimages.sh part DIR            GPT (512 and 4096-byte sectors) and MBR images
-#   mkimages.sh lvm DIR             an LVM2 PV with VG "vg0" and LVs "a" (8M), "b" (12M)
+#   mkimages.sh lvm DIR             an LVM2 PV with VG "vg0" and LVs "a" (8M), "b" (12M);
+#                                   and lvm2mda.img: the same with two metadata areas, LV "a"
 #   mkimages.sh lvm-report IMG      vgck + lvs/vgs of IMG, machine-readable, on stdout
 #   mkimages.sh lvm-create IMG ARGS host lvcreate ARGS on IMG (activation off)
 #
@@ -58,16 +59,20 @@ mk_part() {
 		> "$d/mbr-parted.expect"
 }
 
-lvm_report() { # on the attached loop device: vgck, then lvs/pvs/vgs lines
-	lvmc vgck vg0 2>&1 | grep -v WARNING: | sed 's/^ */vgck: /' || true
+lvm_report() { # on the attached loop device: vgck, then lvs/vgs/pvs lines
+	# Anything lvm2 says on stderr (but the activation notice) comes out
+	# as an "err: " line, which the C tests treat as a failure.
+	local e; e=$(mktemp)
+	lvmc vgck vg0 2>>"$e" >>"$e" || echo "err: vgck exited with $?"
 	lvmc lvs --noheadings --units s --nosuffix --separator , \
-		-o lv_name,lv_size,seg_start_pe,seg_size_pe,seg_pe_ranges,lv_attr vg0 2>&1 |
-		grep -v WARNING: | sed 's/^ */lv,/'
+		-o lv_name,lv_size,seg_start_pe,seg_size_pe,seg_pe_ranges,lv_attr vg0 2>>"$e" | sed 's/^ */lv,/'
 	lvmc vgs --noheadings --units s --nosuffix --separator , \
-		-o vg_name,vg_size,vg_free,vg_extent_size,vg_extent_count,vg_free_count,lv_count,vg_seqno vg0 2>&1 |
-		grep -v WARNING: | sed 's/^ */vg,/'
+		-o vg_name,vg_size,vg_free,vg_extent_size,vg_extent_count,vg_free_count,lv_count,vg_seqno vg0 \
+		2>>"$e" | sed 's/^ */vg,/'
 	lvmc pvs --noheadings --units s --nosuffix --separator , \
-		-o pv_uuid,pv_size,pe_start,pv_pe_count,dev_size "$LOOP" 2>&1 | grep -v WARNING: | sed 's/^ */pv,/'
+		-o pv_uuid,pv_size,pe_start,pv_pe_count,dev_size "$LOOP" 2>>"$e" | sed 's/^ */pv,/'
+	grep -v 'WARNING: Activation disabled' "$e" | sed 's/^ */err: /' || true
+	rm -f "$e"
 }
 
 mk_lvm() {
@@ -81,6 +86,14 @@ mk_lvm() {
 	lvmc lvcreate -q -an -Zn -L 12M -n b vg0 >/dev/null 2>&1
 	lvm_report > "$d/lvm.expect"
 	detach
+	# A PV with two metadata areas (one at each end), as --pvmetadatacopies 2 makes.
+	rm -f "$d/lvm2mda.img"; truncate -s 64M "$d/lvm2mda.img"
+	attach "$d/lvm2mda.img"
+	lvmc pvcreate -q --pvmetadatacopies 2 "$LOOP" >/dev/null
+	lvmc vgcreate -q vg0 "$LOOP" >/dev/null 2>&1
+	lvmc lvcreate -q -an -Zn -L 8M -n a vg0 >/dev/null 2>&1
+	lvm_report > "$d/lvm2mda.expect"
+	detach
 	grep -q '^lv,a,' "$d/lvm.expect" || { echo "mkimages: lvm image has no LV a" >&2; cat "$d/lvm.expect" >&2; exit 1; }
 }
 
@@ -88,6 +101,6 @@ case "${1:-}" in
 part) mk_part "$2" ;;
 lvm) mk_lvm "$2" ;;
 lvm-report) attach "$2"; lvm_report ;;
-lvm-create) img=$2; shift 2; attach "$img"; lvmc lvcreate -q -an -Zn "$@" 2>&1 | grep -v WARNING: || true ;;
+lvm-create) img=$2; shift 2; attach "$img"; lvmc lvcreate -q -an -Zn "$@" >/dev/null ;;
 *) echo "usage: $0 part|lvm DIR | lvm-report IMG | lvm-create IMG ARGS" >&2; exit 2 ;;
 esac

@@ -60,6 +60,8 @@ TEST(malformed_segments)
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
 	e = rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 0);  /* a flush may carry none */
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_OKAY);
+	e = rw(BLKIF_OP_FLUSH_DISKCACHE, ~0ull, 0);  /* as Linux's blkfront sends it */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_OKAY);
 }
 
 TEST(bounds)
@@ -104,6 +106,10 @@ TEST(read_only_refuses_writes)
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
 	e = rw(BLKIF_OP_READ, 0, 1);
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_OKAY);
+	e = rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 0);      /* writes nothing */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_OKAY);
+	e = rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 1);      /* with data: refused */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
 	e.req.operation = BLKIF_OP_DISCARD;
 	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
 }

@@ -694,18 +694,214 @@ TEST(quota_watches_transactions_perms)
 	teardown();
 }
 
-TEST(output_quota_resets_conn)
+/* Was output_quota_resets_conn: a full watcher now loses events, counted. */
+TEST(output_quota_drops_events)
 {
+	struct xs_store_stats st;
+	const struct xs_watch *w;
+
 	setup();
 	CHECK_STR(callv(&dom5, XS_WATCH, 0, 2, "name", "a-long-token-to-fill"),
 		  "OK");
+	xs_write(store, "/local/domain/0/shared", "v", 1);
+	xs_set_perms(store, "/local/domain/0/shared",
+		     (struct xs_perm[]){ { 0, 0 }, { 6, XS_PERM_READ } }, 2);
+	CHECK_STR(callv(&dom6, XS_WATCH, 0, 2, "/local/domain/0/shared", "six"),
+		  "OK");
+	clear_events(&dom6);
 	/* dom5 never reads; dom0 keeps changing what it watches. */
-	for (int i = 0; i < 20000 && !xs_conn_error(dom5.c); i++)
+	for (int i = 0; i < 20000; i++)
 		xs_write(store, "/local/domain/5/name", "x", 1);
-	CHECK_EQ(xs_conn_error(dom5.c), -ECONNRESET);
-	CHECK(!xs_conn_has_output(dom5.c));
-	CHECK_EQ(send_raw(&dom5, XS_READ, 0, "name\0", 5), -ECONNRESET);
-	CHECK_STR(rd(&dom0, 0, "/local/domain/5/name"), "x");
+	CHECK_EQ(xs_conn_error(dom5.c), 0);
+	CHECK(dom5.c->out_bytes <= xs_store_quota(store)->output_bytes);
+	w = dom5.c->watches;
+	CHECK(w);
+	CHECK(w->dropped > 10000);
+	xs_store_get_stats(store, &st);
+	CHECK_EQ(st.watch_events_dropped, w->dropped);
+	/* Someone else's watch is untouched. */
+	xs_write(store, "/local/domain/0/shared", "w", 1);
+	CHECK(got_event(&dom6, "/local/domain/0/shared", "six"));
+	/* Once dom5 reads, it hears about changes again. */
+	clear_events(&dom5);
+	xs_write(store, "/local/domain/5/name", "y", 1);
+	CHECK(got_event(&dom5, "name", "a-long-token-to-fill"));
+	CHECK_STR(rd(&dom5, 0, "name"), "y");
+	teardown();
+}
+
+/* A peer that sends requests but never reads replies is made to wait. */
+TEST(back_pressure_stops_input)
+{
+	unsigned char req[sizeof(struct xsd_sockmsg) + 8];
+	struct xsd_sockmsg h = { XS_DIRECTORY, 1, 0, 2 };
+	size_t used, fed = 0;
+	int n = 0;
+
+	setup();
+	memcpy(req, &h, sizeof(h));
+	memcpy(req + sizeof(h), "/\0", 2);
+	while (xs_conn_input_room(dom5.c) && n < 100000) {
+		CHECK_EQ(xs_conn_feed(dom5.c, req, sizeof(h) + 2, &used), 0);
+		CHECK_EQ(used, sizeof(h) + 2);
+		fed += used;
+		n++;
+	}
+	CHECK(n < 100000);
+	CHECK_EQ(xs_conn_input_room(dom5.c), 0);
+	CHECK_EQ(xs_conn_error(dom5.c), 0);
+	/* Over by at most one reply. */
+	CHECK(dom5.c->out_bytes < xs_store_quota(store)->output_bytes +
+				  sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX);
+	CHECK_EQ(xs_conn_requests(dom5.c), (uint64_t)n);
+	pump(&dom5);
+	CHECK_EQ(xs_conn_input_room(dom5.c), sizeof(struct xsd_sockmsg));
+	/* A partial header asks only for the rest of it, then the payload. */
+	CHECK_EQ(xs_conn_feed(dom5.c, req, 5, &used), 0);
+	CHECK_EQ(xs_conn_input_room(dom5.c), sizeof(struct xsd_sockmsg) - 5);
+	CHECK_EQ(xs_conn_feed(dom5.c, req + 5, sizeof(h) - 5, &used), 0);
+	CHECK_EQ(xs_conn_input_room(dom5.c), 2);
+	CHECK_EQ(xs_conn_feed(dom5.c, req + sizeof(h), 2, &used), 0);
+	CHECK(xs_conn_has_output(dom5.c));
+	teardown();
+}
+
+#if defined(__has_include)
+#if __has_include(<sanitizer/allocator_interface.h>)
+#include <sanitizer/allocator_interface.h>
+#define HEAP_IN_USE() __sanitizer_get_current_allocated_bytes()
+#endif
+#endif
+
+/*
+ * The hostile guest of issue 6: one transaction, tens of thousands of
+ * WRITEs of an empty value to a 2 KiB path.  Each one used to add a log
+ * entry nobody charged; now the log counts against the transaction.
+ */
+TEST(tx_flood_charged_to_quota)
+{
+	static char path[2049];
+	uint32_t tx;
+	int i;
+#ifdef HEAP_IN_USE
+	size_t before;
+#endif
+
+	setup();
+	memcpy(path, "data/", 5);
+	memset(path + 5, 'a', 2043);
+	path[2048] = '\0';
+	CHECK_STR(wr(&dom0, 0, "/local/domain/5/data", ""), "OK");
+	xs_set_perms(store, "/local/domain/5/data", &(struct xs_perm){ 5, 0 }, 1);
+	tx = tx_start(&dom5);
+	CHECK(tx);
+#ifdef HEAP_IN_USE
+	before = HEAP_IN_USE();
+#endif
+	for (i = 0; i < 30000; i++)
+		if (strcmp(wr(&dom5, tx, path, ""), "OK"))
+			break;
+	CHECK_STR(wr(&dom5, tx, path, ""), "!ENOSPC");
+	CHECK(i > 10 && i < 300);
+	CHECK(xs_tx_find(dom5.c, tx)->bytes <= xs_store_quota(store)->tx_bytes +
+						 3 * 4096 + 64);
+#ifdef HEAP_IN_USE
+	/* What the host's malloc really holds for it: under the quota. */
+	CHECK(HEAP_IN_USE() - before < xs_store_quota(store)->tx_bytes);
+#endif
+	/* The transaction can still be ended; nothing was written. */
+	CHECK_STR(callv(&dom5, XS_TRANSACTION_END, tx, 1, "T"), "OK");
+	CHECK_STR(rd(&dom0, 0, "/local/domain/5/data"), "");
+	teardown();
+}
+
+TEST(tx_ops_capped)
+{
+	uint32_t tx;
+	int i;
+
+	setup();
+	tx = tx_start(&dom5);
+	for (i = 0; i < 5000; i++)
+		if (strcmp(wr(&dom5, tx, "name", "v"), "OK"))
+			break;
+	CHECK_EQ(i, 1024);
+	CHECK_STR(callv(&dom5, XS_RM, tx, 1, "name"), "!ENOSPC");
+	/* dom0 has no such cap. */
+	tx = tx_start(&dom0);
+	for (i = 0; i < 3000; i++)
+		CHECK_STR(wr(&dom0, tx, "/x", "v"), "OK");
+	CHECK_STR(callv(&dom0, XS_TRANSACTION_END, tx, 1, "T"), "OK");
+	teardown();
+}
+
+static int local_hits;
+static void count_hit(void *ctx, const char *path, const char *token)
+{
+	(void)ctx;
+	(void)path;
+	(void)token;
+	local_hits++;
+}
+
+TEST(local_watch_queue_bounded)
+{
+	struct xs_store_stats st;
+
+	setup();
+	local_hits = 0;
+	CHECK_EQ(xs_watch_local(store, "/local/domain/5", "t", count_hit, NULL), 0);
+	for (int i = 0; i < 5000; i++)
+		CHECK_STR(wr(&dom5, 0, "name", "v"), "OK");
+	CHECK_EQ(store->npending, XS_PENDING_MAX);
+	xs_store_get_stats(store, &st);
+	CHECK_EQ(st.local_events_dropped, 5001 - XS_PENDING_MAX);
+	CHECK_EQ(xs_store_run_pending(store), XS_PENDING_MAX);
+	CHECK_EQ(local_hits, XS_PENDING_MAX);
+	CHECK_STR(wr(&dom5, 0, "name", "w"), "OK");
+	CHECK_EQ(xs_store_run_pending(store), 1);
+	teardown();
+}
+
+/* Removing a big subtree: gone at once for everyone, freed in slices. */
+TEST(big_rm_freed_in_slices)
+{
+	char path[64];
+	unsigned freed = 0, calls = 0, r;
+
+	setup();
+	for (int i = 0; i < 50; i++)
+		for (int j = 0; j < 100; j++) {
+			snprintf(path, sizeof(path), "/big/d%d/n%d", i, j);
+			CHECK_EQ(xs_write(store, path, "v", 1), 0);
+		}
+	CHECK_STR(callv(&dom0, XS_WATCH, 0, 2, "/big/d7/n3", "deep"), "OK");
+	CHECK_STR(callv(&dom0, XS_WATCH, 0, 2, "/big/d7/none", "absent"), "OK");
+	CHECK_STR(callv(&dom0, XS_WATCH, 0, 2, "/big", "top"), "OK");
+	clear_events(&dom0);
+	CHECK_EQ(xs_rm(store, "/big"), 0);
+	/* Gone for every request at once, with the events of a removal. */
+	CHECK_STR(rd(&dom0, 0, "/big/d7/n3"), "!ENOENT");
+	CHECK_STR(rd(&dom0, 0, "/big"), "!ENOENT");
+	CHECK(got_event(&dom0, "/big/d7/n3", "deep"));
+	CHECK(got_event(&dom0, "/big", "top"));
+	CHECK(!got_event(&dom0, "/big/d7/none", "absent"));
+	CHECK_EQ(xs_store_selfcheck(store), 0);
+	/* The memory, 5051 nodes, goes 500 at a time. */
+	CHECK(xs_store_reap_pending(store));
+	while ((r = xs_store_reap(store, 500))) {
+		CHECK(r <= 500);
+		freed += r;
+		calls++;
+	}
+	CHECK_EQ(freed, 5051);
+	CHECK_EQ(calls, 11);
+	CHECK(!xs_store_reap_pending(store));
+	/* The same path can be made again at once. */
+	CHECK_EQ(xs_write(store, "/big/d7/n3", "again", 5), 0);
+	CHECK_STR(rd(&dom0, 0, "/big/d7/n3"), "again");
+	/* A subtree still in the graveyard is freed with the store (ASan). */
+	CHECK_EQ(xs_rm(store, "/big"), 0);
 	teardown();
 }
 
@@ -837,7 +1033,8 @@ static int fake_introduce(void *ctx, uint16_t domid, uint64_t gfn,
 	hook_introduced = domid;
 	hook_gfn = gfn;
 	hook_port = port;
-	return domid == 66 ? -EINVAL : 0;
+	/* Port 13 stands for a guest channel that cannot be bound. */
+	return domid == 66 || port == 13 ? -EINVAL : 0;
 }
 
 static int fake_release(void *ctx, uint16_t domid)
@@ -893,13 +1090,45 @@ TEST(introduce_release)
 	CHECK_STR(callv(&dom5, XS_WATCH, 0, 2, "@releaseDomain", "out5"),
 		  "OK");
 	CHECK(got_event(&dom5, "@releaseDomain", "out5"));
+	/* The reaper reporting the same death again fires nothing more. */
+	CHECK_EQ(xs_domain_gone(store, 9), 0);
+	CHECK(!got_event(&dom5, "@releaseDomain", "out5"));
+	CHECK(!got_event(&dom0, "@releaseDomain", "out"));
+	/* A new life of the domid fires again when it ends. */
+	CHECK_EQ(xs_introduce_domain(store, 9, 1, 2), 0);
+	CHECK_EQ(xs_domain_disconnect(store, 9), 0);
+	CHECK_STR(callv(&dom0, XS_IS_DOMAIN_INTRODUCED, 0, 1, "9"), "F");
+	CHECK(!got_event(&dom0, "@releaseDomain", "out"));
 	CHECK_EQ(xs_domain_gone(store, 9), 0);
 	CHECK(got_event(&dom5, "@releaseDomain", "out5"));
 	CHECK(got_event(&dom0, "@releaseDomain", "out"));
+	CHECK_EQ(xs_domain_gone(store, 9), 0);
+	CHECK(!got_event(&dom0, "@releaseDomain", "out"));
 	CHECK_STR(callv(&dom6, XS_SET_PERMS, 0, 2, "@releaseDomain", "b6"),
 		  "!EACCES");
 	CHECK_STR(callv(&dom6, XS_GET_PERMS, 0, 1, "@releaseDomain"),
 		  "!EACCES");
+	teardown();
+}
+
+/* A re-INTRODUCE the host cannot bind fails and changes nothing. */
+TEST(reintroduce_bind_failure)
+{
+	setup();
+	xs_store_set_host(store, &fake_ops, NULL);
+	CHECK_STR(callv(&dom0, XS_WATCH, 0, 2, "@introduceDomain", "in"), "OK");
+	clear_events(&dom0);
+	CHECK_STR(callv(&dom0, XS_INTRODUCE, 0, 3, "9", "77", "5"), "OK");
+	CHECK(got_event(&dom0, "@introduceDomain", "in"));
+	CHECK_STR(callv(&dom0, XS_INTRODUCE, 0, 3, "9", "77", "13"), "!EINVAL");
+	CHECK_EQ(hook_port, 13); /* the host was asked, and said no */
+	CHECK_STR(callv(&dom0, XS_IS_DOMAIN_INTRODUCED, 0, 1, "9"), "T");
+	CHECK(!got_event(&dom0, "@introduceDomain", "in"));
+	CHECK_EQ(xs_domain_find(store, 9)->port, 5);
+	/* A later good one rebinds without a second @introduceDomain. */
+	CHECK_STR(callv(&dom0, XS_INTRODUCE, 0, 3, "9", "77", "6"), "OK");
+	CHECK_EQ(xs_domain_find(store, 9)->port, 6);
+	CHECK(!got_event(&dom0, "@introduceDomain", "in"));
 	teardown();
 }
 
@@ -1031,12 +1260,18 @@ static const struct test_case tests[] = {
 	T(tx_rm_then_recreate),
 	T(quota_nodes_and_values),
 	T(quota_watches_transactions_perms),
-	T(output_quota_resets_conn),
+	T(output_quota_drops_events),
+	T(back_pressure_stops_input),
+	T(tx_flood_charged_to_quota),
+	T(tx_ops_capped),
+	T(local_watch_queue_bounded),
+	T(big_rm_freed_in_slices),
 	T(malformed_requests),
 	T(oversized_payload_resets),
 	T(stream_split_and_joined),
 	T(directory_part),
 	T(introduce_release),
+	T(reintroduce_bind_failure),
 	T(release_drops_domain_state),
 	T(release_hook_frees_busy_conn),
 	T(local_api),

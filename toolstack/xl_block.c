@@ -1,0 +1,152 @@
+/*
+ * xl's block-device commands (block-attach, block-detach, block-list) and
+ * the toolstack's use of blkback when a domain is created or torn down.
+ */
+#include <keel/blkback.h>
+#include <keel/commands.h>
+#include <keel/kernel.h>
+#include <keel/toolstack.h>
+#include <keel/xlcfg.h>
+#include <lib/printf.h>
+
+int toolstack_attach_disks(domid_t domid, const struct domain_config *cfg, const char *cfg_path)
+{
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		const struct xlcfg_disk *disk = &cfg->disks[i];
+		const char *why;
+		int rc = blkback_attach(domid, disk, &why);
+		if (rc) {
+			kprintf("%s:%d: disk '%s' (%s): %s\n", cfg_path, disk->line, disk->target,
+				disk->vdev, why);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * One disk spec through the config parser, so `block-attach` accepts
+ * exactly what `disk = [ ... ]` does and reports the same errors.
+ */
+static int parse_spec(int argc, char **argv, struct domain_config *cfg)
+{
+	char text[1024], spec[768], err[256];
+	size_t n = 0;
+
+	spec[0] = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strchr(argv[i], '\'') || n + strlen(argv[i]) + 2 >= sizeof(spec)) {
+			kprintf("block-attach: bad disk spec\n");
+			return -EINVAL;
+		}
+		n += (size_t)ksnprintf(spec + n, sizeof(spec) - n, "%s%s", i ? "," : "", argv[i]);
+	}
+	int len = ksnprintf(text, sizeof(text), "name='x'\nkernel='x'\ndisk=['%s']\n", spec);
+	int rc = xlcfg_parse("block-attach", text, (size_t)len, cfg, err, sizeof(err));
+	if (rc) {
+		kprintf("%s\n", err);
+		return rc;
+	}
+	if (cfg->nr_disks != 1) {
+		kprintf("block-attach: expected one disk spec\n");
+		xlcfg_free(cfg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_block_attach(int argc, char **argv)
+{
+	struct domain_config cfg;
+	domid_t domid;
+
+	if (argc < 3) {
+		kprintf("usage: block-attach DOMAIN DISK-SPEC (xl-disk-configuration)\n");
+		return -EINVAL;
+	}
+	if (toolstack_resolve(argv[1], &domid)) {
+		kprintf("block-attach: %s: no such domain\n", argv[1]);
+		return -ESRCH;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	int rc = parse_spec(argc - 2, argv + 2, &cfg);
+	if (rc)
+		return rc;
+	const char *why;
+	rc = blkback_attach(domid, &cfg.disks[0], &why);
+	if (rc)
+		kprintf("block-attach: %s (%s): %s\n", cfg.disks[0].target, cfg.disks[0].vdev, why);
+	xlcfg_free(&cfg);
+	return rc;
+}
+
+static int cmd_block_detach(int argc, char **argv)
+{
+	domid_t domid;
+	uint32_t devid;
+	bool force = argc > 3 && !strcmp(argv[3], "--force");
+
+	if (argc < 3) {
+		kprintf("usage: block-detach DOMAIN VDEV [--force]\n");
+		return -EINVAL;
+	}
+	if (toolstack_resolve(argv[1], &domid)) {
+		kprintf("block-detach: %s: no such domain\n", argv[1]);
+		return -ESRCH;
+	}
+	if (xlcfg_vdev_to_devid(argv[2], &devid)) {
+		char *end;
+		devid = (uint32_t)strtoul(argv[2], &end, 10);
+		if (*end || end == argv[2]) {
+			kprintf("block-detach: %s: not a virtual device\n", argv[2]);
+			return -EINVAL;
+		}
+	}
+	int rc = blkback_detach(domid, devid, 10000000000ull, force);
+	if (rc == -ENOENT)
+		kprintf("block-detach: domain %u has no virtual device %s\n", domid, argv[2]);
+	else if (rc == -ETIMEDOUT)
+		kprintf("block-detach: the guest did not release %s in 10 s%s\n", argv[2],
+			force ? "; removed anyway" : " (use --force)");
+	return rc;
+}
+
+static int cmd_block_list(int argc, char **argv)
+{
+	domid_t domid;
+
+	if (argc < 2) {
+		kprintf("usage: block-list DOMAIN\n");
+		return -EINVAL;
+	}
+	if (toolstack_resolve(argv[1], &domid)) {
+		kprintf("block-list: %s: no such domain\n", argv[1]);
+		return -ESRCH;
+	}
+	blkback_list(domid);
+	return 0;
+}
+
+static int cmd_blkback_stats(int argc, char **argv)
+{
+	struct blkback_stats st;
+
+	(void)argc;
+	(void)argv;
+	blkback_get_stats(&st);
+	kprintf("vbds           : %llu\n", (unsigned long long)st.vbds);
+	kprintf("requests       : %llu\n", (unsigned long long)st.requests);
+	kprintf("error responses: %llu\n", (unsigned long long)st.errors);
+	kprintf("bad requests   : %llu\n", (unsigned long long)st.bad_requests);
+	kprintf("persistent     : %llu grant uses without a map, %llu grants mapped\n",
+		(unsigned long long)st.pgrant_hits, (unsigned long long)st.pgrant_maps);
+	return 0;
+}
+
+const struct command xl_block_commands[] = {
+	{ "block-attach", cmd_block_attach, "DOM SPEC", "attach a disk to a running domain" },
+	{ "block-detach", cmd_block_detach, "DOM VDEV", "detach a virtual disk" },
+	{ "block-list", cmd_block_list, "DOM", "list a domain's virtual disks" },
+	{ "blkback-stats", cmd_blkback_stats, "", "block backend counters" },
+	{ NULL, NULL, NULL, NULL },
+};
