@@ -152,6 +152,8 @@ def main_machine():
         expect_in(out, r": live, MSI-X .* (\d+) polled, 3 reset\(s\), 1 timed out", "counters")
 
         m.send("poweroff\r")
+        # The driver's shutdown: caches flushed, CC.SHN, CSTS.SHST complete.
+        m.expect(r"nvme0: caches flushed, shut down", timeout=120)
         m.expect(r"Entering ACPI S5|powering off", timeout=120)
         m.wait_exit(120)
     if read_image(a, 4096, 65536) != pattern(4096, 65536, 7):
