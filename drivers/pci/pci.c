@@ -36,6 +36,7 @@ static struct power_hook shutdown_hook;
 
 static const struct pci_driver *const drivers[] = {
 	&virtio_blk_driver,
+	&nvme_driver,
 };
 
 struct pci_dev *pci_first(void)
