@@ -20,13 +20,16 @@ Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout.
 --nvme does the same with an NVMe disk when keel has an NVMe driver.
 --no-peer / --no-keel run one side only (figures, no ratios).
 
-    scripts/bench-blk.py [--nvme] [--no-peer] [--no-keel]
+    scripts/bench-blk.py [-n RUNS] [--nvme] [--no-peer] [--no-keel]
+
+-n RUNS alternates keel and peer runs and prints medians (TCG noise is large).
 """
 import argparse
 import fcntl
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -148,7 +151,11 @@ def used_kib(text):
     return int(m.group(1)) if m else None
 
 
-def keel_run(disk):
+def load():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
+def keel_run(disk, i=0):
     """One keel boot; returns (RESULT dict, extra dict, notes list)."""
     cmdline, mem = make_archive(disk)
     img = os.path.join(SCRATCH, "disk.%d.img" % os.getpid())
@@ -159,7 +166,7 @@ def keel_run(disk):
         with open(img, "wb") as f:
             f.truncate(1 << 30)
         try:
-            with Machine("bench-blk-" + disk, timeout=900, env={
+            with Machine("bench-blk-%s-%d" % (disk, i + 1), timeout=900, env={
                     "KEEL_ARCHIVE": ARCHIVE, "QEMU_MEM": QEMU_MEM,
                     "QEMU_ARGS": "-drive %s -device %s" % (DRIVE % img, DEVICE[disk])}) as m:
                 t0 = time.monotonic()
@@ -250,17 +257,31 @@ def fnum(v):
         return None
 
 
-def table(disk, keel, peer):
+def median(runs, key):
+    """Median of the runs' numeric figures, or the value they agree on."""
+    vals = [r[key] for r in runs if key in r]
+    nums = [fnum(v) for v in vals if fnum(v) is not None]
+    if nums and len(nums) == len(vals):
+        return "%g" % statistics.median(nums)
+    return "/".join(sorted(set(vals))) or None
+
+
+def table(disk, keels, peers):
     print("\n== %s disk: 1 GiB raw, %s, cache=unsafe,aio=threads; guest = peer domU payload "
-          "(rig.mb=256, QD1 random for 5 s) ==" % (disk, DEVICE[disk].split(",")[0]))
-    print("%-34s %12s %12s %10s" % ("figure", "keel", "linux", "keel/linux"))
+          "(rig.mb=256, QD1 random for 5 s); median of %d keel and %d linux runs ==" %
+          (disk, DEVICE[disk].split(",")[0], len(keels), len(peers)))
+    print("%-32s %10s %10s %10s   %s" % ("figure", "keel", "linux", "keel/linux",
+                                          "each run: keel | linux"))
     for key, label, up in FIGURES + [("xl_create_ms", "xl create, ms", False),
                                      ("domu_boot_ms", "create to domU init, ms", False)]:
-        k, p = keel.get(key), peer.get(key)
+        k, p = median(keels, key), median(peers, key)
         ratio = ""
         if fnum(k) and fnum(p) and up is not None:
             ratio = "%.2f" % (fnum(k) / fnum(p))
-        print("%-34s %12s %12s %10s" % (label, k or "-", p or "-", ratio))
+        each = "%s | %s" % (" ".join(r.get(key, "-") for r in keels),
+                            " ".join(r.get(key, "-") for r in peers))
+        print("%-32s %10s %10s %10s   %s" % (label, k or "-", p or "-", ratio,
+                                             each if len(keels) + len(peers) > 2 else ""))
 
 
 def main():
@@ -268,6 +289,7 @@ def main():
     ap.add_argument("--nvme", action="store_true", help="also the NVMe disk")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-keel", action="store_true")
+    ap.add_argument("-n", type=int, default=1, help="runs of each, alternating (medians)")
     args = ap.parse_args()
     os.makedirs(SCRATCH, exist_ok=True)
     if not os.path.isfile(os.path.join(ROOT, "build", "keel")):
@@ -280,23 +302,34 @@ def main():
             disks.append("nvme")
         else:
             log("--nvme: keel has no NVMe driver on this branch (drivers/nvme): skipped")
-    print("bench-blk  %s  load: %s" % (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                                       open("/proc/loadavg").read().strip()))
+    print("bench-blk  %s  load average %s  (%s)" % (
+        time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), load(),
+        " ".join(["scripts/bench-blk.py"] + sys.argv[1:])))
     all_notes = []
     for disk in disks:
-        keel, kx, peer, px = {}, {}, {}, {}
-        if not args.no_keel:
-            log("keel, %s disk" % disk)
-            keel, kx, notes = keel_run(disk)
-            keel.update({k: v for k, v in kx.items() if k in ("xl_create_ms", "domu_boot_ms")})
-            all_notes += ["keel %s: %s" % (disk, n) for n in notes]
-        if not args.no_peer:
-            log("linux peer, %s disk" % disk)
-            peer, px, notes = peer_run(disk)
-            all_notes += ["peer %s: %s" % (disk, n) for n in notes]
-        table(disk, keel, peer)
+        keels, peers, kx, px = [], [], {}, {}
+        for i in range(args.n):
+            if not args.no_keel:
+                log("keel, %s disk, run %d/%d (load %s)" % (disk, i + 1, args.n, load()))
+                keel, kx, notes = keel_run(disk, i)
+                if keel:
+                    keel.update({k: v for k, v in kx.items()
+                                 if k in ("xl_create_ms", "domu_boot_ms")})
+                    keels.append(keel)
+                    log("keel: " + " ".join("%s=%s" % kv for kv in sorted(keel.items())))
+                all_notes += ["keel %s run %d: %s" % (disk, i + 1, n) for n in notes]
+            if not args.no_peer:
+                log("linux peer, %s disk, run %d/%d (load %s)" % (disk, i + 1, args.n, load()))
+                peer, px, notes = peer_run(disk)
+                if peer:
+                    peers.append(peer)
+                    log("linux: " + " ".join("%s=%s" % kv for kv in sorted(peer.items())
+                                             if kv[0].startswith(("blk_", "xl_", "domu_b"))))
+                all_notes += ["peer %s run %d: %s" % (disk, i + 1, n) for n in notes]
+        table(disk, keels, peers)
+        peer = peers[-1] if peers else {}
         if kx:
-            print("keel blkback-stats after the run: " + ", ".join(
+            print("last keel run: blkback-stats " + ", ".join(
                 "%s=%s" % (k[8:], v) for k, v in kx.items() if k.startswith("blkback_")))
             d0 = kv_int(kx.get("keel_info_before", ""), "xen_free_pages")
             d1 = kv_int(kx.get("keel_info_after", ""), "xen_free_pages")
@@ -320,12 +353,13 @@ def main():
             print("keel boot %s s; serial log %s" % (kx.get("keel_boot_s", "?"),
                                                      kx.get("serial_log", "?")))
         if px:
-            print("peer run %s s wall; serial log %s" % (px["wall_s"], px["serial_log"]))
+            print("last peer run %s s wall; serial log %s" % (px["wall_s"], px["serial_log"]))
             for k in ("dom0_mem_used_kB", "dom0_boot_s", "total_run_s"):
                 if k in peer:
                     print("peer %s=%s" % (k, peer[k]))
     for n in all_notes:
         print("note: " + n)
+    print("load average at the end: %s" % load())
     print("(TCG, one emulated CPU for Xen, dom0 and the guest: one run is noisy, compare "
           "medians of several)")
 
