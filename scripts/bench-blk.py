@@ -208,9 +208,6 @@ def keel_run(disk, i=0):
                 extra["keel_mem_after"] = memtext
                 if "blk-bench" in help_text:
                     extra["blk_bench"] = m.command("blk-bench %s" % dev, timeout=600)
-                else:
-                    notes.append("keel has no blk-bench command on this branch: raw-device "
-                                 "limit not measured")
                 # dom0 memory of one connected vbd: used pages with it, then
                 # after block-detach (the guest idles: blkfront lets it go).
                 det = m.command("block-detach rigdomu xvda", timeout=60)
@@ -347,8 +344,11 @@ def main():
             g = re.search(r"grants mapped\s*:.*", kx.get("keel_mem_after", ""))
             if g:
                 print("keel " + g.group(0).strip())
-            if "blk_bench" in kx:
-                print("keel blk-bench %s (raw device, no guest):\n%s" %
+            if "blk_bench" not in kx:
+                print("keel has no blk-bench command on this branch: raw-device limit not "
+                      "measured")
+            else:
+                print("keel blk-bench %s (raw device, no guest; last run):\n%s" %
                       (KEEL_DEV[disk], kx["blk_bench"].rstrip()))
             print("keel boot %s s; serial log %s" % (kx.get("keel_boot_s", "?"),
                                                      kx.get("serial_log", "?")))
