@@ -5,6 +5,7 @@
 #include <keel/kernel.h>
 #include <keel/mm.h>
 #include <keel/xenctl.h>
+#include <keel/toolstack.h>
 
 static int cmd_mem(int argc, char **argv)
 {
@@ -45,6 +46,11 @@ static int cmd_mem(int argc, char **argv)
 		(unsigned long long)hs.slab_pages_returned);
 	kprintf("  vmalloc      : %llu KiB (stacks, large buffers)\n",
 		(unsigned long long)(st.vmalloc_pages * 4));
+	struct kcache_stats kc;
+	toolstack_kcache_stats(&kc);
+	kprintf("  kernel cache : %llu KiB in %u decompressed kernels (bound %llu KiB; "
+		"`kernel-cache drop` frees it)\n", (unsigned long long)(kc.bytes >> 10), kc.entries,
+		(unsigned long long)(kc.bound_bytes >> 10));
 	kprintf("vmap in use    : %llu pages\n", (unsigned long long)st.vmap_used_pages);
 	kprintf("direct map     : %llu pages mapped so far\n", (unsigned long long)st.mapped_pages);
 	kprintf("grants mapped  : %llu now (%llu maps, %llu refused; %llu unmaps, %llu refused; "

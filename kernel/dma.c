@@ -43,23 +43,28 @@ static void remap(void *va, mfn_t mfn)
 
 int dma_alloc_contig(size_t n, unsigned int address_bits, void **va, dma_addr_t *dma)
 {
-	static uint64_t in_frames[512];
 	unsigned int order = 0;
 
-	if (n == 0 || n > ARRAY_SIZE(in_frames) || (n & (n - 1)))
+	if (n == 0 || n > 512 || (n & (n - 1)))
 		return -EINVAL;
+	uint64_t *in_frames = kmalloc(n * sizeof(*in_frames));
+	if (!in_frames)
+		return -ENOMEM;
 	while ((1UL << order) < n)
 		order++;
 	char *base = page_alloc(n);
-	if (!base)
+	if (!base) {
+		kfree(in_frames);
 		return -ENOMEM;
+	}
 	if (n == 1) {
+		kfree(in_frames);
 		*va = base;
 		*dma = dma_map_virt(base);
 		return 0;
 	}
-	/* Events masked: in_frames is shared and the pages are unmapped while
-	 * Xen swaps them, so nothing may touch them in between. */
+	/* Events masked: the pages are unmapped while Xen swaps them, and
+	 * nothing (an event handler included) may touch them in between. */
 	unsigned long f = irq_save();
 	for (size_t i = 0; i < n; i++) {
 		in_frames[i] = mfn_x(virt_to_mfn(base + i * PAGE_SIZE));
@@ -87,6 +92,7 @@ int dma_alloc_contig(size_t n, unsigned int address_bits, void **va, dma_addr_t 
 			remap(base + i * PAGE_SIZE, m);
 		}
 		irq_restore(f);
+		kfree(in_frames);
 		memset(base, 0, n * PAGE_SIZE);
 		*va = base;
 		*dma = dma_map_virt(base);
@@ -97,6 +103,7 @@ int dma_alloc_contig(size_t n, unsigned int address_bits, void **va, dma_addr_t 
 	for (size_t i = 0; i < n; i++)
 		remap(base + i * PAGE_SIZE, _mfn(in_frames[i]));
 	irq_restore(f);
+	kfree(in_frames);
 	page_free(base, n);
 	return rc ? (int)rc : -ENOMEM;
 }

@@ -169,6 +169,9 @@ void kernel_start(start_info_t *si)
 	 * /etc/xen/auto starts (their kernels may take seconds to decompress). */
 	if (!thread_create("shell", shell_main, NULL))
 		panic("cannot create the shell thread");
+	if (mm_balloon_boot_pending() &&
+	    !thread_create("balloon", mm_balloon_boot_release, NULL))
+		panic("cannot create the balloon thread");
 	xenstored_init();
 	toolstack_init();
 	boot_phase_done("xenstored, toolstack");

@@ -7,12 +7,50 @@
  * to enter S5 with XENPF_enter_acpi_sleep.  If Xen refuses, or the machine is
  * still running a moment later, keel writes SLP_TYP|SLP_EN to the PM1 control
  * ports itself (with the I/O privilege from PHYSDEVOP_set_iopl).
+ *
+ * Before either reboot or power-off, the shutdown hooks of <keel/power.h>
+ * run: guests first (the toolstack), then devices.
  */
 #include <keel/acpi.h>
 #include <keel/hypercall.h>
 #include <keel/irq.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+
+static struct power_hook *hooks;
+static bool hooks_ran;
+
+void power_register_shutdown_hook(struct power_hook *hook)
+{
+	struct power_hook **pp = &hooks;
+
+	/* Appended: within a stage, hooks run in registration order. */
+	while (*pp)
+		pp = &(*pp)->next;
+	hook->next = NULL;
+	*pp = hook;
+}
+
+void power_run_shutdown_hooks(enum power_action action)
+{
+	static const char *const stage_names[] = {
+		[POWER_STAGE_GUESTS] = "guests", [POWER_STAGE_DEVICES] = "devices",
+	};
+
+	if (hooks_ran)
+		return;
+	hooks_ran = true;
+	for (unsigned int stage = 0; stage < POWER_STAGE_COUNT; stage++) {
+		for (struct power_hook *h = hooks; h; h = h->next) {
+			if (h->stage != stage)
+				continue;
+			kprintf("keel: %s: shutdown stage '%s': %s\n",
+				action == POWER_ACTION_REBOOT ? "reboot" : "poweroff",
+				stage_names[stage], h->name);
+			h->fn(h->ctx, action);
+		}
+	}
+}
 
 static void shutdown(unsigned int reason)
 {
@@ -31,29 +69,13 @@ void power_crash(void)
 
 void power_reboot(void)
 {
+	power_run_shutdown_hooks(POWER_ACTION_REBOOT);
 	klog("keel: rebooting the machine\n");
 	irq_disable();
 	for (;;)
 		shutdown(SHUTDOWN_reboot);
 }
 
-/* acpi_read_phys_fn over ioremap: firmware tables are Xen's DOMID_IO frames. */
-static int read_phys(void *ctx, uint64_t paddr, void *buf, size_t len)
-{
-	(void)ctx;
-	while (len) {
-		size_t chunk = MIN(len, (size_t)(32 * PAGE_SIZE));
-		void *va = ioremap_cached(paddr, chunk, false);
-		if (!va)
-			return -EIO;
-		memcpy(buf, va, chunk);
-		iounmap(va, chunk);
-		paddr += chunk;
-		buf = (char *)buf + chunk;
-		len -= chunk;
-	}
-	return 0;
-}
 
 static inline void outw(uint16_t port, uint16_t val)
 {
@@ -70,7 +92,10 @@ static inline uint16_t inw(uint16_t port)
 int power_off(void)
 {
 	struct acpi_s5_info s5;
-	int rc = acpi_find_s5(read_phys, NULL, &s5);
+	int rc;
+
+	power_run_shutdown_hooks(POWER_ACTION_OFF);
+	rc = acpi_find_s5(acpi_ioremap_read, NULL, &s5);
 
 	if (rc) {
 		klog("poweroff: no usable ACPI S5 data (%d); cannot power off\n", rc);

@@ -8,6 +8,8 @@
  * "selftest NAME: FAIL why" line per check.  Cases that stop dom0 or hold
  * memory (stack-overflow, fragment) run only when named.
  */
+#include <keel/dma.h>
+#include <keel/sync.h>
 #include <keel/commands.h>
 #include <keel/evtchn.h>
 #include <keel/gnttab.h>
@@ -490,36 +492,45 @@ static void stack_hog(void *unused)
 	recurse(0);
 }
 
-/* Holds every other free page so no run of two pages is left. */
-static void **held;
+/*
+ * Holds every free page at an odd pfn, so no run of two pages is left.
+ * The pages are chained through their own first word (no array, which
+ * would need pages of its own).
+ */
+static void *held;
 static size_t held_count;
 
 static int fragment(void)
 {
 	struct mm_stats st;
+	void *all = NULL, *p;
 
 	if (held) {
 		kprintf("selftest fragment: already holding %zu pages\n", held_count);
 		return -EBUSY;
 	}
-	mm_get_stats(&st);
-	size_t max = st.free_pages;
-	void **all = vmalloc(max * sizeof(void *));
-	if (!all)
-		return -ENOMEM;
-	size_t n = 0;
-	while (n < max && (all[n] = page_alloc(1)))
-		n++;
-	held = vmalloc((n / 2 + 1) * sizeof(void *));
-	held_count = 0;
-	/* Keep the ones at odd pfns: no two free pages are neighbours. */
-	for (size_t i = 0; i < n; i++) {
-		if (held && (pfn_x(virt_to_pfn(all[i])) & 1))
-			held[held_count++] = all[i];
-		else
-			page_free(all[i], 1);
+	while ((p = page_alloc(1))) {
+		*(void **)p = all;
+		all = p;
 	}
-	vfree(all);
+	held_count = 0;
+	while (all) {
+		p = all;
+		all = *(void **)p;
+		if (pfn_x(virt_to_pfn(p)) & 1) {
+			*(void **)p = held;
+			held = p;
+			held_count++;
+		} else {
+			page_free(p, 1);
+		}
+	}
+	void *two = page_alloc(2);
+	if (two) {
+		page_free(two, 2);
+		kprintf("selftest fragment: FAIL a run of two pages is still free\n");
+		return -EIO;
+	}
 	mm_get_stats(&st);
 	kprintf("selftest fragment: holding %zu pages, %llu free in runs of one page\n",
 		held_count, (unsigned long long)st.free_pages);
@@ -528,12 +539,16 @@ static int fragment(void)
 
 static int unfragment(void)
 {
-	for (size_t i = 0; i < held_count; i++)
-		page_free(held[i], 1);
-	kprintf("selftest unfragment: released %zu pages\n", held_count);
-	vfree(held);
-	held = NULL;
+	size_t n = 0;
+
+	while (held) {
+		void *p = held;
+		held = *(void **)p;
+		page_free(p, 1);
+		n++;
+	}
 	held_count = 0;
+	kprintf("selftest unfragment: released %zu pages\n", n);
 	return 0;
 }
 
@@ -576,6 +591,91 @@ static int test_threads(void)
 	return 0;
 }
 
+/* XENMEM_exchange: n pages machine-contiguous, below 4 GiB when asked. */
+static int test_dma(void)
+{
+	static const char *name = "dma";
+	void *va;
+	dma_addr_t dma;
+
+	for (unsigned int bits = 64; bits >= 32; bits -= 32) {
+		int rc = dma_alloc_contig(8, bits, &va, &dma);
+		if (rc)
+			FAIL("dma_alloc_contig(8 pages)");
+		uint64_t first = mfn_x(virt_to_mfn(va));
+		for (unsigned int i = 0; i < 8; i++) {
+			if (mfn_x(virt_to_mfn((char *)va + i * PAGE_SIZE)) != first + i) {
+				dma_free_contig(va, 8);
+				FAIL("pages not machine-contiguous");
+			}
+			if (mfn_to_pfn(_mfn(first + i)).pfn != virt_to_pfn((char *)va + i * PAGE_SIZE).pfn) {
+				dma_free_contig(va, 8);
+				FAIL("M2P does not point back at our pfn");
+			}
+		}
+		if (dma_x(dma) != first << PAGE_SHIFT || (bits == 32 && dma_x(dma) + 8 * PAGE_SIZE > (1ull << 32))) {
+			dma_free_contig(va, 8);
+			FAIL("wrong bus address");
+		}
+		memset(va, 0x5a, 8 * PAGE_SIZE);
+		if (((uint8_t *)va)[8 * PAGE_SIZE - 1] != 0x5a) {
+			dma_free_contig(va, 8);
+			FAIL("memory not usable after the exchange");
+		}
+		dma_free_contig(va, 8);
+	}
+	kprintf("selftest %s: ok (8 contiguous pages, anywhere and below 4 GiB)\n", name);
+	return 0;
+}
+
+static struct mutex st_mutex = MUTEX_INIT("selftest");
+static struct completion st_done;
+static volatile int st_order;
+
+static void mutex_holder(void *unused)
+{
+	(void)unused;
+	mutex_lock(&st_mutex);
+	st_order = 1;
+	thread_sleep_ns(2000000);   /* hold it across a sleep */
+	st_order = 2;
+	mutex_unlock(&st_mutex);
+	complete(&st_done);
+}
+
+/* Mutex held across a sleep excludes others; completion, in-flight drain. */
+static int test_sync(void)
+{
+	static const char *name = "sync";
+	struct inflight f;
+
+	completion_init(&st_done);
+	st_order = 0;
+	if (!thread_create("selftest-mutex", mutex_holder, NULL))
+		FAIL("thread_create");
+	while (st_order == 0)
+		thread_yield();
+	mutex_lock(&st_mutex);
+	int seen = st_order;
+	mutex_unlock(&st_mutex);
+	if (seen != 2)
+		FAIL("mutex taken while its holder slept");
+	if (!completion_wait(&st_done, 1000000000ull))
+		FAIL("completion not seen");
+	inflight_init(&f);
+	if (!inflight_get(&f))
+		FAIL("inflight_get");
+	if (inflight_drain(&f, 1000000))
+		FAIL("drained with a request in flight");
+	if (inflight_get(&f))
+		FAIL("inflight_get after close");
+	inflight_put(&f);
+	if (!inflight_drain(&f, 1000000))
+		FAIL("not drained at zero");
+	kprintf("selftest %s: ok (mutex across a sleep, completion, inflight drain)\n", name);
+	return 0;
+}
+
 static int cmd_selftest(int argc, char **argv)
 {
 	int failed = 0;
@@ -614,13 +714,15 @@ static int cmd_selftest(int argc, char **argv)
 	failed += test_slab_return() != 0;
 	failed += test_highmem() != 0;
 	failed += test_gnttab() != 0;
+	failed += test_dma() != 0;
+	failed += test_sync() != 0;
 	kprintf("selftest: %d failed\n", failed);
 	return failed ? -EIO : 0;
 }
 
 const struct command selftest_commands[] = {
 	{ "selftest", cmd_selftest, "[CASE]",
-	  "test: heap, events, timers, vmap, threads, vmalloc, slabs, highmem, gnttab; "
+	  "test: heap, events, timers, vmap, threads, vmalloc, slabs, highmem, gnttab, dma, sync; "
 	  "CASE: stack-overflow (stops dom0), fragment/unfragment, highmem, gnttab, "
 	  "gnttab-guest DOMID, ioremap MADDR BYTES" },
 	{ NULL, NULL, NULL, NULL },

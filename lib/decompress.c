@@ -60,8 +60,16 @@
 #define DECOMPRESS_MEMLIMIT_BYTES (256ull * 1024 * 1024)
 /* Input fed per library call, so a step's run time is bounded both ways. */
 #define DECOMPRESS_IN_CHUNK_BYTES (4u * DECOMPRESS_CHUNK_BYTES)
+/* xz's stream and first block headers fit in this (12 + at most 1024). */
+#define DECOMPRESS_FIRST_IN_BYTES 64u
 /* zstd: largest window accepted, 2^27 = 128 MiB (zstd's own default). */
 #define DECOMPRESS_ZSTD_WINDOW_LOG_MAX 27
+/*
+ * zstd with a stable output buffer reads this much input per call: output is
+ * then bounded by the input given (Linux's zstd -22 is about 4:1), not by
+ * the room, which must stay the whole buffer.
+ */
+#define DECOMPRESS_ZSTD_STABLE_IN_BYTES (DECOMPRESS_CHUNK_BYTES / 4)
 #define LZ4_LEGACY_MAGIC 0x184C2102u
 /* LZ4_COMPRESSBOUND(8 MiB): no legacy chunk can be larger. */
 #define LZ4_LEGACY_CHUNK_MAX \
@@ -84,6 +92,11 @@ struct decompress_stream {
 	void *sink_ctx;
 	int state;         /* 1 running, 0 ended, < 0 failed */
 	bool lib_live;     /* the union below needs tearing down */
+	/*
+	 * zstd decoding straight into buf (ZSTD_d_stableOutBuffer): no window
+	 * buffer of up to 128 MiB, but buf is sized once and never moves.
+	 */
+	bool zstd_stable;
 	union {
 		struct dz_lzma_stream lzma;
 		struct dz_z_stream z;
@@ -94,6 +107,18 @@ struct decompress_stream {
 
 static void (*guard_enter)(void);
 static void (*guard_leave)(void);
+static void (*yield_hook)(void);
+
+void decompress_set_yield(void (*yield)(void))
+{
+	yield_hook = yield;
+}
+
+void decompress_pause_point(void)
+{
+	if (yield_hook)
+		yield_hook();
+}
 
 void decompress_set_guard(void (*enter)(void), void (*leave)(void))
 {
@@ -250,6 +275,36 @@ static void lib_fini(struct decompress_stream *ds)
 
 /* ---- one library call ---- */
 
+/* zstd's error codes (zstd_errors.h), the ones that are not bad data. */
+#define DZ_ZSTD_ERROR_WINDOW_TOO_LARGE 16
+#define DZ_ZSTD_ERROR_MEMORY_ALLOCATION 64
+#define DZ_ZSTD_ERROR_DST_SIZE_TOO_SMALL 70
+
+static int zstd_error(struct decompress_stream *ds, size_t zr)
+{
+	unsigned int code;
+
+	lib_enter();
+	code = ZSTD_getErrorCode(zr);
+	lib_leave();
+	switch (code) {
+	case DZ_ZSTD_ERROR_MEMORY_ALLOCATION:
+		return -ENOMEM;
+	case DZ_ZSTD_ERROR_WINDOW_TOO_LARGE:
+		klog("decompress: zstd frame needs a window over %u MiB\n",
+		     1u << (DECOMPRESS_ZSTD_WINDOW_LOG_MAX - 20));
+		return -EFBIG;
+	case DZ_ZSTD_ERROR_DST_SIZE_TOO_SMALL:
+		if (ds->zstd_stable) {
+			klog("decompress: zstd output is larger than its stated %zu bytes\n",
+			     ds->buf_cap - 1);
+			return -EFBIG;
+		}
+		break;
+	}
+	return -EINVAL;
+}
+
 /*
  * Runs the decoder once on in[0..in_len) into out[0..room).  Sets *used and
  * *made; returns 1 if the stream goes on, 0 at its end, or -errno.
@@ -265,6 +320,13 @@ static int lib_run(struct decompress_stream *ds, const uint8_t *in,
 
 	*used = *made = 0;
 	in_len = MIN(in_len, (size_t)DECOMPRESS_IN_CHUNK_BYTES);
+	/*
+	 * xz and lzma allocate their dictionary (32 MiB for Linux) when the
+	 * first block starts: a first call with only the headers keeps that
+	 * allocation in a step of its own, with a pause point after it.
+	 */
+	if (ds->in_pos == 0 && (ds->fmt == DECOMPRESS_XZ || ds->fmt == DECOMPRESS_LZMA))
+		in_len = MIN(in_len, (size_t)DECOMPRESS_FIRST_IN_BYTES);
 	switch (ds->fmt) {
 	case DECOMPRESS_XZ:
 	case DECOMPRESS_LZMA: {
@@ -317,16 +379,24 @@ static int lib_run(struct decompress_stream *ds, const uint8_t *in,
 		zin.src = in;
 		zin.size = in_len;
 		zin.pos = 0;
-		zout.dst = out;
-		zout.size = room;
-		zout.pos = 0;
+		if (ds->zstd_stable) {
+			/* The same buffer every call; zstd moves pos itself. */
+			zin.size = MIN(in_len, (size_t)DECOMPRESS_ZSTD_STABLE_IN_BYTES);
+			zout.dst = ds->buf;
+			zout.size = ds->buf_cap;
+			zout.pos = ds->out_total;
+		} else {
+			zout.dst = out;
+			zout.size = room;
+			zout.pos = 0;
+		}
 		lib_enter();
 		zr = ZSTD_decompressStream(ds->lib.zstd, &zout, &zin);
 		lib_leave();
 		*used = zin.pos;
-		*made = zout.pos;
+		*made = ds->zstd_stable ? zout.pos - ds->out_total : zout.pos;
 		if (ZSTD_isError(zr))
-			return -EINVAL;
+			return zstd_error(ds, zr);
 		return zr == 0 ? 0 : 1;
 	case DECOMPRESS_LZ4_FRAME:
 		in_size = in_len;
@@ -462,6 +532,20 @@ int decompress_begin(struct decompress_stream **dsp, const void *in,
 		decompress_end(ds);
 		return -ENOMEM;
 	}
+	/* Allocating (and zeroing) tens of MiB is a long step of its own. */
+	decompress_pause_point();
+	/*
+	 * With the whole output size known, zstd can use the output as its
+	 * window instead of allocating one (128 MiB for Linux's zstd -22).
+	 */
+	if (ds->fmt == DECOMPRESS_ZSTD && size_hint > DECOMPRESS_CHUNK_BYTES) {
+		size_t zr;
+
+		lib_enter();
+		zr = ZSTD_DCtx_setParameter(ds->lib.zstd, DZ_ZSTD_d_stableOutBuffer, 1);
+		lib_leave();
+		ds->zstd_stable = !ZSTD_isError(zr);
+	}
 	*dsp = ds;
 	return 0;
 }
@@ -501,6 +585,8 @@ static int flat_reserve(struct decompress_stream *ds, size_t want)
 	uint8_t *nbuf;
 
 	want = MIN(want, limit - ds->out_total);
+	if (ds->zstd_stable)
+		return 0; /* sized once; zstd itself refuses to overrun it */
 	/* An lz4 legacy block cannot be split: it needs all its room at once. */
 	if (ds->buf_cap - ds->out_total >=
 	    (ds->fmt == DECOMPRESS_LZ4_LEGACY ? want : 1))
@@ -520,6 +606,9 @@ static int stream_fail(struct decompress_stream *ds, int rc)
 	if (rc == -EINVAL)
 		klog("decompress: corrupt or truncated %s data at input byte %zu\n",
 		     decompress_format_name(ds->fmt), ds->in_pos);
+	else if (rc == -ENOMEM)
+		klog("decompress: out of memory in the %s decoder after %zu bytes of output\n",
+		     decompress_format_name(ds->fmt), ds->out_total);
 	else if (rc == -EFBIG)
 		klog("decompress: %s output exceeds %zu bytes\n",
 		     decompress_format_name(ds->fmt), ds->max_out);
@@ -645,7 +734,7 @@ int decompress(const void *in, size_t in_len, void **out, size_t *out_len,
 	if (rc < 0)
 		return rc;
 	while ((rc = decompress_step(ds)) > 0)
-		;
+		decompress_pause_point();
 	if (rc == 0)
 		*out = decompress_take(ds, out_len);
 	decompress_end(ds);

@@ -104,6 +104,8 @@ struct dz_zstd_out_buffer {
 };
 
 #define DZ_ZSTD_d_windowLogMax 100
+/* ZSTD_d_experimentalParam2 (zstd.h, ZSTD_STATIC_LINKING_ONLY). */
+#define DZ_ZSTD_d_stableOutBuffer 1001
 #define DZ_ZSTD_CONTENTSIZE_UNKNOWN (0ULL - 1)
 #define DZ_ZSTD_CONTENTSIZE_ERROR (0ULL - 2)
 
@@ -136,6 +138,8 @@ size_t ZSTD_decompressStream(struct ZSTD_DCtx_s *zds,
 			     struct dz_zstd_out_buffer *output,
 			     struct dz_zstd_in_buffer *input);
 unsigned ZSTD_isError(size_t code);
+/* ZSTD_ErrorCode is an enum, returned in %eax like an unsigned int. */
+unsigned ZSTD_getErrorCode(size_t code);
 const char *ZSTD_getErrorName(size_t code);
 unsigned long long ZSTD_getFrameContentSize(const void *src, size_t src_size);
 

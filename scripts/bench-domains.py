@@ -37,6 +37,11 @@ def keel_runs(n):
         # The test archive autostarts one guest: let it boot (it decompresses
         # the kernel, timed in keel's log), then remove it so it does not
         # compete with the measured creates.
+        # xendomains yields while it decompresses: wait until ktauto exists.
+        for _ in range(120):
+            if re.search(r"^ktauto\s", m.command("list"), re.M):
+                break
+            m.command("sleep 2000")
         m.command("console-wait ktauto KEEL-DOMU-INIT 180", timeout=240)
         m.command("destroy ktauto")
         m.command("sleep 2000")

@@ -16,25 +16,35 @@
  *
  * Everything is written through one foreign mapping of the guest's frames,
  * which is dropped before the L4 is pinned: Xen refuses to make a page a
- * page table while any writable mapping of it exists.
+ * page table while any writable mapping of it exists.  The page-table format
+ * and the pin are the arch hooks of include/arch/guest_pt.h.
+ *
+ * Errors are -errno with res->failed_step naming the step; the caller turns
+ * them into a message.  Every loop over pages or extents calls
+ * toolstack_slice(), so building a large domain never keeps the other
+ * threads (xenstored, the console backend) from running for long.
  */
+#include <arch/guest_pt.h>
 #include <keel/builder.h>
 #include <keel/evtchn.h>
 #include <keel/hypercall.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+#include <keel/toolstack.h>
 #include <keel/xenctl.h>
-#include <lib/printf.h>
 #include <xen/grant_table.h>
 
-#define PTE_PRESENT 0x001UL
-#define PTE_RW 0x002UL
-#define PTE_USER 0x004UL
-#define PTE_ACCESSED 0x020UL
-#define PTE_DIRTY 0x040UL
-#define L1_PROT (PTE_PRESENT | PTE_RW | PTE_ACCESSED)
-#define TABLE_PROT (PTE_PRESENT | PTE_RW | PTE_ACCESSED | PTE_DIRTY | PTE_USER)
-#define SUPERPAGE_PAGES 512
+/*
+ * Extents asked of Xen per populate_physmap call.  Measured under TCG, a
+ * call costs about 1-15 ms per 2 MiB, more right after a destroy (Xen
+ * scrubs the freed pages as it hands them out), all inside the one
+ * hypercall: one 2 MiB extent per call keeps it within a slice.  Page by page
+ * (when Xen has no 2 MiB runs left) the batch is 128 4 KiB pages.
+ */
+#define POPULATE_BATCH_2M 1
+#define POPULATE_BATCH_4K 128
+/* Bytes copied between two slice points. */
+#define COPY_SLICE_BYTES (256u * 1024)
 
 struct layout {
 	uint64_t base;             /* VIRT_BASE */
@@ -45,68 +55,21 @@ struct layout {
 struct build {
 	const struct build_spec *spec;
 	struct build_result *res;
-	char *err;
-	size_t errlen;
 	domid_t domid;
 	uint64_t nr_pages;
 	uint64_t *p2m;             /* guest pfn -> mfn */
 	struct layout lay;
 	char *map;                 /* dom0 mapping of guest pfns [0, v_end) */
 	uint64_t mapped_pages;
+	uint64_t loaded_pages;     /* kimage_load() pages so far, for slicing */
 };
 
-static int fail(struct build *b, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct build *b, int rc, const char *fmt, ...)
+/* Records which step failed; returns rc (a -errno). */
+static int fail(struct build *b, enum builder_step step, int rc)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	kvsnprintf(b->err, b->errlen, fmt, ap);
-	va_end(ap);
+	b->res->failed_step = step;
+	b->res->failed_rc = rc;
 	return rc;
-}
-
-int domain_unpause(domid_t domid)
-{
-	struct xen_domctl op = { .cmd = XEN_DOMCTL_unpausedomain, .domain = domid };
-	return xenctl_domctl(&op);
-}
-
-int domain_pause(domid_t domid)
-{
-	struct xen_domctl op = { .cmd = XEN_DOMCTL_pausedomain, .domain = domid };
-	return xenctl_domctl(&op);
-}
-
-int domain_destroy(domid_t domid)
-{
-	struct xen_domctl op = { .cmd = XEN_DOMCTL_destroydomain, .domain = domid };
-	int rc;
-
-	/* Xen may ask to be called again while it frees a large domain. */
-	for (int tries = 0; tries < 1000; tries++) {
-		rc = xenctl_domctl(&op);
-		if (rc != -EAGAIN)
-			break;
-		thread_yield();
-	}
-	return rc;
-}
-
-int domain_shutdown_xen(domid_t domid, unsigned int reason)
-{
-	struct sched_remote_shutdown op = { .domain_id = domid, .reason = reason };
-	return (int)hyp_sched_op(SCHEDOP_remote_shutdown, &op);
-}
-
-/* Counts the page-table pages needed to map [base, end). */
-static uint64_t count_tables(uint64_t base, uint64_t end)
-{
-	uint64_t n = 1; /* L4 */
-	for (int level = 3; level >= 1; level--) {
-		unsigned int shift = 12 + 9 * level;
-		n += ((end - 1) >> shift) - (base >> shift) + 1;
-	}
-	return n;
 }
 
 static int plan_layout(struct build *b)
@@ -117,7 +80,7 @@ static int plan_layout(struct build *b)
 
 	l->base = ki->virt_base;
 	if (ki->virt_kstart < l->base)
-		return fail(b, -ENOEXEC, "kernel loads below its VIRT_BASE");
+		return fail(b, BUILD_STEP_LAYOUT, -ENOEXEC);
 	l->ramdisk_va = va;
 	va += ALIGN_UP(b->spec->ramdisk_bytes, PAGE_SIZE);
 	l->p2m_va = va;
@@ -134,7 +97,7 @@ static int plan_layout(struct build *b)
 	for (;;) {
 		uint64_t stack = l->pt_va + n * PAGE_SIZE;
 		uint64_t v_end = ALIGN_UP(stack + PAGE_SIZE + 512 * 1024, 4UL << 20);
-		uint64_t need = count_tables(l->base, v_end);
+		uint64_t need = arch_guest_pt_pages(l->base, v_end);
 		if (need <= n) {
 			l->nr_pt_pages = n;
 			l->stack_va = stack;
@@ -144,11 +107,9 @@ static int plan_layout(struct build *b)
 		n = need;
 	}
 	uint64_t span = l->v_end - l->base;
+	b->res->boot_region_bytes = span;
 	if (span > b->nr_pages * PAGE_SIZE)
-		return fail(b, -ENOMEM,
-			    "kernel, ramdisk and boot data need %llu MiB but the domain has %llu MiB",
-			    (unsigned long long)(span >> 20),
-			    (unsigned long long)(b->nr_pages * PAGE_SIZE >> 20));
+		return fail(b, BUILD_STEP_LAYOUT, -E2BIG);
 	return 0;
 }
 
@@ -178,7 +139,7 @@ static int create_domain(struct build *b)
 	op.u.createdomain.cpupool_id = 0;
 	int rc = xenctl_domctl(&op);
 	if (rc)
-		return fail(b, rc, "XEN_DOMCTL_createdomain failed: %d", rc);
+		return fail(b, BUILD_STEP_CREATEDOMAIN, rc);
 	b->domid = op.domain;
 
 	/* The vCPUs themselves are allocated by XEN_DOMCTL_max_vcpus, whose
@@ -187,32 +148,33 @@ static int create_domain(struct build *b)
 	mv.u.max_vcpus.max = s->vcpus;
 	rc = xenctl_domctl(&mv);
 	if (rc)
-		return fail(b, rc, "XEN_DOMCTL_max_vcpus failed: %d", rc);
+		return fail(b, BUILD_STEP_MAX_VCPUS, rc);
 
 	struct xen_domctl mm = { .cmd = XEN_DOMCTL_max_mem, .domain = b->domid };
 	/* As libxl: the ceiling plus 1 MiB of slack for Xen's own use. */
 	mm.u.max_mem.max_memkb = s->maxmem_mib * 1024 + 1024;
 	rc = xenctl_domctl(&mm);
 	if (rc)
-		return fail(b, rc, "XEN_DOMCTL_max_mem failed: %d", rc);
+		return fail(b, BUILD_STEP_MAX_MEM, rc);
 	return 0;
 }
 
 /* Gives the domain nr_pages of memory, 2 MiB extents where Xen has them. */
 static int populate(struct build *b)
 {
-	static xen_pfn_t extents[512];
+	xen_pfn_t extents[POPULATE_BATCH_4K];
 	uint64_t pfn = 0;
 
 	b->p2m = vmalloc(b->nr_pages * sizeof(uint64_t));
 	if (!b->p2m)
-		return fail(b, -ENOMEM, "no dom0 memory for the P2M of %llu pages",
-			    (unsigned long long)b->nr_pages);
+		return fail(b, BUILD_STEP_P2M_ALLOC, -ENOMEM);
+	toolstack_slice();
 	unsigned int order = 9;
 	while (pfn < b->nr_pages) {
 		uint64_t per = 1UL << order;
 		unsigned int n = 0;
-		while (n < ARRAY_SIZE(extents) && pfn + (n + 1) * per <= b->nr_pages)
+		unsigned int batch = order ? POPULATE_BATCH_2M : POPULATE_BATCH_4K;
+		while (n < batch && pfn + (n + 1) * per <= b->nr_pages)
 			extents[n] = pfn + n * per, n++;
 		if (n == 0) {
 			order = 0;
@@ -229,13 +191,13 @@ static int populate(struct build *b)
 			for (uint64_t j = 0; j < per; j++)
 				b->p2m[pfn + i * per + j] = extents[i] + j;
 		pfn += (uint64_t)done * per;
+		b->res->populated_pages = pfn;
 		if ((unsigned long)done < n) {
 			if (order == 0)
-				return fail(b, -ENOMEM,
-					    "Xen has no memory for the domain (%llu of %llu pages given)",
-					    (unsigned long long)pfn, (unsigned long long)b->nr_pages);
+				return fail(b, BUILD_STEP_POPULATE, -ENOMEM);
 			order = 0; /* no more 2 MiB runs: go page by page */
 		}
+		toolstack_slice();
 	}
 
 	/* A memory map for the guest: RAM up to the balloon ceiling. */
@@ -247,7 +209,7 @@ static int populate(struct build *b)
 	set_xen_guest_handle(fmap.map.buffer, &e820);
 	long rc = hyp_memory_op(XENMEM_set_memory_map, &fmap);
 	if (rc)
-		return fail(b, (int)rc, "XENMEM_set_memory_map failed: %ld", rc);
+		return fail(b, BUILD_STEP_MEMORY_MAP, (int)rc);
 	return 0;
 }
 
@@ -259,13 +221,13 @@ static int map_guest(struct build *b)
 	b->mapped_pages = pfn_of(b, b->lay.v_end);
 	mfns = vmalloc(b->mapped_pages * sizeof(mfn_t));
 	if (!mfns)
-		return fail(b, -ENOMEM, "no dom0 memory to map the guest");
+		return fail(b, BUILD_STEP_MAP, -ENOMEM);
 	for (uint64_t i = 0; i < b->mapped_pages; i++)
 		mfns[i] = _mfn(b->p2m[i]);
 	b->map = vmap_mfns(mfns, b->mapped_pages, b->domid, true, &err);
 	vfree(mfns);
 	if (!b->map)
-		return fail(b, err, "cannot map the guest's memory: %d", err);
+		return fail(b, BUILD_STEP_MAP, err);
 	return 0;
 }
 
@@ -277,44 +239,34 @@ static void unmap_guest(struct build *b)
 	}
 }
 
-static void build_page_tables(struct build *b)
+static int build_page_tables(struct build *b)
 {
 	const struct layout *l = &b->lay;
-	uint64_t next = pfn_of(b, l->pt_va); /* next free table page (a guest pfn) */
-	uint64_t pt_first = next, pt_end = next + l->nr_pt_pages;
-	uint64_t *l4, *l3 = NULL, *l2 = NULL, *l1 = NULL;
-	unsigned int cur4 = 512, cur3 = 512, cur2 = 512;
+	struct arch_guest_pt pt = {
+		.base = l->base, .end = l->v_end, .pt_va = l->pt_va,
+		.nr_pt_pages = l->nr_pt_pages, .map = (uint8_t *)b->map, .p2m = b->p2m,
+		.slice = toolstack_slice,
+	};
+	int rc = arch_guest_pt_build(&pt);
 
-	memset(guest_ptr(b, l->pt_va), 0, l->nr_pt_pages * PAGE_SIZE);
-	l4 = (uint64_t *)(b->map + (next++ << PAGE_SHIFT));
-	/* Addresses only grow, so a table is complete once its index moves on. */
-	for (uint64_t va = l->base; va < l->v_end; va += PAGE_SIZE) {
-		unsigned int i4 = (va >> 39) & 511, i3 = (va >> 30) & 511;
-		unsigned int i2 = (va >> 21) & 511, i1 = (va >> 12) & 511;
-		if (i4 != cur4) {
-			l4[i4] = (b->p2m[next] << PAGE_SHIFT) | TABLE_PROT;
-			l3 = (uint64_t *)(b->map + (next++ << PAGE_SHIFT));
-			cur4 = i4;
-			cur3 = 512;
+	return rc ? fail(b, BUILD_STEP_PAGE_TABLES, rc) : 0;
+}
+
+/* memcpy (src) or memset 0 (src NULL) in slices. */
+static void copy_sliced(void *dst, const void *src, size_t len)
+{
+	while (len) {
+		size_t n = MIN(len, (size_t)COPY_SLICE_BYTES);
+		if (src) {
+			memcpy(dst, src, n);
+			src = (const char *)src + n;
+		} else {
+			memset(dst, 0, n);
 		}
-		if (i3 != cur3) {
-			l3[i3] = (b->p2m[next] << PAGE_SHIFT) | TABLE_PROT;
-			l2 = (uint64_t *)(b->map + (next++ << PAGE_SHIFT));
-			cur3 = i3;
-			cur2 = 512;
-		}
-		if (i2 != cur2) {
-			l2[i2] = (b->p2m[next] << PAGE_SHIFT) | TABLE_PROT;
-			l1 = (uint64_t *)(b->map + (next++ << PAGE_SHIFT));
-			cur2 = i2;
-		}
-		uint64_t pfn = pfn_of(b, va);
-		uint64_t prot = L1_PROT;
-		if (pfn >= pt_first && pfn < pt_end)
-			prot &= ~PTE_RW; /* page tables are never writable */
-		l1[i1] = (b->p2m[pfn] << PAGE_SHIFT) | prot;
+		dst = (char *)dst + n;
+		len -= n;
+		toolstack_slice();
 	}
-	ASSERT(next <= pt_end);
 }
 
 static void fill_start_info(struct build *b)
@@ -358,11 +310,11 @@ static int mask_guest_events(struct build *b)
 	int err = xenctl_domain_info(b->domid, &info);
 
 	if (err)
-		return fail(b, err, "getdomaininfo failed: %d", err);
+		return fail(b, BUILD_STEP_SHARED_INFO, err);
 	mfn_t m = _mfn(info.shared_info_frame);
 	struct shared_info *si = vmap_mfns(&m, 1, b->domid, true, &err);
 	if (!si)
-		return fail(b, err, "cannot map the guest's shared_info: %d", err);
+		return fail(b, BUILD_STEP_SHARED_INFO, err);
 	memset(si, 0, PAGE_SIZE);
 	for (unsigned int i = 0; i < XEN_LEGACY_MAX_VCPUS; i++)
 		si->vcpu_info[i].evtchn_upcall_mask = 1;
@@ -380,12 +332,11 @@ static int seed_grants(struct build *b)
 	set_xen_guest_handle(st.frame_list, &frame);
 	long rc = hyp_grant_table_op(GNTTABOP_setup_table, &st, 1);
 	if (rc || st.status != GNTST_okay)
-		return fail(b, rc ? (int)rc : -EIO, "GNTTABOP_setup_table failed: %ld/%d", rc,
-			    st.status);
+		return fail(b, BUILD_STEP_GRANTS, rc ? (int)rc : -EIO);
 	mfn_t m = _mfn(frame);
 	grant_entry_v1_t *gt = vmap_mfns(&m, 1, b->domid, true, &err);
 	if (!gt)
-		return fail(b, err, "cannot map the guest's grant table: %d", err);
+		return fail(b, BUILD_STEP_GRANTS, err);
 	gt[GNTTAB_RESERVED_CONSOLE].domid = 0;
 	gt[GNTTAB_RESERVED_CONSOLE].frame = (uint32_t)b->res->console_mfn;
 	gt[GNTTAB_RESERVED_XENSTORE].domid = 0;
@@ -400,85 +351,96 @@ static int seed_grants(struct build *b)
 
 static int set_vcpu0(struct build *b)
 {
-	static struct vcpu_guest_context ctxt;
+	/* About 5 KiB: too big for a thread stack. */
+	struct vcpu_guest_context *c = kzalloc(sizeof(*c));
 	const struct layout *l = &b->lay;
 	uint64_t l4_mfn = b->p2m[pfn_of(b, l->pt_va)];
 
-	memset(&ctxt, 0, sizeof(ctxt));
-	ctxt.flags = VGCF_in_kernel | VGCF_online;
-	ctxt.user_regs.rip = b->spec->kernel->entry;
-	ctxt.user_regs.rsp = l->stack_va + PAGE_SIZE;
-	ctxt.user_regs.rsi = l->si_va;
-	ctxt.user_regs.rflags = 1 << 9; /* IF: events enabled in the guest's view */
-	ctxt.user_regs.cs = FLAT_KERNEL_CS;
-	ctxt.user_regs.ss = FLAT_KERNEL_SS;
-	ctxt.user_regs.ds = ctxt.user_regs.es = FLAT_KERNEL_DS;
-	ctxt.user_regs.fs = ctxt.user_regs.gs = FLAT_KERNEL_DS;
-	ctxt.kernel_ss = FLAT_KERNEL_SS;
-	ctxt.kernel_sp = l->stack_va + PAGE_SIZE;
-	ctxt.ctrlreg[3] = xen_pfn_to_cr3(l4_mfn);
+	if (!c)
+		return fail(b, BUILD_STEP_VCPU_CONTEXT, -ENOMEM);
+	c->flags = VGCF_in_kernel | VGCF_online;
+	c->user_regs.rip = b->spec->kernel->entry;
+	c->user_regs.rsp = l->stack_va + PAGE_SIZE;
+	c->user_regs.rsi = l->si_va;
+	c->user_regs.rflags = 1 << 9; /* IF: events enabled in the guest's view */
+	c->user_regs.cs = FLAT_KERNEL_CS;
+	c->user_regs.ss = FLAT_KERNEL_SS;
+	c->user_regs.ds = c->user_regs.es = FLAT_KERNEL_DS;
+	c->user_regs.fs = c->user_regs.gs = FLAT_KERNEL_DS;
+	c->kernel_ss = FLAT_KERNEL_SS;
+	c->kernel_sp = l->stack_va + PAGE_SIZE;
+	c->ctrlreg[3] = arch_guest_pt_cr3(l4_mfn);
 
 	struct xen_domctl op = { .cmd = XEN_DOMCTL_setvcpucontext, .domain = b->domid };
 	op.u.vcpucontext.vcpu = 0;
-	set_xen_guest_handle(op.u.vcpucontext.ctxt, &ctxt);
+	set_xen_guest_handle(op.u.vcpucontext.ctxt, c);
 	int rc = xenctl_domctl(&op);
+	kfree(c);
 	if (rc)
-		return fail(b, rc, "XEN_DOMCTL_setvcpucontext failed: %d", rc);
+		return fail(b, BUILD_STEP_VCPU_CONTEXT, rc);
 	return 0;
+}
+
+/* kimage_load()'s map: a page of the boot region, with a slice point. */
+static void *load_map(void *ctx, uint64_t vaddr, size_t len)
+{
+	struct build *b = ctx;
+
+	(void)len;
+	if (vaddr < b->lay.base || vaddr >= b->lay.v_end)
+		return NULL;
+	if (++b->loaded_pages % (COPY_SLICE_BYTES / PAGE_SIZE) == 0)
+		toolstack_slice();
+	return guest_ptr(b, vaddr);
 }
 
 static int build_image(struct build *b)
 {
 	const struct build_spec *s = b->spec;
 	const struct layout *l = &b->lay;
-	const struct kimage *ki = s->kernel;
 	int rc;
 
-	rc = kimage_load_flat(ki, guest_ptr(b, ki->virt_kstart), ki->virt_kstart,
-			      ki->virt_kend - ki->virt_kstart);
+	rc = kimage_load(s->kernel, load_map, b);
 	if (rc)
-		return fail(b, rc, "loading the kernel's segments failed: %d", rc);
+		return fail(b, BUILD_STEP_LOAD_KERNEL, rc);
 	if (s->ramdisk)
-		memcpy(guest_ptr(b, l->ramdisk_va), s->ramdisk, s->ramdisk_bytes);
-	memcpy(guest_ptr(b, l->p2m_va), b->p2m, b->nr_pages * 8);
+		copy_sliced(guest_ptr(b, l->ramdisk_va), s->ramdisk, s->ramdisk_bytes);
+	copy_sliced(guest_ptr(b, l->p2m_va), b->p2m, b->nr_pages * 8);
 	memset(guest_ptr(b, l->store_va), 0, PAGE_SIZE);
 	memset(guest_ptr(b, l->console_va), 0, PAGE_SIZE);
 	memset(guest_ptr(b, l->stack_va), 0, PAGE_SIZE);
 	fill_start_info(b);
-	build_page_tables(b);
-	return 0;
+	return build_page_tables(b);
 }
 
-int builder_build(const struct build_spec *spec, struct build_result *res, char *err,
-		  size_t errlen)
+int builder_build(const struct build_spec *spec, struct build_result *res)
 {
-	struct build b = { .spec = spec, .res = res, .err = err, .errlen = errlen };
+	struct build b = { .spec = spec, .res = res };
 	uint64_t t0 = time_now_ns();
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	err[0] = 0;
 	b.nr_pages = spec->memory_mib << (20 - PAGE_SHIFT);
+	res->nr_pages = b.nr_pages;
 	if (spec->kernel->xen_version[0] && strcmp(spec->kernel->xen_version, "xen-3.0"))
-		return fail(&b, -ENOEXEC, "kernel is built for '%s', not xen-3.0",
-			    spec->kernel->xen_version);
+		return fail(&b, BUILD_STEP_CHECK_KERNEL, -ENOEXEC);
 	if ((rc = plan_layout(&b)))
 		return rc;
 	if ((rc = create_domain(&b)))
 		goto err_destroy;
 	res->domid = b.domid;
+	toolstack_slice();
 	if ((rc = populate(&b)))
 		goto err_destroy;
 	uint64_t t1 = time_now_ns();
 	res->populate_ns = t1 - t0;
-	res->nr_pages = b.nr_pages;
 	res->store_mfn = b.p2m[pfn_of(&b, b.lay.store_va)];
 	res->console_mfn = b.p2m[pfn_of(&b, b.lay.console_va)];
 	/* The guest's ends of its xenstore and console channels, with dom0 as
 	 * the other side (the backends bind to them). */
 	if ((rc = evtchn_alloc_unbound(b.domid, 0, NULL, NULL, &res->store_port)) ||
 	    (rc = evtchn_alloc_unbound(b.domid, 0, NULL, NULL, &res->console_port))) {
-		fail(&b, rc, "EVTCHNOP_alloc_unbound failed: %d", rc);
+		fail(&b, BUILD_STEP_EVTCHN, rc);
 		goto err_destroy;
 	}
 	if ((rc = map_guest(&b)))
@@ -492,11 +454,9 @@ int builder_build(const struct build_spec *spec, struct build_result *res, char 
 	if (rc)
 		goto err_destroy;
 
-	struct mmuext_op pin = { .cmd = MMUEXT_PIN_L4_TABLE };
-	pin.arg1.mfn = b.p2m[pfn_of(&b, b.lay.pt_va)];
-	rc = (int)hyp_mmuext_op(&pin, 1, NULL, b.domid);
+	rc = arch_guest_pt_pin(b.domid, b.p2m[pfn_of(&b, b.lay.pt_va)]);
 	if (rc) {
-		fail(&b, rc, "pinning the guest's page tables failed: %d", rc);
+		fail(&b, BUILD_STEP_PIN, rc);
 		goto err_destroy;
 	}
 	if ((rc = mask_guest_events(&b)) || (rc = seed_grants(&b)) || (rc = set_vcpu0(&b)))
@@ -505,7 +465,7 @@ int builder_build(const struct build_spec *spec, struct build_result *res, char 
 		struct xen_domctl hc = { .cmd = XEN_DOMCTL_hypercall_init, .domain = b.domid };
 		hc.u.hypercall_init.gmfn = b.p2m[pfn_of(&b, spec->kernel->hypercall_page)];
 		if ((rc = xenctl_domctl(&hc))) {
-			fail(&b, rc, "XEN_DOMCTL_hypercall_init failed: %d", rc);
+			fail(&b, BUILD_STEP_HYPERCALL_PAGE, rc);
 			goto err_destroy;
 		}
 	}
@@ -521,4 +481,32 @@ err_destroy:
 		domain_destroy(b.domid);
 	res->domid = 0;
 	return rc;
+}
+
+const char *builder_step_name(enum builder_step step)
+{
+	static const char *const names[] = {
+		[BUILD_STEP_NONE] = "nothing",
+		[BUILD_STEP_CHECK_KERNEL] = "checking the kernel's Xen version",
+		[BUILD_STEP_LAYOUT] = "laying out the boot region",
+		[BUILD_STEP_CREATEDOMAIN] = "XEN_DOMCTL_createdomain",
+		[BUILD_STEP_MAX_VCPUS] = "XEN_DOMCTL_max_vcpus",
+		[BUILD_STEP_MAX_MEM] = "XEN_DOMCTL_max_mem",
+		[BUILD_STEP_P2M_ALLOC] = "allocating the P2M in dom0",
+		[BUILD_STEP_POPULATE] = "XENMEM_populate_physmap",
+		[BUILD_STEP_MEMORY_MAP] = "XENMEM_set_memory_map",
+		[BUILD_STEP_EVTCHN] = "EVTCHNOP_alloc_unbound",
+		[BUILD_STEP_MAP] = "mapping the guest's boot region",
+		[BUILD_STEP_LOAD_KERNEL] = "loading the kernel's segments",
+		[BUILD_STEP_PAGE_TABLES] = "building the page tables",
+		[BUILD_STEP_PIN] = "pinning the page tables",
+		[BUILD_STEP_SHARED_INFO] = "masking events in shared_info",
+		[BUILD_STEP_GRANTS] = "seeding the grant table",
+		[BUILD_STEP_VCPU_CONTEXT] = "XEN_DOMCTL_setvcpucontext",
+		[BUILD_STEP_HYPERCALL_PAGE] = "XEN_DOMCTL_hypercall_init",
+	};
+
+	if ((unsigned int)step < ARRAY_SIZE(names) && names[step])
+		return names[step];
+	return "an unknown step";
 }

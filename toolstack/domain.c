@@ -14,13 +14,24 @@
  *            subtree, @releaseDomain, and XEN_DOMCTL_destroydomain, which
  *            returns the memory to Xen.
  *
+ *   host:    poweroff/reboot run shutdown_guests() first (a POWER_STAGE_GUESTS
+ *            hook): every guest is asked to power off, waited for within a
+ *            bound, reported with the end of its console, destroyed.
+ *
  * All of this runs in thread context (the shell, the reaper, xendomains).
+ * Threads are cooperative and create yields (toolstack_slice) while it
+ * decompresses and builds, so two creates, a create and the reaper, or a
+ * create and a shell destroy can interleave: the domain list is only changed
+ * between yields, a kernel-cache entry a build copies from is pinned, and one
+ * decompression runs at a time.  The Xen-side wrappers (domain_pause,
+ * domain_destroy, ...) live here too.
  */
 #include <keel/blkback.h>
 #include <keel/bootfs.h>
 #include <keel/builder.h>
 #include <keel/consback.h>
 #include <keel/evtchn.h>
+#include <keel/hypercall.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
 #include <keel/toolstack.h>
@@ -30,20 +41,115 @@
 #include <lib/printf.h>
 #include <xen/sched.h>
 
+/*
+ * Decompressed kernels are kept per file, so the next create of the same
+ * kernel skips the decompression.  The cache is bounded (KCACHE_SLOTS
+ * entries and a share of dom0's memory, least recently used dropped first),
+ * counted in `mem`, and dropped whenever dom0 memory runs short: a create
+ * that fails for dom0 memory drops every unpinned entry and tries again.
+ * A build pins its entry (refs) for as long as it copies from it.
+ */
 #define KCACHE_SLOTS 4
+/* Bound on the cache: this fraction of dom0's memory (3/8). */
+#define KCACHE_SHARE_NUM 3
+#define KCACHE_SHARE_DEN 8
 
 struct kcache_entry {
 	char path[256];
 	const void *file;          /* the bootfs bytes it was parsed from */
 	struct kimage ki;
 	bool used;
+	unsigned int refs;         /* builds copying from it right now */
+	uint64_t last_use;         /* kcache_clock when last handed out */
 };
 
 static struct domain *domains;
 static struct kcache_entry kcache[KCACHE_SLOTS];
+static uint64_t kcache_clock;
+static uint64_t kcache_drops_total;
+static bool kcache_parsing;          /* one decompression at a time */
+static struct waitq kcache_wq;
 static struct waitq reaper_wq;
+/* Host shutdown under way: shut-down guests are kept for the hook, not restarted. */
+static bool host_shutdown;
 static volatile bool reaper_kicked;
 static uint64_t uuid_state;
+
+/* ---- Xen's side of a domain's life --------------------------------------- */
+
+int domain_unpause(domid_t domid)
+{
+	struct xen_domctl op = { .cmd = XEN_DOMCTL_unpausedomain, .domain = domid };
+	return xenctl_domctl(&op);
+}
+
+int domain_pause(domid_t domid)
+{
+	struct xen_domctl op = { .cmd = XEN_DOMCTL_pausedomain, .domain = domid };
+	return xenctl_domctl(&op);
+}
+
+int domain_destroy(domid_t domid)
+{
+	struct xen_domctl op = { .cmd = XEN_DOMCTL_destroydomain, .domain = domid };
+	int rc;
+
+	/* Xen may ask to be called again while it frees a large domain. */
+	for (int tries = 0; tries < 1000; tries++) {
+		rc = xenctl_domctl(&op);
+		if (rc != -EAGAIN)
+			break;
+		thread_yield();
+	}
+	return rc;
+}
+
+int domain_shutdown_xen(domid_t domid, unsigned int reason)
+{
+	struct sched_remote_shutdown op = { .domain_id = domid, .reason = reason };
+	return (int)hyp_sched_op(SCHEDOP_remote_shutdown, &op);
+}
+
+const char *toolstack_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case -EPERM: return "operation not permitted";
+	case -ENOENT: return "no such file or entry";
+	case -ESRCH: return "no such domain";
+	case -EIO: return "I/O error";
+	case -E2BIG: return "too big";
+	case -ENOEXEC: return "not an executable format keel knows";
+	case -EAGAIN: return "try again";
+	case -ENOMEM: return "out of memory";
+	case -EACCES: return "permission denied";
+	case -EFAULT: return "bad address";
+	case -EBUSY: return "busy";
+	case -EEXIST: return "already exists";
+	case -EINVAL: return "invalid argument or data";
+	case -EFBIG: return "too large";
+	case -ENOSPC: return "no space left";
+	case -ERANGE: return "out of range";
+	case -ENOSYS: return "not implemented";
+	case -EOPNOTSUPP: return "not supported";
+	case -ETIMEDOUT: return "timed out";
+	}
+	return "error";
+}
+
+/* What a kimage_parse() error means for the admin. */
+static const char *kimage_strerror(int err)
+{
+	switch (err) {
+	case -ENOMEM: return "out of dom0 memory while decompressing it";
+	case -EINVAL: return "corrupt, truncated or refused image (see dmesg)";
+	case -ENOEXEC: return "not an ELF, bzImage or compressed ELF";
+	case -EOPNOTSUPP: return "compressed with a format keel does not decode (bzip2, lzo)";
+	case -EFBIG: return "too large";
+	case -EBUSY: return "every kernel cache slot is in use by a build";
+	}
+	return toolstack_strerror(err);
+}
 
 /* ---- lookup ------------------------------------------------------------ */
 
@@ -97,32 +203,173 @@ int toolstack_resolve(const char *arg, domid_t *out)
 
 /* ---- kernel image cache -------------------------------------------------- */
 
-/* A decompressed kernel is kept per file: the next create of it is cheap. */
-static const struct kimage *kernel_image(const char *path, const void *file, size_t size,
-					 int *err)
+static uint64_t kcache_entry_bytes(const struct kcache_entry *e)
 {
-	static unsigned int next_victim;
+	return e->used && e->ki.owned ? e->ki.elf_bytes : 0;
+}
 
-	for (unsigned int i = 0; i < KCACHE_SLOTS; i++)
-		if (kcache[i].used && kcache[i].file == file && !strcmp(kcache[i].path, path))
-			return &kcache[i].ki;
-	struct kcache_entry *e = &kcache[next_victim++ % KCACHE_SLOTS];
-	if (e->used) {
-		kimage_free(&e->ki);
-		e->used = false;
+static uint64_t kcache_bound_bytes(void)
+{
+	struct mm_stats st;
+
+	mm_get_stats(&st);
+	return st.total_pages * PAGE_SIZE / KCACHE_SHARE_DEN * KCACHE_SHARE_NUM;
+}
+
+void toolstack_kcache_stats(struct kcache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->bound_bytes = kcache_bound_bytes();
+	for (unsigned int i = 0; i < KCACHE_SLOTS; i++) {
+		if (!kcache[i].used)
+			continue;
+		out->entries++;
+		out->bytes += kcache_entry_bytes(&kcache[i]);
 	}
-	uint64_t t0 = time_now_ns();
-	*err = kimage_parse(&e->ki, file, size, 0);
-	if (*err)
+	out->drops = kcache_drops_total;
+}
+
+static void kcache_drop(struct kcache_entry *e)
+{
+	kimage_free(&e->ki);
+	e->used = false;
+	e->file = NULL;
+	kcache_drops_total++;
+}
+
+/* The least recently used unpinned entry other than keep, or NULL. */
+static struct kcache_entry *kcache_victim(const struct kcache_entry *keep)
+{
+	struct kcache_entry *v = NULL;
+
+	for (unsigned int i = 0; i < KCACHE_SLOTS; i++) {
+		struct kcache_entry *e = &kcache[i];
+		if (e->used && !e->refs && e != keep && (!v || e->last_use < v->last_use))
+			v = e;
+	}
+	return v;
+}
+
+uint64_t toolstack_kcache_shrink(uint64_t want_bytes)
+{
+	uint64_t freed = 0;
+	struct kcache_entry *v;
+
+	while (freed < want_bytes && (v = kcache_victim(NULL))) {
+		freed += kcache_entry_bytes(v);
+		klog("toolstack: dropped the cached kernel %s (%llu KiB)\n", v->path,
+		     (unsigned long long)(kcache_entry_bytes(v) >> 10));
+		kcache_drop(v);
+	}
+	return freed;
+}
+
+/* Drops entries (least recently used first, never keep) until within bound. */
+static void kcache_trim(const struct kcache_entry *keep)
+{
+	uint64_t bound = kcache_bound_bytes();
+	struct kcache_stats st;
+	struct kcache_entry *v;
+
+	for (;;) {
+		toolstack_kcache_stats(&st);
+		if (st.bytes <= bound || !(v = kcache_victim(keep)))
+			break;
+		kcache_drop(v);
+	}
+}
+
+static bool kcache_idle(void *ctx)
+{
+	(void)ctx;
+	return !kcache_parsing;
+}
+
+/*
+ * The parsed (decompressed) kernel of path, pinned: release it with
+ * kernel_image_put().  Decompression runs in slices (toolstack_slice via
+ * decompress_set_yield); one at a time.  NULL with *err on failure.
+ */
+static struct kcache_entry *kernel_image_get(const char *path, const void *file, size_t size,
+					     int *err)
+{
+	struct kcache_entry *e = NULL;
+
+	waitq_wait_until(&kcache_wq, kcache_idle, NULL, 0);
+	for (unsigned int i = 0; i < KCACHE_SLOTS; i++)
+		if (kcache[i].used && kcache[i].file == file && !strcmp(kcache[i].path, path)) {
+			kcache[i].refs++;
+			kcache[i].last_use = ++kcache_clock;
+			return &kcache[i];
+		}
+	/* A free slot, else the least recently used unpinned one. */
+	for (unsigned int i = 0; i < KCACHE_SLOTS && !e; i++)
+		if (!kcache[i].used)
+			e = &kcache[i];
+	if (!e && (e = kcache_victim(NULL)))
+		kcache_drop(e);
+	if (!e) {
+		*err = -EBUSY; /* every slot pinned by a build in progress */
 		return NULL;
-	uint64_t us = (time_now_ns() - t0) / 1000;
-	klog("toolstack: %s: %s kernel, %zu -> %zu bytes in %llu.%03llu ms (kept for the next create)\n",
-	     path, e->ki.bzimage ? "bzImage" : "ELF", size, e->ki.elf_bytes,
-	     (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+	}
+	kcache_parsing = true;
+	memset(e, 0, sizeof(*e));
 	snprintf(e->path, sizeof(e->path), "%s", path);
 	e->file = file;
-	e->used = true;
-	return &e->ki;
+	e->used = true;   /* reserved; kimage empty until parsed */
+	e->refs = 1;
+	uint64_t t0 = time_now_ns();
+	toolstack_slice_begin();
+	*err = kimage_parse(&e->ki, file, size, 0);
+	if (*err == -ENOMEM && toolstack_kcache_shrink(~0ULL)) {
+		/* Dropped other kernels: try once more with their memory. */
+		klog("toolstack: %s: out of memory decompressing; retrying after dropping the kernel cache\n",
+		     path);
+		*err = kimage_parse(&e->ki, file, size, 0);
+	}
+	kcache_parsing = false;
+	waitq_wake_all(&kcache_wq);
+	if (*err) {
+		e->used = false;
+		e->refs = 0;
+		return NULL;
+	}
+	uint64_t us = (time_now_ns() - t0) / 1000;
+	uint64_t longest, yields;
+	toolstack_slice_stats(&longest, &yields, true);
+	e->last_use = ++kcache_clock;
+	klog("toolstack: %s: %s kernel, %zu -> %zu bytes in %llu.%03llu ms (kept for the next "
+	     "create); longest slice %llu us, %llu yields\n",
+	     path, e->ki.bzimage ? "bzImage" : "ELF", size, e->ki.elf_bytes,
+	     (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+	     (unsigned long long)(longest / 1000), (unsigned long long)yields);
+	kcache_trim(e);
+	return e;
+}
+
+static void kernel_image_put(struct kcache_entry *e)
+{
+	ASSERT(e->refs > 0);
+	e->refs--;
+	/* Larger than the whole bound on its own: not kept. */
+	if (!e->refs && kcache_entry_bytes(e) > kcache_bound_bytes()) {
+		klog("toolstack: %s: %llu KiB decompressed is over the kernel cache's bound; not kept\n",
+		     e->path, (unsigned long long)(kcache_entry_bytes(e) >> 10));
+		kcache_drop(e);
+	}
+}
+
+int toolstack_kcache_list(int (*fn)(void *ctx, const char *path, uint64_t bytes,
+				    unsigned int refs), void *ctx)
+{
+	for (unsigned int i = 0; i < KCACHE_SLOTS; i++) {
+		if (!kcache[i].used)
+			continue;
+		int rc = fn(ctx, kcache[i].path, kcache_entry_bytes(&kcache[i]), kcache[i].refs);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* ---- uuids ------------------------------------------------------------- */
@@ -295,12 +542,51 @@ static int lookup_file(const char *path, const void **data, size_t *size)
 	return bootfs_lookup(&boot_fs, path, data, size);
 }
 
+/* Failures of these steps are dom0 running out of memory, not Xen. */
+static bool dom0_memory_step(enum builder_step step)
+{
+	return step == BUILD_STEP_P2M_ALLOC || step == BUILD_STEP_MAP ||
+	       step == BUILD_STEP_VCPU_CONTEXT;
+}
+
+/* The edge: a build's -errno and step turned into xl-like words. */
+static void print_build_error(const struct domain *d, int rc)
+{
+	const struct build_result *r = &d->build;
+
+	kprintf("create: cannot build domain '%s': ", d->name);
+	switch (r->failed_step) {
+	case BUILD_STEP_CHECK_KERNEL:
+		kprintf("the kernel is not built for xen-3.0\n");
+		break;
+	case BUILD_STEP_LAYOUT:
+		if (rc == -E2BIG)
+			kprintf("kernel, ramdisk and boot data need %llu MiB but the domain has %llu MiB\n",
+				(unsigned long long)(r->boot_region_bytes >> 20),
+				(unsigned long long)(r->nr_pages >> (20 - PAGE_SHIFT)));
+		else
+			kprintf("the kernel loads below its VIRT_BASE\n");
+		break;
+	case BUILD_STEP_P2M_ALLOC:
+		kprintf("no dom0 memory for the P2M of %llu pages\n",
+			(unsigned long long)r->nr_pages);
+		break;
+	case BUILD_STEP_POPULATE:
+		kprintf("Xen has no memory for the domain (%llu of %llu pages given)\n",
+			(unsigned long long)r->populated_pages, (unsigned long long)r->nr_pages);
+		break;
+	default:
+		kprintf("%s failed: %s (%d)\n", builder_step_name(r->failed_step),
+			toolstack_strerror(rc), rc);
+		break;
+	}
+}
+
 /* Builds and starts the domain described by d->cfg (d->name, uuid set). */
 static int start_domain(struct domain *d, const char *cfg_path)
 {
 	const void *kfile, *rfile = NULL;
 	size_t ksize, rsize = 0;
-	char err[256];
 	int rc;
 
 	rc = lookup_file(d->cfg.kernel, &kfile, &ksize);
@@ -317,14 +603,14 @@ static int start_domain(struct domain *d, const char *cfg_path)
 			return -ENOENT;
 		}
 	}
-	const struct kimage *ki = kernel_image(d->cfg.kernel, kfile, ksize, &rc);
-	if (!ki) {
-		kprintf("%s:%d: kernel `%s' is not a loadable PV kernel (%d)\n", cfg_path,
-			d->cfg.kernel_line, d->cfg.kernel, rc);
+	struct kcache_entry *ke = kernel_image_get(d->cfg.kernel, kfile, ksize, &rc);
+	if (!ke) {
+		kprintf("%s:%d: kernel `%s' is not a loadable PV kernel: %s\n", cfg_path,
+			d->cfg.kernel_line, d->cfg.kernel, kimage_strerror(rc));
 		return rc;
 	}
 	struct build_spec spec = {
-		.kernel = ki, .ramdisk = rfile, .ramdisk_bytes = rsize,
+		.kernel = &ke->ki, .ramdisk = rfile, .ramdisk_bytes = rsize,
 		.cmdline = d->cfg.cmdline, .memory_mib = d->cfg.memory_mib,
 		.maxmem_mib = d->cfg.maxmem_mib, .vcpus = d->cfg.maxvcpus,
 		.max_grant_frames = d->cfg.max_grant_frames,
@@ -332,11 +618,20 @@ static int start_domain(struct domain *d, const char *cfg_path)
 	};
 	memcpy(spec.uuid, d->uuid, 16);
 	d->create_ns = time_now_ns();
-	rc = builder_build(&spec, &d->build, err, sizeof(err));
+	toolstack_slice_begin();
+	rc = builder_build(&spec, &d->build);
+	if (rc == -ENOMEM && dom0_memory_step(d->build.failed_step) &&
+	    toolstack_kcache_shrink(~0ULL)) {
+		klog("toolstack: '%s': dom0 out of memory at %s; retrying after dropping the kernel "
+		     "cache\n", d->name, builder_step_name(d->build.failed_step));
+		rc = builder_build(&spec, &d->build);
+	}
+	kernel_image_put(ke);
 	if (rc) {
-		kprintf("create: cannot build domain '%s': %s\n", d->name, err);
+		print_build_error(d, rc);
 		return rc;
 	}
+	toolstack_slice_stats(&d->longest_slice_ns, &d->slice_yields, true);
 	d->domid = d->build.domid;
 	d->next = domains;
 	domains = d;
@@ -358,9 +653,11 @@ static int start_domain(struct domain *d, const char *cfg_path)
 #define MS(ns) (unsigned long long)((ns) / 1000000), (unsigned long long)((ns) / 1000 % 1000)
 	klog("toolstack: domain %u '%s' started (%llu MiB): build %llu.%03llu ms = memory "
 	     "%llu.%03llu + map %llu.%03llu + load %llu.%03llu + finish %llu.%03llu; to unpause "
-	     "%llu.%03llu ms\n", d->domid, d->name, (unsigned long long)d->cfg.memory_mib,
+	     "%llu.%03llu ms; longest slice %llu.%03llu ms, %llu yields\n", d->domid, d->name,
+	     (unsigned long long)d->cfg.memory_mib,
 	     MS(d->build.build_ns), MS(d->build.populate_ns), MS(d->build.map_ns),
-	     MS(d->build.load_ns), MS(d->build.finish_ns), MS(d->started_ns - d->create_ns));
+	     MS(d->build.load_ns), MS(d->build.finish_ns), MS(d->started_ns - d->create_ns),
+	     MS(d->longest_slice_ns), (unsigned long long)d->slice_yields);
 #undef MS
 	return 0;
 }
@@ -387,6 +684,13 @@ int toolstack_create(const char *path, const char *override_name, domid_t *out)
 		kfree(d);
 		return rc;
 	}
+	/* As xl, a key it does not know is ignored; unlike xl, keel says so. */
+	for (unsigned int i = 0; i < MIN(d->cfg.nr_unknown, (unsigned int)XLCFG_MAX_UNKNOWN_KEPT); i++)
+		kprintf("WARNING: %s:%d: unknown parameter `%s' ignored\n", path,
+			d->cfg.unknown[i].line, d->cfg.unknown[i].key);
+	if (d->cfg.nr_unknown > XLCFG_MAX_UNKNOWN_KEPT)
+		kprintf("WARNING: %s: %u more unknown parameters ignored\n", path,
+			d->cfg.nr_unknown - XLCFG_MAX_UNKNOWN_KEPT);
 	snprintf(d->name, sizeof(d->name), "%s", override_name ? override_name : d->cfg.name);
 	snprintf(d->cfg_path, sizeof(d->cfg_path), "%s", path);
 	if (!strcmp(d->name, "Domain-0") || toolstack_domain_by_name(d->name)) {
@@ -449,6 +753,32 @@ int toolstack_destroy(domid_t domid)
 	toolstack_cleanup(d);
 	free_domain(d);
 	return 0;
+}
+
+/*
+ * A domain Xen has but keel does not track (lost by a failed cleanup, or
+ * made by something else): its xenstore connection, console and subtree
+ * are dropped if keel serves any, then Xen destroys it.
+ */
+int toolstack_destroy_untracked(domid_t domid)
+{
+	struct xen_domctl_getdomaininfo info;
+	char p[48];
+	int rc = xenctl_domain_info(domid, &info);
+
+	if (rc)
+		return rc;
+	if (info.domain != domid)
+		return -ESRCH;
+	consback_disconnect(domid);
+	xenstored_release(domid);
+	snprintf(p, sizeof(p), "/local/domain/%u", domid);
+	xs_rm(xenstore, p);
+	snprintf(p, sizeof(p), "/libxl/%u", domid);
+	xs_rm(xenstore, p);
+	snprintf(p, sizeof(p), "/local/domain/0/backend/console/%u", domid);
+	xs_rm(xenstore, p);
+	return domain_destroy(domid);
 }
 
 /* A restart keeps the name, uuid and config and gets a new domid. */
@@ -514,6 +844,11 @@ static void reap(void)
 			d->shutdown_reason = SHUTDOWN_crash;
 			toolstack_cleanup(d);
 			free_domain(d);
+		} else if (shut && !d->preserved && host_shutdown) {
+			d->shutdown_reason = (info.flags >> XEN_DOMINF_shutdownshift) &
+					     XEN_DOMINF_shutdownmask;
+			d->preserved = true; /* the shutdown hook reports and destroys it */
+			waitq_wake_all(&d->gone_wq);
 		} else if (shut && !d->preserved) {
 			unsigned int reason = (info.flags >> XEN_DOMINF_shutdownshift) &
 					      XEN_DOMINF_shutdownmask;
@@ -594,6 +929,177 @@ struct domain *toolstack_domains(void)
 	return domains;
 }
 
+/* ---- host shutdown, as xendomains stop does -------------------------------- */
+
+size_t toolstack_console_tail(domid_t domid, char *out, size_t size)
+{
+	char buf[256];
+	uint64_t pos = 0;
+	size_t n, head = 0, held = 0;
+
+	if (size < 2)
+		return 0;
+	size--; /* room for the NUL */
+	while ((n = consback_read_log(domid, &pos, buf, sizeof(buf))) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			out[head] = buf[i];
+			head = (head + 1) % size;
+		}
+		held = MIN(held + n, size);
+	}
+	/* Rotate the ring so the oldest byte comes first. */
+	size_t start = (head + size - held) % size;
+	for (size_t r = 0; r < start; r++) {
+		char c = out[0];
+		memmove(out, out + 1, size - 1);
+		out[size - 1] = c;
+	}
+	out[held] = 0;
+	return held;
+}
+
+/*
+ * Prints the last non-empty lines of a domain's console, each prefixed with
+ * its name; the guest's control characters (escape sequences) become '?'.
+ */
+static void print_console_tail(const struct domain *d, unsigned int lines)
+{
+	char *tail = kmalloc(512);
+	size_t len;
+
+	if (!tail)
+		return;
+	len = toolstack_console_tail(d->domid, tail, 512);
+	for (size_t i = 0; i < len; i++)
+		if (tail[i] == '\r')
+			tail[i] = '\n';
+		else if ((unsigned char)tail[i] < 0x20 && tail[i] != '\n')
+			tail[i] = '?';
+		else if ((unsigned char)tail[i] >= 0x7f)
+			tail[i] = '?';
+	/* Walk back over lines lines that have something in them. */
+	size_t start = len;
+	unsigned int found = 0;
+	while (start > 0 && found < lines) {
+		size_t end = start;
+		while (start > 0 && tail[start - 1] != '\n')
+			start--;
+		if (end > start)
+			found++;
+		if (found < lines && start > 0)
+			start--;
+	}
+	char *line = tail + start;
+	while (line < tail + len) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0;
+		if (*line)
+			kprintf("  %s| %s\n", d->name, line);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	kfree(tail);
+}
+
+static const char *shutdown_reason_name(unsigned int reason)
+{
+	switch (reason) {
+	case SHUTDOWN_poweroff: return "poweroff";
+	case SHUTDOWN_reboot: return "reboot";
+	case SHUTDOWN_suspend: return "suspend";
+	case SHUTDOWN_crash: return "crash";
+	case SHUTDOWN_watchdog: return "watchdog";
+	case SHUTDOWN_soft_reset: return "soft_reset";
+	}
+	return "unknown";
+}
+
+/*
+ * POWER_STAGE_GUESTS: every guest is asked to power off through
+ * control/shutdown, given TOOLSTACK_HOST_SHUTDOWN_WAIT_NS in all, reported
+ * (with the end of its console) and destroyed; a guest that did not shut
+ * down in time is destroyed too, and so is any domain Xen lists that keel
+ * does not track.  No guest is restarted meanwhile (host_shutdown).
+ */
+static void shutdown_guests(void *ctx, enum power_action action)
+{
+	const uint32_t max_infos = 128;
+	struct xen_domctl_getdomaininfo *infos;
+	unsigned int asked = 0, clean = 0, destroyed = 0;
+	char path[64];
+	uint32_t n;
+
+	(void)ctx;
+	(void)action;
+	host_shutdown = true;
+	for (struct domain *d = domains; d; d = d->next) {
+		if (d->preserved)
+			continue;
+		snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", d->domid);
+		if (xsd_printf(path, "%s", "poweroff")) {
+			kprintf("xendomains: domain %u '%s': cannot write %s\n", d->domid, d->name,
+				path);
+			continue;
+		}
+		kprintf("xendomains: asked domain %u '%s' to shut down\n", d->domid, d->name);
+		asked++;
+	}
+	if (asked)
+		kprintf("xendomains: waiting up to %llu s for %u domain%s\n",
+			(unsigned long long)(TOOLSTACK_HOST_SHUTDOWN_WAIT_NS / 1000000000ULL), asked,
+			asked == 1 ? "" : "s");
+	uint64_t deadline = time_now_ns() + TOOLSTACK_HOST_SHUTDOWN_WAIT_NS;
+	for (;;) {
+		/* Re-found each round: the reaper may free domains meanwhile. */
+		struct domain *d = domains;
+		while (d && d->preserved)
+			d = d->next;
+		uint64_t now = time_now_ns();
+		if (!d || now >= deadline)
+			break;
+		toolstack_wait_gone(d->domid, deadline - now);
+	}
+	/* Let the console backend drain what the guests printed last. */
+	thread_sleep_ns(200000000ULL);
+	while (domains) {
+		struct domain *d = domains;
+		if (d->preserved) {
+			kprintf("xendomains: domain %u '%s' shut down (%s); its console ends:\n",
+				d->domid, d->name, shutdown_reason_name(d->shutdown_reason));
+			clean++;
+		} else {
+			kprintf("xendomains: domain %u '%s' did not shut down in time; destroying it; "
+				"its console ends:\n", d->domid, d->name);
+			destroyed++;
+		}
+		print_console_tail(d, 3);
+		toolstack_destroy(d->domid);
+	}
+	/* Whatever else Xen still runs (domains keel lost track of). */
+	infos = kmalloc(max_infos * sizeof(*infos));
+	if (infos && !xenctl_domain_list(1, infos, max_infos, &n)) {
+		for (uint32_t i = 0; i < n; i++) {
+			if (infos[i].domain == 0 || (infos[i].flags & XEN_DOMINF_dying))
+				continue;
+			kprintf("xendomains: destroying domain %u, which keel did not track\n",
+				infos[i].domain);
+			toolstack_destroy_untracked(infos[i].domain);
+			destroyed++;
+		}
+	}
+	kfree(infos);
+	kprintf("xendomains: %u domain%s shut down, %u destroyed\n", clean, clean == 1 ? "" : "s",
+		destroyed);
+}
+
+static struct power_hook shutdown_hook = {
+	.name = "xendomains (shut down every guest)",
+	.stage = POWER_STAGE_GUESTS,
+	.fn = shutdown_guests,
+};
+
 /* ---- boot ------------------------------------------------------------------ */
 
 static int auto_one(void *ctx, const char *path, int err, const void *data, size_t size)
@@ -621,6 +1127,8 @@ void toolstack_init(void)
 {
 	evtchn_port_t port;
 
+	decompress_set_yield(toolstack_slice);
+	power_register_shutdown_hook(&shutdown_hook);
 	if (evtchn_bind_virq(VIRQ_DOM_EXC, dom_exc, NULL, &port))
 		klog("toolstack: cannot bind VIRQ_DOM_EXC: dead domains will not be reaped\n");
 	thread_create("reaper", reaper_thread, NULL);

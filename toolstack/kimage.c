@@ -117,7 +117,7 @@ static int inflate_to(struct kimage *ki, const uint8_t *in, size_t in_len,
 	if (rc < 0)
 		return rc;
 	while ((rc = decompress_step(ds)) > 0)
-		;
+		decompress_pause_point();
 	if (rc == 0) {
 		ki->owned = decompress_take(ds, &out_len);
 		ki->elf = ki->owned;

@@ -133,23 +133,50 @@ static int cmd_info(int argc, char **argv)
 	return 0;
 }
 
-static const char *domain_name(domid_t dom)
+/* keel's name for it, else the name in xenstore (a domain keel lost), else "(null)". */
+static const char *domain_name(domid_t dom, char *buf, size_t size)
 {
 	const char *n = toolstack_domain_name(dom);
-	return n ? n : "(null)";
+	char path[48], *val;
+	size_t len;
+
+	if (n)
+		return n;
+	snprintf(path, sizeof(path), "/local/domain/%u/name", dom);
+	if (!xs_read(xenstore, path, &val, &len)) {
+		snprintf(buf, size, "%.*s", (int)len, val);
+		kfree(val);
+		return buf;
+	}
+	return "(null)";
 }
 
+/* xl's six state letters: running, blocked, paused, shutdown, crashed, dying. */
 static void state_string(uint32_t flags, char out[7])
 {
+	bool shut = flags & XEN_DOMINF_shutdown;
+	unsigned int reason = (flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+
 	out[0] = (flags & XEN_DOMINF_running) ? 'r' : '-';
 	out[1] = (flags & XEN_DOMINF_blocked) ? 'b' : '-';
 	out[2] = (flags & XEN_DOMINF_paused) ? 'p' : '-';
-	bool shut = flags & XEN_DOMINF_shutdown;
-	unsigned int reason = (flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
-	out[3] = shut && reason != SHUTDOWN_crash ? 's' : '-';
+	/* As xl_list.c: 's' for any shutdown, 'c' when its reason is a crash. */
+	out[3] = shut ? 's' : '-';
 	out[4] = shut && reason == SHUTDOWN_crash ? 'c' : '-';
 	out[5] = (flags & XEN_DOMINF_dying) ? 'd' : '-';
 	out[6] = 0;
+}
+
+/*
+ * Seconds with one decimal, rounded as printf("%8.1f", ns / 1e9) does in xl
+ * (half-way cases are vanishingly rare in nanoseconds; they round up).
+ */
+static void cpu_seconds(uint64_t ns, char *out, size_t size)
+{
+	uint64_t tenths = (ns + 50000000ULL) / 100000000ULL;
+
+	snprintf(out, size, "%6llu.%llu", (unsigned long long)(tenths / 10),
+		 (unsigned long long)(tenths % 10));
 }
 
 static int cmd_list(int argc, char **argv)
@@ -157,22 +184,24 @@ static int cmd_list(int argc, char **argv)
 	static struct xen_domctl_getdomaininfo infos[MAX_LIST];
 	uint32_t n;
 	bool want_ns = argc > 1 && !strcmp(argv[1], "--cpu-ns");
+	char name[64], secs[32];
 
 	int rc = xenctl_domain_list(0, infos, MAX_LIST, &n);
 	if (rc) {
 		kprintf("list: getdomaininfolist failed: %d\n", rc);
 		return rc;
 	}
+	/* xl_list.c's header and row formats, tabs included. */
 	kprintf("Name                                        ID   Mem VCPUs\tState\tTime(s)\n");
 	for (uint32_t i = 0; i < n; i++) {
 		struct xen_domctl_getdomaininfo *d = &infos[i];
 		char st[7];
 		state_string(d->flags, st);
-		uint64_t tenths = d->cpu_time / 100000000ULL;
-		kprintf("%-40s %5u %5llu %5u     %s %8llu.%llu", domain_name(d->domain),
-			d->domain, (unsigned long long)(d->tot_pages * PAGE_SIZE >> 20),
-			d->nr_online_vcpus, st, (unsigned long long)(tenths / 10),
-			(unsigned long long)(tenths % 10));
+		cpu_seconds(d->cpu_time, secs, sizeof(secs));
+		/* Mem is current plus outstanding claims, in MiB (tot_pages). */
+		uint64_t mem_mib = (d->tot_pages + d->outstanding_pages) * PAGE_SIZE >> 20;
+		kprintf("%-40s %5u %5llu %5u     %s  %s", domain_name(d->domain, name, sizeof(name)),
+			d->domain, (unsigned long long)mem_mib, d->nr_online_vcpus, st, secs);
 		if (want_ns)
 			kprintf(" %llu", (unsigned long long)d->cpu_time);
 		kprintf("\n");
@@ -255,6 +284,18 @@ static int cmd_create(int argc, char **argv)
 	return 0;
 }
 
+/* A decimal domid, or -EINVAL. */
+static int parse_domid(const char *arg, domid_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(arg, &end, 10);
+
+	if (end == arg || *end || v >= DOMID_FIRST_RESERVED)
+		return -EINVAL;
+	*out = (domid_t)v;
+	return 0;
+}
+
 static int cmd_destroy(int argc, char **argv)
 {
 	domid_t domid;
@@ -262,6 +303,23 @@ static int cmd_destroy(int argc, char **argv)
 	if (argc != 2) {
 		kprintf("usage: destroy NAME|ID\n");
 		return -EINVAL;
+	}
+	/*
+	 * An ID keel does not track (a domain a failed cleanup lost, or one
+	 * something else made) is still destroyed if Xen lists it, as xl does.
+	 */
+	if (toolstack_resolve(argv[1], &domid) && !parse_domid(argv[1], &domid) && domid) {
+		int rc = toolstack_destroy_untracked(domid);
+		if (rc == -ESRCH) {
+			kprintf("%s is an invalid domain identifier (rc=-6)\n", argv[1]);
+			return -ENOENT;
+		}
+		if (rc)
+			kprintf("destroy: domain %u: %s (%d)\n", domid, toolstack_strerror(rc), rc);
+		else
+			kprintf("destroy: domain %u was not one keel tracked; destroyed it in Xen\n",
+				domid);
+		return rc;
 	}
 	if (resolve(argv[1], &domid))
 		return -ENOENT;
@@ -374,22 +432,55 @@ static int cmd_console(int argc, char **argv)
 	return rc;
 }
 
-/* The buffered console output of a domain, as xenconsoled's guest log. */
+/*
+ * The buffered console output of a domain, as xenconsoled's guest log; with
+ * BYTES, only its last BYTES (scripts poll it without reading 64 KiB each time).
+ */
 static int cmd_console_log(int argc, char **argv)
 {
 	domid_t domid;
 	char buf[512];
 	uint64_t pos = 0;
 	size_t n;
+	unsigned long tail = 0;
 
-	if (argc != 2) {
-		kprintf("usage: console-log NAME|ID\n");
+	if (argc < 2 || argc > 3) {
+		kprintf("usage: console-log NAME|ID [BYTES]\n");
 		return -EINVAL;
 	}
 	if (resolve(argv[1], &domid))
 		return -ENOENT;
-	while ((n = consback_read_log(domid, &pos, buf, sizeof(buf))) > 0)
-		console_write(buf, n);
+	if (argc == 3) {
+		char *end;
+		tail = strtoul(argv[2], &end, 10);
+		if (*end || end == argv[2] || tail == 0 || tail > 65536) {
+			kprintf("console-log: '%s' is not a byte count (1-65536)\n", argv[2]);
+			return -EINVAL;
+		}
+	}
+	if (!tail) {
+		while ((n = consback_read_log(domid, &pos, buf, sizeof(buf))) > 0)
+			console_write(buf, n);
+		kprintf("\n");
+		return 0;
+	}
+	/* Keep the last tail bytes in a ring, then print them in order. */
+	char *ring = kmalloc(tail);
+	size_t head = 0, held = 0;
+	if (!ring)
+		return -ENOMEM;
+	while ((n = consback_read_log(domid, &pos, buf, sizeof(buf))) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			ring[head] = buf[i];
+			head = (head + 1) % tail;
+		}
+		held = MIN(held + n, (size_t)tail);
+	}
+	size_t start = (head + tail - held) % tail;
+	size_t first = MIN(held, (size_t)tail - start);
+	console_write(ring + start, first);
+	console_write(ring, held - first);
+	kfree(ring);
 	kprintf("\n");
 	return 0;
 }
@@ -453,6 +544,8 @@ static int cmd_domain_times(int argc, char **argv)
 #define US(ns) (unsigned long long)((ns) / 1000)
 	kprintf("build_us            : %llu\n", US(d->build.build_ns));
 	kprintf("create_to_unpause_us: %llu\n", US(d->started_ns - d->create_ns));
+	kprintf("build_longest_slice_us: %llu (%llu yields)\n", US(d->longest_slice_ns),
+		(unsigned long long)d->slice_yields);
 	if (!consback_first_output_ns(domid, &first))
 		kprintf("create_to_first_console_byte_us: %llu\n", US(first - d->create_ns));
 	else
@@ -503,6 +596,35 @@ static int cmd_xs_bench(int argc, char **argv)
 	return 0;
 }
 
+static int print_kcache_entry(void *ctx, const char *path, uint64_t bytes, unsigned int refs)
+{
+	(void)ctx;
+	kprintf("  %-40s %8llu KiB%s\n", path, (unsigned long long)(bytes >> 10),
+		refs ? " (in use)" : "");
+	return 0;
+}
+
+/* keel's own: the decompressed-kernel cache, and dropping it. */
+static int cmd_kernel_cache(int argc, char **argv)
+{
+	struct kcache_stats st;
+
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "drop"))) {
+		kprintf("usage: kernel-cache [drop]\n");
+		return -EINVAL;
+	}
+	if (argc == 2) {
+		uint64_t freed = toolstack_kcache_shrink(~0ULL);
+		kprintf("kernel-cache: freed %llu KiB\n", (unsigned long long)(freed >> 10));
+	}
+	toolstack_kcache_stats(&st);
+	kprintf("kernel cache: %u kernels, %llu KiB of %llu KiB bound, %llu dropped since boot\n",
+		st.entries, (unsigned long long)(st.bytes >> 10),
+		(unsigned long long)(st.bound_bytes >> 10), (unsigned long long)st.drops);
+	toolstack_kcache_list(print_kcache_entry, NULL);
+	return 0;
+}
+
 static int cmd_vcpu_list(int argc, char **argv)
 {
 	static struct xen_domctl_getdomaininfo infos[MAX_LIST];
@@ -511,6 +633,8 @@ static int cmd_vcpu_list(int argc, char **argv)
 
 	if (argc > 1 && resolve(argv[1], &only))
 		return -ENOENT;
+	char name[64];
+
 	if (xenctl_domain_list(0, infos, MAX_LIST, &n))
 		return -EIO;
 	kprintf("Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)\n");
@@ -531,7 +655,7 @@ static int cmd_vcpu_list(int argc, char **argv)
 			else
 				snprintf(cpu, sizeof(cpu), "-");
 			kprintf("%-32s %5u %5u %5s   %c%c-  %7llu.%llu  all / all\n",
-				domain_name(infos[i].domain), infos[i].domain, v, cpu,
+				domain_name(infos[i].domain, name, sizeof(name)), infos[i].domain, v, cpu,
 				vi->running ? 'r' : '-', vi->blocked ? 'b' : '-',
 				(unsigned long long)(tenths / 10), (unsigned long long)(tenths % 10));
 		}
@@ -586,8 +710,9 @@ static int cmd_mem_set(int argc, char **argv)
 		if (rc)
 			kprintf("mem-set: dom0 reached %llu KiB of %llu KiB: %s\n",
 				(unsigned long long)(now_pages * 4), (unsigned long long)kib,
-				kib / 4 < now_pages ? "not enough free dom0 memory to give back"
-						    : "Xen has no more memory for dom0");
+				rc == -EBUSY ? "the boot-time give-back is still running"
+				: kib / 4 < now_pages ? "not enough free dom0 memory to give back"
+						      : "Xen has no more memory for dom0");
 		return rc;
 	}
 	struct domain *d = toolstack_domain_by_id(domid);
@@ -805,9 +930,10 @@ const struct command xl_commands[] = {
 	{ "pause", cmd_pause, "NAME|ID", "pause a domain" },
 	{ "unpause", cmd_unpause, "NAME|ID", "unpause a domain" },
 	{ "console", cmd_console, "NAME|ID", "attach to a domain's console (Ctrl-] leaves)" },
-	{ "console-log", cmd_console_log, "NAME|ID", "print a domain's buffered console output" },
+	{ "console-log", cmd_console_log, "NAME|ID [BYTES]", "print a domain's buffered console output (its last BYTES)" },
 	{ "console-wait", cmd_console_wait, "NAME|ID TEXT [S]", "wait for TEXT on a domain's console" },
 	{ "domain-times", cmd_domain_times, "NAME|ID", "create, unpause and first-output times" },
+	{ "kernel-cache", cmd_kernel_cache, "[drop]", "decompressed guest kernels kept (drop: free them)" },
 	{ "xs-bench", cmd_xs_bench, "[N]", "in-process xenstore operations per second" },
 	{ "vcpu-list", cmd_vcpu_list, "[NAME|ID]", "list virtual CPUs" },
 	{ "mem-set", cmd_mem_set, "NAME|ID MEM", "set a domain's memory target" },

@@ -138,6 +138,8 @@ static int cmd_blkback_stats(int argc, char **argv)
 	kprintf("requests       : %llu\n", (unsigned long long)st.requests);
 	kprintf("error responses: %llu\n", (unsigned long long)st.errors);
 	kprintf("bad requests   : %llu\n", (unsigned long long)st.bad_requests);
+	kprintf("persistent     : %llu grant uses without a map, %llu grants mapped\n",
+		(unsigned long long)st.pgrant_hits, (unsigned long long)st.pgrant_maps);
 	return 0;
 }
 

@@ -1614,8 +1614,16 @@ static int interpret(struct parse *ps)
 		for (k = 0; k < ARRAY_SIZE(keys); k++)
 			if (!strcmp(keys[k].key, s->key))
 				break;
-		if (k == ARRAY_SIZE(keys))
-			return errf(ps, s->line, "unknown parameter `%s'", s->key);
+		if (k == ARRAY_SIZE(keys)) {
+			/* xl ignores a key it does not know; the caller warns. */
+			if (cfg->nr_unknown < XLCFG_MAX_UNKNOWN_KEPT) {
+				struct xlcfg_unknown_key *u = &cfg->unknown[cfg->nr_unknown];
+				snprintf(u->key, sizeof(u->key), "%s", s->key);
+				u->line = s->line;
+			}
+			cfg->nr_unknown++;
+			continue;
+		}
 		rc = keys[k].fn(ps, s);
 		if (rc)
 			return rc;

@@ -53,6 +53,8 @@ static mfn_t vmap_l2_mfn;
 
 /* Every pfn below mapped_limit (and not given back) is mapped. */
 static uint64_t mapped_limit;
+/* [boot_release_next, xen_nr_pages) still to give back after boot. */
+static uint64_t boot_release_next = UINT64_MAX;
 
 mfn_t pfn_to_mfn(pfn_t p)
 {
@@ -213,7 +215,9 @@ static bool direct_map_ensure(uint64_t end)
 			return false;
 		unsigned int n = 0;
 		for (unsigned int i = pt_index(va, 1); i < 512 && pfn < xen_nr_pages; i++, pfn++) {
-			if (p2m[pfn] == INVALID_P2M || (l1[i] & PTE_PRESENT))
+			/* Given back, or still waiting to be given back at boot. */
+			if (p2m[pfn] == INVALID_P2M || pfn >= boot_release_next ||
+			    (l1[i] & PTE_PRESENT))
 				continue;
 			batch[n].ptr = virt_to_maddr(&l1[i]) | MMU_NORMAL_PT_UPDATE;
 			batch[n].val = (p2m[pfn] << PAGE_SHIFT) | L1_FLAGS;
@@ -338,9 +342,11 @@ void mm_init(start_info_t *si, uint64_t keep_pages)
 		keep = MAX(keep_pages, mm_initial_pages + 8192);
 	if (keep > xen_nr_pages)
 		keep = xen_nr_pages;
-	/* Frames above what dom0 keeps go straight back to Xen. */
-	if (keep < xen_nr_pages)
-		release_range_at_boot(keep, xen_nr_pages);
+	/* Frames above what dom0 keeps go back to Xen from the balloon thread
+	 * (mm_balloon_boot_release), in slices after the prompt: Xen frees
+	 * them page by page, ~1.3 s for 2.6 GiB under TCG.  Until then they
+	 * are neither mapped nor in the pool. */
+	boot_release_next = keep;
 
 	/* Tables for the direct map of [initial, keep): one L1 per 2 MiB, one
 	 * L2 per GiB, the L3, and slack for the chunk boundaries. */
@@ -359,9 +365,6 @@ void mm_init(start_info_t *si, uint64_t keep_pages)
 	range_init(&page_pool, 0, xen_nr_pages, pfn_to_virt(_pfn(bitmap_pfn)));
 	/* Pfns given back stay marked used in the pool. */
 	range_free(&page_pool, pool_start, keep - pool_start);
-	for (uint64_t pfn = keep; pfn < xen_nr_pages; pfn++)
-		if (p2m[pfn] != INVALID_P2M)
-			range_free(&page_pool, pfn, 1);
 	/* A run of pages must have one mapping: none may straddle the end of
 	 * Xen's initial mapping (pfn_to_virt of its first page would not reach
 	 * the rest), so the last page before it is never handed out. */
@@ -530,10 +533,43 @@ static int balloon_in(uint64_t count)
 	return 0;
 }
 
+bool mm_balloon_boot_pending(void)
+{
+	return boot_release_next < xen_nr_pages;
+}
+
+void mm_balloon_boot_release(void *unused)
+{
+	/* 32 MiB per slice, then other threads run. */
+	const uint64_t slice = 8192;
+	uint64_t t0 = time_now_ns(), first = boot_release_next, given0 = ballooned;
+
+	(void)unused;
+	while (boot_release_next < xen_nr_pages) {
+		uint64_t end = MIN(boot_release_next + slice, xen_nr_pages);
+		release_range_at_boot(boot_release_next, end);
+		/* What Xen would not take stays dom0's: into the pool. */
+		for (uint64_t pfn = boot_release_next; pfn < end; pfn++)
+			if (p2m[pfn] != INVALID_P2M)
+				range_free(&page_pool, pfn, 1);
+		boot_release_next = end;
+		thread_yield();
+	}
+	klog("mm: gave %llu MiB of pfns %#llx-%#llx back to Xen in %llu ms; dom0 keeps %llu MiB\n",
+	     (unsigned long long)((ballooned - given0) >> 8), (unsigned long long)first,
+	     (unsigned long long)xen_nr_pages, (unsigned long long)((time_now_ns() - t0) / 1000000),
+	     (unsigned long long)((xen_nr_pages - ballooned) >> 8));
+}
+
 int mm_balloon_set(uint64_t target_pages, uint64_t *now_pages)
 {
 	uint64_t cur = xen_nr_pages - ballooned;
 	int rc = 0;
+
+	if (mm_balloon_boot_pending()) {
+		*now_pages = cur;
+		return -EBUSY;
+	}
 
 	if (target_pages < cur)
 		rc = balloon_out(cur - target_pages);

@@ -34,6 +34,9 @@ static void ring_event(evtchn_port_t port, void *ctx)
 
 int vbd_alloc_reqs(struct vbd *v)
 {
+	v->indirect_copy = page_alloc(1);
+	if (!v->indirect_copy)
+		return -ENOMEM;
 	for (unsigned int i = 0; i < VBD_REQS; i++) {
 		struct vbd_req *r = kzalloc(sizeof(*r));
 		if (!r) {
@@ -50,6 +53,10 @@ int vbd_alloc_reqs(struct vbd *v)
 
 void vbd_free_reqs(struct vbd *v)
 {
+	if (v->indirect_copy) {
+		page_free(v->indirect_copy, 1);
+		v->indirect_copy = NULL;
+	}
 	for (unsigned int i = 0; i < VBD_REQS; i++) {
 		kfree(v->reqs[i]);
 		v->reqs[i] = NULL;
@@ -57,9 +64,96 @@ void vbd_free_reqs(struct vbd *v)
 	v->free = NULL;
 }
 
-int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
-		     evtchn_port_t fe_port)
+/* ---- persistent grants ---- */
+
+static struct pgrant *pgrant_slot(struct vbd *v, grant_ref_t gref, bool *found)
 {
+	uint32_t i = (gref * 2654435761u) & (VBD_PGRANT_SLOTS - 1);
+	for (uint32_t n = 0; n < VBD_PGRANT_SLOTS; n++, i = (i + 1) & (VBD_PGRANT_SLOTS - 1)) {
+		struct pgrant *p = &v->pgrants[i];
+		if (!p->used || p->gref == gref) {
+			*found = p->used;
+			return p;
+		}
+	}
+	*found = false;
+	return NULL;  /* not reached: the table is never more than half full */
+}
+
+static void pgrants_release(struct vbd *v)
+{
+	if (!v->pgrants)
+		return;
+	for (uint32_t i = 0; i < VBD_PGRANT_SLOTS; i++) {
+		struct pgrant *p = &v->pgrants[i];
+		if (!p->used)
+			continue;
+		int rc = gnttab_unmap_refs(p->va, &p->handle, 1);
+		if (rc)
+			klog("blkback: vbd %u/%u: unmap of persistent grant %u failed (%d)\n",
+			     v->domid, v->devid, p->gref, rc);
+	}
+	kfree(v->pgrants);
+	v->pgrants = NULL;
+	v->nr_pgrants = 0;
+}
+
+/*
+ * Finds or maps (writable: the frontend reuses the page for reads and
+ * writes) every grant of the request.  Returns 1 when the table cannot take
+ * the new ones (the caller maps the request transiently instead), 0 or an
+ * errno.
+ */
+static int map_persistent(struct vbd *v, struct vbd_req *req)
+{
+	grant_ref_t *missing = v->scratch_refs;
+	grant_handle_t *handles = v->scratch_handles;
+	uint32_t n = 0;
+	bool found;
+
+	for (uint32_t i = 0; i < req->r.nr_segs; i++) {
+		grant_ref_t g = req->segs[i].gref;
+		pgrant_slot(v, g, &found);
+		bool dup = false;
+		for (uint32_t k = 0; k < n && !dup; k++)
+			dup = missing[k] == g;
+		if (!found && !dup)
+			missing[n++] = g;
+	}
+	if (v->nr_pgrants + n > VBD_PGRANTS_MAX)
+		return 1;
+	if (n) {
+		void *va;
+		int rc = gnttab_map_refs(v->domid, missing, n, false, &va, handles, NULL);
+		if (rc)
+			return rc;
+		for (uint32_t k = 0; k < n; k++) {
+			struct pgrant *p = pgrant_slot(v, missing[k], &found);
+			void *pva = (char *)va + k * PAGE_SIZE;
+			*p = (struct pgrant){ missing[k], true, pva, handles[k], mapped_mfn(pva) };
+			v->nr_pgrants++;
+		}
+		v->nr_pgrant_maps += n;
+	}
+	for (uint32_t i = 0; i < req->r.nr_segs; i++) {
+		const struct blkif_seg *s = &req->segs[i];
+		struct pgrant *p = pgrant_slot(v, s->gref, &found);
+		req->bsegs[i] = (struct blk_seg){ dma_from_mfn(p->mfn, s->first_sect * SECTOR_BYTES),
+						  (uint32_t)(s->last_sect - s->first_sect + 1) *
+							  SECTOR_BYTES };
+	}
+	v->nr_pgrant_hits += req->r.nr_segs - n;
+	return 0;
+}
+
+int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
+		     evtchn_port_t fe_port, bool persistent)
+{
+	v->persistent = false;
+	if (persistent) {
+		v->pgrants = kzalloc(VBD_PGRANT_SLOTS * sizeof(*v->pgrants));
+		v->persistent = v->pgrants != NULL;
+	}
 	int rc = gnttab_map_refs(v->domid, refs, nr_pages, false, &v->ring_va, v->ring_handles,
 				 NULL);
 	if (rc)
@@ -81,6 +175,8 @@ int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
 /* Only called once the in-flight count is zero. */
 void vbd_disconnect_ring(struct vbd *v)
 {
+	pgrants_release(v);
+	v->persistent = false;
 	if (v->port) {
 		evtchn_close(v->port);
 		v->port = 0;
@@ -169,9 +265,15 @@ static int submit(struct vbd *v, struct vbd_req *req, enum blk_op op)
 /* Maps the data pages and fills the block segments. */
 static int map_data(struct vbd *v, struct vbd_req *req)
 {
-	static grant_ref_t refs[VBD_MAX_INDIRECT_SEGS];
+	grant_ref_t *refs = v->scratch_refs;
 	bool to_device = req->r.data_op != BLKIF_OP_READ;  /* the device reads guest pages */
 
+	if (v->persistent) {
+		int rc = map_persistent(v, req);
+		if (rc <= 0)
+			return rc;
+		/* The table is full: this request's grants are mapped for it alone. */
+	}
 	for (uint32_t i = 0; i < req->r.nr_segs; i++)
 		refs[i] = req->segs[i].gref;
 	int rc = gnttab_map_refs(v->domid, refs, req->r.nr_segs, to_device, &req->va,
@@ -192,7 +294,7 @@ static int map_data(struct vbd *v, struct vbd_req *req)
 /* INDIRECT: the segment list lives in guest pages; copy it out once. */
 static int read_indirect(struct vbd *v, struct vbd_req *req)
 {
-	static uint8_t copy[PAGE_SIZE];
+	uint8_t *copy = v->indirect_copy;
 	grant_handle_t h[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 	void *va;
 	int rc = gnttab_map_refs(v->domid, req->r.indirect_grefs, req->r.nr_indirect_pages, true,

@@ -26,7 +26,20 @@
 #define VBD_REQS 64                          /* requests in flight per vbd */
 #define VBD_BUDGET 32                        /* requests taken per pass */
 
+#define VBD_PGRANTS_MAX 1056                 /* persistent grants kept, as Linux */
+#define VBD_PGRANT_SLOTS 2048                /* hash slots (power of two) */
+
 struct vbd;
+
+/* A grant the frontend reuses (feature-persistent): mapped once, writable,
+ * until the ring disconnects. */
+struct pgrant {
+	grant_ref_t gref;
+	bool used;
+	void *va;
+	grant_handle_t handle;
+	mfn_t mfn;
+};
 
 /* One guest request being served. */
 struct vbd_req {
@@ -35,7 +48,7 @@ struct vbd_req {
 	struct blkif_seg segs[VBD_MAX_INDIRECT_SEGS];
 	void *va;                                /* the mapped data pages */
 	grant_handle_t handles[VBD_MAX_INDIRECT_SEGS];
-	uint32_t nr_mapped;
+	uint32_t nr_mapped;                      /* transient grants in va/handles */
 	struct blk_request breq;
 	struct blk_seg bsegs[VBD_MAX_INDIRECT_SEGS];
 	int stage;                               /* which blk op is running */
@@ -63,6 +76,9 @@ struct vbd {
 	uint32_t ring_size;
 	evtchn_port_t port;
 	bool ring_broken;
+	bool persistent;                         /* both ends said feature-persistent */
+	struct pgrant *pgrants;                  /* VBD_PGRANT_SLOTS, while persistent */
+	uint32_t nr_pgrants;
 
 	/* Requests. */
 	struct vbd_req *reqs[VBD_REQS];
@@ -81,12 +97,17 @@ struct vbd {
 	enum vbd_phase phase;
 	struct vbd *next;
 
-	uint64_t nr_requests, nr_errors, nr_bad;
+	/* Scratch of the vbd thread (never shared between vbds or threads). */
+	grant_ref_t scratch_refs[VBD_MAX_INDIRECT_SEGS];
+	grant_handle_t scratch_handles[VBD_MAX_INDIRECT_SEGS];
+	uint8_t *indirect_copy;                  /* one page */
+
+	uint64_t nr_requests, nr_errors, nr_bad, nr_pgrant_hits, nr_pgrant_maps;
 };
 
 /* io.c */
 int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
-		     evtchn_port_t fe_port);
+		     evtchn_port_t fe_port, bool persistent);
 void vbd_disconnect_ring(struct vbd *v);
 /* One pass of the data path; returns true if work remains. */
 bool vbd_do_io(struct vbd *v);

@@ -135,7 +135,10 @@ static int connect(struct vbd *v)
 			return -EOPNOTSUPP;
 		}
 	}
-	int rc = vbd_connect_ring(v, refs, 1u << order, (evtchn_port_t)port);
+	uint64_t fe_persistent = 0;
+	if (read_uint(v->fe_path, "feature-persistent", &fe_persistent))
+		fe_persistent = 0;
+	int rc = vbd_connect_ring(v, refs, 1u << order, (evtchn_port_t)port, fe_persistent == 1);
 	if (rc) {
 		vbd_fail(v, "cannot map the ring or bind the event channel");
 		return rc;
@@ -143,8 +146,8 @@ static int connect(struct vbd *v)
 	v->inflight.closing = false;
 	v->phase = VBD_CONNECTED;
 	set_state(v, XenbusStateConnected);
-	klog("blkback: vbd %u/%u (%s) connected: %s, %u-page ring\n", v->domid, v->devid, v->vdev,
-	     v->bdev->name, 1u << order);
+	klog("blkback: vbd %u/%u (%s) connected: %s, %u-page ring%s\n", v->domid, v->devid,
+	     v->vdev, v->bdev->name, 1u << order, v->persistent ? ", persistent grants" : "");
 	return 0;
 }
 
@@ -284,7 +287,7 @@ static int write_nodes(struct vbd *v, const struct xlcfg_disk *disk)
 	rc |= be_write(v, "discard-enable", "%d", v->lim.can_discard);
 	rc |= be_write(v, "feature-flush-cache", "1");
 	rc |= be_write(v, "feature-barrier", "1");
-	rc |= be_write(v, "feature-persistent", "0");
+	rc |= be_write(v, "feature-persistent", "1");
 	rc |= be_write(v, "feature-max-indirect-segments", "%u", VBD_MAX_INDIRECT_SEGS);
 	rc |= be_write(v, "max-ring-page-order", "%u", VBD_MAX_RING_ORDER);
 	rc |= be_write(v, "multi-queue-max-queues", "1");
@@ -458,6 +461,8 @@ static void reap(struct vbd *v, bool frontend_too)
 	totals.requests += v->nr_requests;
 	totals.errors += v->nr_errors;
 	totals.bad_requests += v->nr_bad;
+	totals.pgrant_hits += v->nr_pgrant_hits;
+	totals.pgrant_maps += v->nr_pgrant_maps;
 	totals.vbds--;
 	vbd_free_reqs(v);
 	for (struct vbd **pp = &vbds; *pp; pp = &(*pp)->next)
@@ -543,6 +548,8 @@ void blkback_get_stats(struct blkback_stats *out)
 		out->requests += v->nr_requests;
 		out->errors += v->nr_errors;
 		out->bad_requests += v->nr_bad;
+		out->pgrant_hits += v->nr_pgrant_hits;
+		out->pgrant_maps += v->nr_pgrant_maps;
 	}
 	mutex_unlock(&vbds_lock);
 }

@@ -7,6 +7,7 @@
 #include <keel/commands.h>
 #include <keel/irq.h>
 #include <keel/kernel.h>
+#include <keel/nvme.h>
 #include <keel/pci.h>
 #include <keel/pci_irq.h>
 #include <lib/crc32.h>
@@ -237,10 +238,14 @@ static int cmd_blk_write(int argc, char **argv)
 	return rc;
 }
 
+int cmd_blk_bench(int argc, char **argv);  /* bench.c */
+
 const struct command device_commands[] = {
 	{ "lspci", cmd_lspci, "[-v]", "PCI devices (bus:dev.fn class vendor:device driver)" },
 	{ "lsblk", cmd_lsblk, "[-b]", "block devices: disks, partitions, LVM volumes" },
 	{ "blk-read", cmd_blk_read, "DEV OFF LEN", "read bytes, print their CRC-32" },
 	{ "blk-write", cmd_blk_write, "DEV OFF LEN SEED", "write a test pattern, flush" },
+	{ "blk-bench", cmd_blk_bench, "DEV [-w] [-t S]", "raw MB/s and IOPS (-w: writes, destroys data)" },
+	{ "nvme", nvme_command, "list|inject-timeout C [N]|timeout S", "NVMe controllers; test hooks" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -46,8 +46,7 @@ uint32_t lvm_text_crc(const void *text, size_t bytes)
 	return crc32_update(LVM_INITIAL_CRC, text, bytes);
 }
 
-static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *buf, size_t len, const char *fmt, ...)
+void lvm_msg(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -160,7 +159,7 @@ static int read_locn_list(const uint8_t *label, size_t *pos, struct lvm_area *ou
 		uint64_t offset, size;
 
 		if (*pos + 16 > LABEL_BYTES) {
-			say(reason, reason_len, "PV header's %s list runs past the label sector", what);
+			lvm_msg(reason, reason_len, "PV header's %s list runs past the label sector", what);
 			return -EINVAL;
 		}
 		offset = get_le64(label + *pos);
@@ -169,7 +168,7 @@ static int read_locn_list(const uint8_t *label, size_t *pos, struct lvm_area *ou
 		if (!offset)
 			return 0;
 		if (*count == LVM_MAX_AREAS) {
-			say(reason, reason_len, "PV header lists more than %u %s", LVM_MAX_AREAS, what);
+			lvm_msg(reason, reason_len, "PV header lists more than %u %s", LVM_MAX_AREAS, what);
 			return -EINVAL;
 		}
 		out[*count].offset_bytes = offset;
@@ -187,28 +186,28 @@ static void mda_header_parse(const struct disk_reader *disk, const struct lvm_ar
 	m->start_bytes = area->offset_bytes;
 	m->size_bytes = area->size_bytes;
 	if (lvm_text_crc(h + 4, LVM_MDA_HEADER_BYTES - 4) != get_le32(h)) {
-		say(m->why, sizeof(m->why), "metadata area header at %llu has a bad checksum",
+		lvm_msg(m->why, sizeof(m->why), "metadata area header at %llu has a bad checksum",
 		    (unsigned long long)area->offset_bytes);
 		return;
 	}
 	if (memcmp(h + 4, MDA_MAGIC, 16) != 0) {
-		say(m->why, sizeof(m->why), "metadata area header at %llu has a bad magic",
+		lvm_msg(m->why, sizeof(m->why), "metadata area header at %llu has a bad magic",
 		    (unsigned long long)area->offset_bytes);
 		return;
 	}
 	if (get_le32(h + 20) != MDA_VERSION) {
-		say(m->why, sizeof(m->why), "metadata area version %u is not 1", get_le32(h + 20));
+		lvm_msg(m->why, sizeof(m->why), "metadata area version %u is not 1", get_le32(h + 20));
 		return;
 	}
 	if (get_le64(h + 24) != area->offset_bytes) {
-		say(m->why, sizeof(m->why), "metadata area header names start %llu, not %llu",
+		lvm_msg(m->why, sizeof(m->why), "metadata area header names start %llu, not %llu",
 		    (unsigned long long)get_le64(h + 24), (unsigned long long)area->offset_bytes);
 		return;
 	}
 	m->size_bytes = get_le64(h + 32);
 	if (m->size_bytes != area->size_bytes || m->size_bytes < 2 * LVM_MDA_HEADER_BYTES ||
 	    m->size_bytes > disk_bytes(disk) || m->start_bytes > disk_bytes(disk) - m->size_bytes) {
-		say(m->why, sizeof(m->why), "metadata area size %llu is invalid",
+		lvm_msg(m->why, sizeof(m->why), "metadata area size %llu is invalid",
 		    (unsigned long long)m->size_bytes);
 		return;
 	}
@@ -228,9 +227,9 @@ int lvm_pv_read(const struct disk_reader *disk, struct lvm_pv *pv, char *reason,
 	size_t pos;
 
 	memset(pv, 0, offsetof(struct lvm_pv, scratch));
-	say(reason, reason_len, "%s", "");
+	lvm_msg(reason, reason_len, "%s", "");
 	if (disk->sector_bytes != 512 && disk->sector_bytes != 4096) {
-		say(reason, reason_len, "unsupported logical sector size %u", disk->sector_bytes);
+		lvm_msg(reason, reason_len, "unsupported logical sector size %u", disk->sector_bytes);
 		return -EINVAL;
 	}
 	for (int s = 0; s < LABEL_SCAN_SECTORS; s++) {
@@ -238,23 +237,23 @@ int lvm_pv_read(const struct disk_reader *disk, struct lvm_pv *pv, char *reason,
 			break;
 		rc = read_bytes(disk, pv->scratch, (uint64_t)s * LABEL_BYTES, label, LABEL_BYTES);
 		if (rc) {
-			say(reason, reason_len, "cannot read the PV label (error %d)", rc);
+			lvm_msg(reason, reason_len, "cannot read the PV label (error %d)", rc);
 			return rc;
 		}
 		if (memcmp(label, "LABELONE", 8) != 0)
 			continue;
 		if (get_le64(label + 8) != (uint64_t)s) {
-			say(reason, reason_len, "LVM label in sector %d names sector %llu", s,
+			lvm_msg(reason, reason_len, "LVM label in sector %d names sector %llu", s,
 			    (unsigned long long)get_le64(label + 8));
 			return -EINVAL;
 		}
 		if (lvm_text_crc(label + LABEL_CRC_FROM, LABEL_BYTES - LABEL_CRC_FROM) !=
 		    get_le32(label + 16)) {
-			say(reason, reason_len, "LVM label in sector %d has a bad checksum", s);
+			lvm_msg(reason, reason_len, "LVM label in sector %d has a bad checksum", s);
 			return -EINVAL;
 		}
 		if (memcmp(label + 24, "LVM2 001", 8) != 0) {
-			say(reason, reason_len, "LVM label in sector %d is not of type LVM2 001", s);
+			lvm_msg(reason, reason_len, "LVM label in sector %d is not of type LVM2 001", s);
 			return -EINVAL;
 		}
 		found = s;
@@ -265,11 +264,11 @@ int lvm_pv_read(const struct disk_reader *disk, struct lvm_pv *pv, char *reason,
 	pv->label_sector = (uint64_t)found;
 	pos = get_le32(label + 20);
 	if (pos < 32 || pos > LABEL_BYTES - PV_HEADER_MIN) {
-		say(reason, reason_len, "LVM label's PV header offset %zu is invalid", pos);
+		lvm_msg(reason, reason_len, "LVM label's PV header offset %zu is invalid", pos);
 		return -EINVAL;
 	}
 	if (!format_uuid(label + pos, pv->uuid)) {
-		say(reason, reason_len, "PV uuid has invalid characters");
+		lvm_msg(reason, reason_len, "PV uuid has invalid characters");
 		return -EINVAL;
 	}
 	pv->device_bytes = get_le64(label + pos + 32);
@@ -287,7 +286,7 @@ int lvm_pv_read(const struct disk_reader *disk, struct lvm_pv *pv, char *reason,
 		if (rc)
 			return rc;
 		if (n > LVM_MAX_MDAS) {
-			say(reason, reason_len, "PV lists %u metadata areas (lvm2 makes at most 2)", n);
+			lvm_msg(reason, reason_len, "PV lists %u metadata areas (lvm2 makes at most 2)", n);
 			return -EINVAL;
 		}
 		pv->mda_count = n;
@@ -297,7 +296,7 @@ int lvm_pv_read(const struct disk_reader *disk, struct lvm_pv *pv, char *reason,
 			if (mda_areas[i].offset_bytes > disk_bytes(disk) ||
 			    mda_areas[i].size_bytes > disk_bytes(disk) - mda_areas[i].offset_bytes ||
 			    mda_areas[i].size_bytes < 2 * LVM_MDA_HEADER_BYTES) {
-				say(m->why, sizeof(m->why), "metadata area %llu+%llu is outside the device",
+				lvm_msg(m->why, sizeof(m->why), "metadata area %llu+%llu is outside the device",
 				    (unsigned long long)mda_areas[i].offset_bytes,
 				    (unsigned long long)mda_areas[i].size_bytes);
 				continue;
@@ -305,7 +304,7 @@ int lvm_pv_read(const struct disk_reader *disk, struct lvm_pv *pv, char *reason,
 			rc = read_bytes(disk, pv->scratch, mda_areas[i].offset_bytes, m->header,
 					LVM_MDA_HEADER_BYTES);
 			if (rc) {
-				say(reason, reason_len, "cannot read metadata area header (error %d)", rc);
+				lvm_msg(reason, reason_len, "cannot read metadata area header (error %d)", rc);
 				return rc;
 			}
 			mda_header_parse(disk, &mda_areas[i], m);
@@ -314,7 +313,7 @@ int lvm_pv_read(const struct disk_reader *disk, struct lvm_pv *pv, char *reason,
 		}
 	}
 	if (pv->mda_count && !valid_mdas) {
-		say(reason, reason_len, "%s", pv->mdas[0].why[0] ? pv->mdas[0].why : "no valid metadata area");
+		lvm_msg(reason, reason_len, "%s", pv->mdas[0].why[0] ? pv->mdas[0].why : "no valid metadata area");
 		return -EINVAL;
 	}
 	return 0;
@@ -331,12 +330,12 @@ static int mda_read_text(const struct disk_reader *disk, uint8_t *scratch, const
 		return -ENOENT;
 	if (m->text_offset < LVM_MDA_HEADER_BYTES || m->text_offset >= m->size_bytes ||
 	    m->text_bytes == 0 || m->text_bytes > m->size_bytes - LVM_MDA_HEADER_BYTES) {
-		say(why, why_len, "metadata location %llu+%llu is outside its area",
+		lvm_msg(why, why_len, "metadata location %llu+%llu is outside its area",
 		    (unsigned long long)m->text_offset, (unsigned long long)m->text_bytes);
 		return -EINVAL;
 	}
 	if (m->text_bytes > LVM_TEXT_MAX || m->text_bytes + 1 > buf_bytes) {
-		say(why, why_len, "metadata text of %llu bytes is too long",
+		lvm_msg(why, why_len, "metadata text of %llu bytes is too long",
 		    (unsigned long long)m->text_bytes);
 		return -EINVAL;
 	}
@@ -348,11 +347,11 @@ static int mda_read_text(const struct disk_reader *disk, uint8_t *scratch, const
 		rc = read_bytes(disk, scratch, m->start_bytes + LVM_MDA_HEADER_BYTES, buf + first,
 				(size_t)wrap);
 	if (rc) {
-		say(why, why_len, "cannot read metadata text (error %d)", rc);
+		lvm_msg(why, why_len, "cannot read metadata text (error %d)", rc);
 		return rc;
 	}
 	if (lvm_text_crc(buf, (size_t)m->text_bytes) != m->text_crc) {
-		say(why, why_len, "metadata text checksum mismatch (area at %llu)",
+		lvm_msg(why, why_len, "metadata text checksum mismatch (area at %llu)",
 		    (unsigned long long)m->start_bytes);
 		return -EINVAL;
 	}
@@ -368,7 +367,7 @@ int lvm_pv_read_text(const struct disk_reader *disk, struct lvm_pv *pv, char *bu
 	char first_why[LVM_REASON_BYTES] = "";
 	int first_rc = -ENOENT;
 
-	say(reason, reason_len, "%s", "");
+	lvm_msg(reason, reason_len, "%s", "");
 	for (unsigned i = 0; i < pv->mda_count; i++) {
 		const struct lvm_mda *m = &pv->mdas[i];
 		char why[LVM_REASON_BYTES];
@@ -381,7 +380,7 @@ int lvm_pv_read_text(const struct disk_reader *disk, struct lvm_pv *pv, char *bu
 			if (used_mda)
 				*used_mda = i;
 			if (first_rc != -ENOENT)
-				say(reason, reason_len, "%s; metadata area %u used", first_why, i);
+				lvm_msg(reason, reason_len, "%s; metadata area %u used", first_why, i);
 			return 0;
 		}
 		if (rc != -ENOENT && first_rc == -ENOENT) {
@@ -390,9 +389,9 @@ int lvm_pv_read_text(const struct disk_reader *disk, struct lvm_pv *pv, char *bu
 		}
 	}
 	if (first_rc != -ENOENT)
-		say(reason, reason_len, "%s", first_why);
+		lvm_msg(reason, reason_len, "%s", first_why);
 	else
-		say(reason, reason_len, "PV %s holds no VG metadata", pv->uuid);
+		lvm_msg(reason, reason_len, "PV %s holds no VG metadata", pv->uuid);
 	return first_rc;
 }
 
@@ -417,19 +416,19 @@ int lvm_mda_plan(const struct lvm_mda *m, uint64_t text_bytes, uint32_t crc,
 	uint8_t *h = plan->header;
 
 	if (!m->valid || size < 4 * MDA_ALIGN) {
-		say(msg, msg_len, "metadata area at %llu is not usable", (unsigned long long)m->start_bytes);
+		lvm_msg(msg, msg_len, "metadata area at %llu is not usable", (unsigned long long)m->start_bytes);
 		return -EINVAL;
 	}
 	max_size = (size - LVM_MDA_HEADER_BYTES) / 2 - MDA_ALIGN;
 	if (text_bytes == 0 || text_bytes > max_size) {
-		say(msg, msg_len, "VG metadata (%llu bytes) exceeds maximum metadata size (%llu bytes)",
+		lvm_msg(msg, msg_len, "VG metadata (%llu bytes) exceeds maximum metadata size (%llu bytes)",
 		    (unsigned long long)text_bytes, (unsigned long long)max_size);
 		return -ENOSPC;
 	}
 	if (!m->ignored && (m->text_offset || m->text_bytes)) {
 		if (m->text_offset < LVM_MDA_HEADER_BYTES || m->text_offset >= size ||
 		    m->text_bytes > size - LVM_MDA_HEADER_BYTES) {
-			say(msg, msg_len, "metadata location in area at %llu is invalid",
+			lvm_msg(msg, msg_len, "metadata location in area at %llu is invalid",
 			    (unsigned long long)m->start_bytes);
 			return -EINVAL;
 		}
@@ -468,7 +467,7 @@ int lvm_mda_plan(const struct lvm_mda *m, uint64_t text_bytes, uint32_t crc,
 	else
 		overlap = !(new_last < old_start && old_last < new_start);
 	if (overlap) {
-		say(msg, msg_len, "VG metadata (%llu bytes) too large for circular buffer (%llu bytes with %llu used)",
+		lvm_msg(msg, msg_len, "VG metadata (%llu bytes) too large for circular buffer (%llu bytes with %llu used)",
 		    (unsigned long long)text_bytes, (unsigned long long)(size - LVM_MDA_HEADER_BYTES),
 		    (unsigned long long)m->text_bytes);
 		return -ENOSPC;
@@ -510,13 +509,13 @@ int lvm_mda_write(const struct disk_reader *disk, write_fn write, struct lvm_mda
 	    ALIGN_UP(end, (uint64_t)MDA_ALIGN) <= m->start_bytes + m->size_bytes)
 		rc = write_bytes(disk, write, scratch, end, NULL, MDA_ALIGN - end % MDA_ALIGN);
 	if (rc) {
-		say(msg, msg_len, "Failed to write metadata to the device (error %d).", rc);
+		lvm_msg(msg, msg_len, "Failed to write metadata to the device (error %d).", rc);
 		return rc;
 	}
 	/* Only now the header: before this write the old text is committed. */
 	rc = write_bytes(disk, write, scratch, plan.header_at, plan.header, LVM_MDA_HEADER_BYTES);
 	if (rc) {
-		say(msg, msg_len, "Failed to write metadata area header (error %d).", rc);
+		lvm_msg(msg, msg_len, "Failed to write metadata area header (error %d).", rc);
 		return rc;
 	}
 	memcpy(m->header, plan.header, LVM_MDA_HEADER_BYTES);

@@ -79,19 +79,6 @@ struct parser {
 	bool vg_has_extent_size;
 };
 
-/* snprintf through a va_list: messages may be cut at the buffer's end, on
- * purpose, without the compiler's truncation warning. */
-static void put(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void put(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static void fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct parser *p, const char *fmt, ...)
@@ -105,7 +92,7 @@ static void fail(struct parser *p, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (p->reason && p->reason_len)
-		put(p->reason, p->reason_len, "metadata line %u: %s", p->line, what);
+		lvm_msg(p->reason, p->reason_len, "metadata line %u: %s", p->line, what);
 	p->err = -EINVAL;
 }
 
@@ -356,18 +343,18 @@ static void assign_vg(struct parser *p, size_t ks, size_t ke)
 	} else if (tok_is(p, ks, ke, "status")) {
 		if (!p->v.is_array || !array_has(p, "WRITE") || !array_has(p, "RESIZEABLE")) {
 			vg->writeable = false;
-			put(vg->not_writeable_why, sizeof(vg->not_writeable_why),
+			lvm_msg(vg->not_writeable_why, sizeof(vg->not_writeable_why),
 				 "Volume group \"%s\" is read-only.", vg->name);
 		}
 		if (p->v.is_array && array_has(p, "EXPORTED")) {
 			vg->writeable = false;
-			put(vg->not_writeable_why, sizeof(vg->not_writeable_why),
+			lvm_msg(vg->not_writeable_why, sizeof(vg->not_writeable_why),
 				 "Volume group \"%s\" is exported", vg->name);
 		}
 	} else if (tok_is(p, ks, ke, "lock_type") || tok_is(p, ks, ke, "system_id")) {
 		if (!p->v.is_array && p->v.scalar.is_string && p->v.scalar.end > p->v.scalar.start) {
 			vg->writeable = false;
-			put(vg->not_writeable_why, sizeof(vg->not_writeable_why),
+			lvm_msg(vg->not_writeable_why, sizeof(vg->not_writeable_why),
 				 "Cannot change VG %s: it has a %.*s (shared or foreign VG).", vg->name,
 				 (int)(ke - ks), p->s + ks);
 		}
@@ -462,7 +449,7 @@ static void seg_areas(struct parser *p, bool mirror, bool stripes)
 			/* Layered segments name LVs here; that is not a PV area. */
 			if (stripes) {
 				s->area_not_pv = true;
-				put(s->unknown_pv, sizeof(s->unknown_pv), "%.*s",
+				lvm_msg(s->unknown_pv, sizeof(s->unknown_pv), "%.*s",
 					 (int)(name->end - name->start), p->s + name->start);
 			}
 			continue;
@@ -659,7 +646,7 @@ static enum kind section_open(struct parser *p, enum kind parent, size_t ns, siz
 			/* Still parsed for the extents it uses, but not kept. */
 			p->lv = -1;
 			vg->writeable = false;
-			put(vg->not_writeable_why, sizeof(vg->not_writeable_why),
+			lvm_msg(vg->not_writeable_why, sizeof(vg->not_writeable_why),
 				 "VG %s has more than %u LVs; keel does not change it", vg->name,
 				 LVM_MAX_LVS);
 			return K_LV;
@@ -847,7 +834,7 @@ int lvm_vg_parse(const char *text, size_t len, struct lvm_vg *vg, char *reason, 
 
 			if (pv->dev_size_sectors && end > pv->dev_size_sectors) {
 				lv->linear = false;
-				put(lv->why, sizeof(lv->why),
+				lvm_msg(lv->why, sizeof(lv->why),
 					 "lv '%s': segment %u ends past the end of %s (sector %llu > %llu)",
 					 lv->name, k + 1, pv->key, (unsigned long long)end,
 					 (unsigned long long)pv->dev_size_sectors);
@@ -855,7 +842,7 @@ int lvm_vg_parse(const char *text, size_t len, struct lvm_vg *vg, char *reason, 
 		}
 		lv->usable = false;
 		if (lv->linear && !lv->why[0])
-			put(lv->why, sizeof(lv->why), "lv '%s': its PVs are not attached", lv->name);
+			lvm_msg(lv->why, sizeof(lv->why), "lv '%s': its PVs are not attached", lv->name);
 	}
 	return 0;
 }
@@ -889,13 +876,13 @@ void lvm_vg_check(struct lvm_vg *vg)
 				       (s->pv_start_extent + s->extents) * vg->extent_sectors;
 
 			if (!pv->present) {
-				put(lv->why, sizeof(lv->why), "lv '%s': PV %s (%s) is missing",
+				lvm_msg(lv->why, sizeof(lv->why), "lv '%s': PV %s (%s) is missing",
 					 lv->name, pv->key, pv->uuid);
 				lv->usable = false;
 				break;
 			}
 			if (end > pv->device_sectors) {
-				put(lv->why, sizeof(lv->why),
+				lvm_msg(lv->why, sizeof(lv->why),
 					 "lv '%s': segment %u ends past the device end of %s (sector %llu > %llu)",
 					 lv->name, k + 1, pv->key, (unsigned long long)end,
 					 (unsigned long long)pv->device_sectors);
@@ -1004,18 +991,18 @@ int lvm_vg_read(const struct disk_reader *disk, struct lvm_pv *pv, char *text, s
 		return rc;
 	rc = lvm_pv_read_text(disk, pv, text, text_cap, text_len, NULL, warning, sizeof(warning));
 	if (rc) {
-		put(reason, reason_len, "%s", warning);
+		lvm_msg(reason, reason_len, "%s", warning);
 		return rc;
 	}
 	rc = lvm_vg_parse(text, *text_len, vg, reason, reason_len);
 	if (rc)
 		return rc;
 	if (lvm_vg_attach_pv(vg, pv->uuid, disk->size_sectors * (disk->sector_bytes / 512)) != 0) {
-		put(reason, reason_len, "PV %s is not listed in the metadata of VG %s", pv->uuid,
+		lvm_msg(reason, reason_len, "PV %s is not listed in the metadata of VG %s", pv->uuid,
 		    vg->name);
 		return -EINVAL;
 	}
 	lvm_vg_check(vg);
-	put(reason, reason_len, "%s", warning);
+	lvm_msg(reason, reason_len, "%s", warning);
 	return 0;
 }

@@ -79,7 +79,7 @@ static void lv_blkname(const struct lvm_vg *vg, const struct lvm_lv *lv, char *b
 static void sync_lvs(struct vg_state *vs)
 {
 	struct lvm_vg *vg = vs->vg;
-	static struct lvm_extent ext[LVM_MAX_SEGMENTS];
+	static struct lvm_extent ext[LVM_MAX_SEGMENTS];  /* under lvm_lock */
 	char name[48];
 
 	for (unsigned int i = 0; i < vg->lv_count; i++) {

@@ -20,6 +20,7 @@
 #include <keel/kernel.h>
 #include <keel/mm.h>
 #include <keel/pci.h>
+#include <keel/power.h>
 #include <keel/sync.h>
 #include <lib/printf.h>
 
@@ -31,9 +32,11 @@ static struct pci_dev *dev_list;
 static struct spinlock cfg_lock = SPINLOCK_INIT("pci config ports");
 static struct completion probe_done;
 static unsigned int nr_devices;
+static struct power_hook shutdown_hook;
 
 static const struct pci_driver *const drivers[] = {
 	&virtio_blk_driver,
+	&nvme_driver,
 };
 
 struct pci_dev *pci_first(void)
@@ -391,6 +394,7 @@ void pci_init(void)
 	struct physdev_set_iopl iopl = { .iopl = 1 };
 
 	completion_init(&probe_done);
+	power_register_shutdown_hook(&shutdown_hook);
 	if (hyp_physdev_op(PHYSDEVOP_set_iopl, &iopl)) {
 		klog("pci: no I/O privilege: no PCI devices\n");
 		complete(&probe_done);
@@ -406,6 +410,21 @@ bool pci_probe_wait(uint64_t timeout_ns)
 {
 	return completion_wait(&probe_done, timeout_ns);
 }
+
+static void shutdown_hook_fn(void *ctx, enum power_action action)
+{
+	(void)ctx;
+	(void)action;
+	pci_shutdown_all();
+}
+
+/* After the guests are gone (POWER_STAGE_GUESTS), before the machine goes
+ * down: every disk's write cache flushed, every device stopped. */
+static struct power_hook shutdown_hook = {
+	.name = "disks: flush and stop devices",
+	.stage = POWER_STAGE_DEVICES,
+	.fn = shutdown_hook_fn,
+};
 
 void pci_shutdown_all(void)
 {

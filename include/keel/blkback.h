@@ -42,7 +42,8 @@ void blkback_list(domid_t domid);
 /* Counters for tests and `blkback-stats`. */
 struct blkback_stats {
 	uint64_t vbds;
-	uint64_t requests, errors, bad_requests, grants_mapped_now;
+	uint64_t requests, errors, bad_requests;
+	uint64_t pgrant_hits, pgrant_maps;   /* persistent grants reused / mapped */
 };
 void blkback_get_stats(struct blkback_stats *out);
 

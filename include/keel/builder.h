@@ -26,6 +26,28 @@ struct build_spec {
 	int max_maptrack_frames;
 };
 
+/* The step a build failed at, for the caller's message. */
+enum builder_step {
+	BUILD_STEP_NONE,
+	BUILD_STEP_CHECK_KERNEL,    /* -ENOEXEC: not built for xen-3.0 */
+	BUILD_STEP_LAYOUT,          /* -E2BIG: boot region larger than the domain */
+	BUILD_STEP_CREATEDOMAIN,
+	BUILD_STEP_MAX_VCPUS,
+	BUILD_STEP_MAX_MEM,
+	BUILD_STEP_P2M_ALLOC,       /* -ENOMEM: dom0 memory */
+	BUILD_STEP_POPULATE,        /* -ENOMEM: Xen's memory (populated_pages given) */
+	BUILD_STEP_MEMORY_MAP,
+	BUILD_STEP_EVTCHN,
+	BUILD_STEP_MAP,
+	BUILD_STEP_LOAD_KERNEL,
+	BUILD_STEP_PAGE_TABLES,
+	BUILD_STEP_PIN,
+	BUILD_STEP_SHARED_INFO,
+	BUILD_STEP_GRANTS,
+	BUILD_STEP_VCPU_CONTEXT,
+	BUILD_STEP_HYPERCALL_PAGE,
+};
+
 struct build_result {
 	domid_t domid;
 	uint64_t store_mfn;
@@ -38,20 +60,22 @@ struct build_result {
 	uint64_t map_ns;               /* mapping the guest's boot region */
 	uint64_t load_ns;              /* kernel, ramdisk, start_info, page tables */
 	uint64_t finish_ns;            /* unmap, pin, grants, vCPU context */
+	/* On failure: */
+	enum builder_step failed_step;
+	int failed_rc;                 /* the -errno returned */
+	uint64_t populated_pages;      /* memory Xen gave before it ran out */
+	uint64_t boot_region_bytes;    /* kernel, ramdisk, boot data and tables */
 };
 
 /*
- * Builds a paused domain.  Returns 0 with *res filled, or -errno with a
- * one-line reason in err; on failure nothing is left behind (the half-built
- * domain is destroyed).  May sleep (long: it copies the kernel).
+ * Builds a paused domain.  Returns 0 with *res filled, or -errno with
+ * res->failed_step saying where (builder_step_name() for a message); on
+ * failure nothing is left behind (the half-built domain is destroyed).
+ * May sleep: it calls toolstack_slice() between pieces of long work.
  */
-int builder_build(const struct build_spec *spec, struct build_result *res, char *err,
-		  size_t errlen);
+int builder_build(const struct build_spec *spec, struct build_result *res);
 
-/* domctl helpers shared with the toolstack.  0 or -errno. */
-int domain_unpause(domid_t domid);
-int domain_pause(domid_t domid);
-int domain_destroy(domid_t domid);
-int domain_shutdown_xen(domid_t domid, unsigned int reason);
+/* "XEN_DOMCTL_createdomain", "mapping the guest's boot region", ...; never NULL. */
+const char *builder_step_name(enum builder_step step);
 
 #endif

@@ -130,11 +130,8 @@ void heap_reclaim(void);
 /* ---- traps (arch/x86_64/traps.c) ---- */
 void traps_init(void);
 
-/* ---- power (kernel/power.c) ---- */
-void power_reboot(void) __attribute__((noreturn));
-/* Powers the machine off through ACPI S5; returns only on failure (-errno). */
-int power_off(void);
-void power_crash(void) __attribute__((noreturn));
+/* ---- power (kernel/power.c): see <keel/power.h> ---- */
+#include <keel/power.h>
 
 /* ---- boot archive (kernel/bootarchive.c) ---- */
 struct bootfs;

@@ -87,8 +87,10 @@ struct kimage {
  * "generic" loader or a "linux" guest, "xen-3.0", not requiring XENFEAT_dom0.
  * Returns 0; -ENOEXEC (not a format above), -EINVAL (malformed or refused,
  * with a klog line saying why), -EOPNOTSUPP (bzip2/lzo payload), -EFBIG,
- * -ENOMEM.  On error *ki holds nothing to free.  Never sleeps; decompression
- * runs the library in chunks under decompress_set_guard().
+ * -ENOMEM (out of memory while decompressing).  On error *ki holds nothing
+ * to free.  Decompression runs the library in chunks under
+ * decompress_set_guard() and may sleep between them, only through the
+ * decompress_set_yield() hook.
  */
 int kimage_parse(struct kimage *ki, const void *file, size_t file_bytes,
 		 size_t max_elf_bytes);

@@ -332,4 +332,8 @@ int lvm_mda_write(const struct disk_reader *disk,
 		  struct lvm_mda *mda, const char *text, uint64_t text_bytes, uint8_t *scratch,
 		  char *msg, size_t msg_len);
 
+/* Internal, shared by lvm.c, lvm_meta.c and lvm_write.c: formats a message
+ * into buf (NULL or 0 bytes: nothing), cut at the end on purpose. */
+void lvm_msg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

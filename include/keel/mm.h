@@ -128,6 +128,13 @@ void mm_get_stats(struct mm_stats *out);
  * (*now_pages tells where dom0 ended).  Thread context; never sleeps.
  */
 int mm_balloon_set(uint64_t target_pages, uint64_t *now_pages);
+/*
+ * The boot-time give-back (dom0_keep): mm_init only sets the pages aside;
+ * this thread body returns them to Xen in 32 MiB slices, yielding between
+ * slices, and logs what it gave.  mm_balloon_set says -EBUSY until then.
+ */
+bool mm_balloon_boot_pending(void);
+void mm_balloon_boot_release(void *unused);
 
 /*
  * Maps n machine frames (owned by domain dom: DOMID_SELF, DOMID_IO for MMIO

@@ -125,6 +125,15 @@ struct xlcfg_vif {
 	int line;
 };
 
+/* Unknown keys remembered for the caller's warnings (the rest are counted). */
+#define XLCFG_MAX_UNKNOWN_KEPT 8
+
+/* A key xl does not know: ignored, as xl ignores it, with its line kept. */
+struct xlcfg_unknown_key {
+	char key[64];           /* truncated to fit; an identifier, printable */
+	int line;
+};
+
 struct domain_config {
 	char *name;
 	char *uuid;             /* NULL when not given; else lower-case, 36 chars */
@@ -149,6 +158,9 @@ struct domain_config {
 	unsigned int nr_disks;
 	struct xlcfg_vif *vifs;
 	unsigned int nr_vifs;
+	/* Keys ignored as unknown: the first XLCFG_MAX_UNKNOWN_KEPT, and a count. */
+	struct xlcfg_unknown_key unknown[XLCFG_MAX_UNKNOWN_KEPT];
+	unsigned int nr_unknown;
 };
 
 /*

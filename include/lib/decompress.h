@@ -41,6 +41,15 @@ const char *decompress_format_name(enum decompress_format fmt);
 void decompress_set_guard(void (*enter)(void), void (*leave)(void));
 
 /*
+ * A hook for long decompressions to give the CPU away: decompress() and
+ * callers that loop over decompress_step() (kimage_parse) call
+ * decompress_pause_point() between steps, which calls it (NULL: nothing, the
+ * host build).  The kernel sets one that yields every few ms.
+ */
+void decompress_set_yield(void (*yield)(void));
+void decompress_pause_point(void);
+
+/*
  * One shot: decompresses the single stream (first gzip member, xz stream,
  * zstd frame, ...) at the start of in into a new kmalloc'd buffer, returned
  * in *out (free with kfree; NULL on error) with its length in *out_len.
@@ -49,8 +58,13 @@ void decompress_set_guard(void (*enter)(void), void (*leave)(void));
  * size to its payloads).
  * Returns 0, -ENOEXEC (no known magic), -EOPNOTSUPP (bzip2, lzo), -EINVAL
  * (corrupt or truncated input), -EFBIG (output would exceed max_out bytes),
- * -ENOMEM.  Never sleeps; runs for as long as the whole stream takes, with
- * events taken between chunks only if the guard hooks allow them.
+ * -ENOMEM (out of memory: for the output or the decoder's own state,
+ * never reported as bad data).  May sleep only through the
+ * decompress_set_yield() hook, between chunks.
+ *
+ * zstd with a known output size (frame header, or a caller's size_hint)
+ * decodes straight into the output buffer (ZSTD_d_stableOutBuffer) instead
+ * of allocating a window of up to 128 MiB beside it.
  */
 int decompress(const void *in, size_t in_len, void **out, size_t *out_len,
 	       size_t max_out);
@@ -66,7 +80,8 @@ struct decompress_stream;
 /*
  * size_hint: expected output size, used only to size the first flat
  * allocation (0: unknown; clamped to max_out).  Returns 0 and *dsp, or the
- * errors of decompress() for bad magic or a failed library init.
+ * errors of decompress() for bad magic or a failed library init.  Calls
+ * decompress_pause_point() once, after allocating the output.
  */
 int decompress_begin(struct decompress_stream **dsp, const void *in,
 		     size_t in_len, size_t max_out, size_t size_hint);

@@ -46,9 +46,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (rc == BLKIF_RSP_OKAY) {
-		if (r.sector > lim.dev_sectors || r.nr_sectors > lim.dev_sectors - r.sector)
+		/* A flush or barrier without data names no sectors to check. */
+		bool touches = r.nr_segs || r.operation == BLKIF_OP_DISCARD;
+		if (touches && (r.sector > lim.dev_sectors || r.nr_sectors > lim.dev_sectors - r.sector))
 			abort();
-		if (lim.read_only && r.data_op != BLKIF_OP_READ)
+		if (!touches && r.nr_sectors)
+			abort();
+		/* Nothing that writes is accepted on a read-only vbd. */
+		if (lim.read_only && r.data_op != BLKIF_OP_READ && touches)
 			abort();
 		for (uint32_t i = 0; i < r.nr_segs; i++)
 			if (segs[i].first_sect > segs[i].last_sect || segs[i].last_sect > 7)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """
-keel serves virtual disks (issues 7 and 8): a disk image made on the host
-with parted and Linux's lvm2 (through a loop device this test creates and
-detaches) holds a partition and a volume group; keel reads the partitions
+keel serves virtual disks (issues 7 and 8): an NVMe disk image made on the
+host with sgdisk (GPT) and Linux's lvm2 (through a loop device this test
+creates and detaches) holds a partition and a volume group; keel reads the partitions
 and LVs as the host tools do, changes the VG with lvcreate/lvextend/lvremove
 (the host's lvm2 then reads the result), and serves an LV and a partition to
 a Debian guest through blkback: the guest reads what the host wrote and its
@@ -53,6 +53,10 @@ def part2():
     return int(m.group(1)) * 512, int(m.group(2)) * 512
 
 
+NVME_ARGS = ("-drive file=%s,if=none,id=nv0,format=raw,cache=writeback "
+             "-device nvme,serial=keelblk,drive=nv0" % IMG)
+
+
 def lvm(*args):
     return sh(*(list(args[:1]) + NOACT + list(args[1:])), env=LVM_ENV)
 
@@ -72,8 +76,8 @@ def make_disk():
     os.makedirs(SCRATCH, exist_ok=True)
     with open(IMG, "wb") as f:
         f.truncate(128 << 20)
-    sh("parted", "-s", IMG, "mklabel", "msdos", "mkpart", "primary", "1MiB", "17MiB",
-       "mkpart", "primary", "17MiB", "127MiB")
+    sh("sgdisk", "-n", "1:1MiB:+16MiB", "-c", "1:spare-part", "-n", "2:0:+110MiB",
+       "-t", "2:8e00", "-c", "2:lvm", IMG)
     with pv_loop() as dev:
         lvm("pvcreate", "-q", dev)
         lvm("vgcreate", "-q", "vg0", dev)
@@ -106,10 +110,7 @@ def main():
 
     def boot():
         host_lvs.update(make_disk())
-        m = Machine("blkback", timeout=900, env={
-            "KEEL_ARCHIVE": ARCHIVE,
-            "QEMU_ARGS": "-drive file=%s,if=none,id=vd0,format=raw,cache=writeback "
-                         "-device virtio-blk-pci,drive=vd0" % IMG})
+        m = Machine("blkback", timeout=900, env={"KEEL_ARCHIVE": ARCHIVE, "QEMU_ARGS": NVME_ARGS})
         state["m"] = m
         m.boot()
 
@@ -119,10 +120,10 @@ def main():
         for lv, size in host_lvs.items():
             if not re.search(r"vg0-%s\s+253:\d+\s+0\s+%d\s+0 lvm" % (lv, size), out):
                 raise TestFailure("lsblk -b lacks vg0-%s of %d bytes:\n%s" % (lv, size, out))
-        if not re.search(r"vda2\s+254:2 .* part LVM2 PV of vg0", out):
-            raise TestFailure("vda2 not shown as vg0's PV:\n" + out)
-        if not re.search(r"^\s+/dev/vda2\s+vg0\s+lvm2", m.command("pvs"), re.M):
-            raise TestFailure("pvs does not list /dev/vda2 in vg0")
+        if not re.search(r"nvme0n1p2\s+259:\d+ .* part LVM2 PV of vg0", out):
+            raise TestFailure("nvme0n1p2 not shown as vg0's PV:\n" + out)
+        if not re.search(r"^\s+/dev/nvme0n1p2\s+vg0\s+lvm2", m.command("pvs"), re.M):
+            raise TestFailure("pvs does not list /dev/nvme0n1p2 in vg0")
         if not re.search(r"^\s+vg0\s+1\s+2\s+0\s+wz--n-", m.command("vgs"), re.M):
             raise TestFailure("vgs does not show vg0 with 1 PV and 2 LVs")
 
@@ -168,11 +169,31 @@ def main():
             ok, got = res.get(name, (False, "missing"))
             if not ok or (detail and detail not in got):
                 raise TestFailure("guest %s: %s (want %s)\n%s" % (name, got, detail, log[-1500:]))
+        if not re.search(r"blkback: vbd \d+/51712 \(xvda\) connected: vg0/guest, \d+-page ring, "
+                         r"persistent grants", m.buf):
+            raise TestFailure("xvda did not connect with persistent grants")
+        st = re.search(r"persistent\s*: (\d+) grant uses without a map, (\d+) grants mapped",
+                       m.command("blkback-stats"))
+        if not st or int(st.group(1)) == 0 or int(st.group(2)) == 0:
+            raise TestFailure("persistent grants were never reused")
         out = m.command("block-list kt-blk")
         if not re.search(r"^51712\s+0\s+\d+\s+4\s+\d+\s+\d+\s+/local/domain/0/backend/vbd/\d+/51712",
                          out, re.M):
             raise TestFailure("block-list does not show xvda connected:\n" + out)
-        # A writable attach of the same LV to another domain is refused.
+        # Hot-plug: a third disk comes, the guest's blkfront connects it.
+        out = m.command("block-attach kt-blk format=raw,vdev=xvdc,access=w,target=/dev/vg0/made-by-keel")
+        if "block-attach:" in out:
+            raise TestFailure(out)
+        for _ in range(40):
+            if re.search(r"^51744\s+0\s+\d+\s+4\s", m.command("block-list kt-blk"), re.M):
+                break
+            time.sleep(0.5)
+        else:
+            raise TestFailure("the guest did not connect xvdc:\n" + m.command("block-list kt-blk"))
+        # The same LV writable to a second domain is refused, as xl refuses it.
+        out = m.command("block-attach 0 format=raw,vdev=xvdd,access=w,target=/dev/vg0/made-by-keel")
+        if "attached writable to another domain" not in out:
+            raise TestFailure("a second writable attach was not refused: " + out)
         out = m.command("lsblk")
         if "vbd" not in out:
             raise TestFailure("lsblk does not show the LV in use:\n" + out)
@@ -254,18 +275,32 @@ def main():
             if f.read(len(GUEST_DATA)) != GUEST_DATA:
                 raise TestFailure("the guest's write is not on the image")
 
+    def host_lv_seen_next_boot():
+        with pv_loop():
+            lvm("lvcreate", "-q", "-an", "-Zn", "-L", "4M", "-n", "hostmade", "vg0")
+        with Machine("blkback-2", timeout=300, env={"QEMU_ARGS": NVME_ARGS}) as m:
+            m.boot()
+            out = m.command("lvs --units s")
+            for lv, sectors in (("guest", 24 << 11), ("made-by-keel", 12 << 11),
+                                ("hostmade", 4 << 11)):
+                if not re.search(r"^\s+%s\s+vg0\s+-wi-a-----\s+%ds" % (lv, sectors), out, re.M):
+                    raise TestFailure("lvs on the next boot lacks %s:\n%s" % (lv, out))
+
     checks = [
-        ("boot with a host-made disk: MBR, LVM2 VG with two LVs", boot),
+        ("boot with a host-made NVMe disk: GPT, LVM2 VG with two LVs", boot),
         ("lsblk/pvs/vgs show the volumes and sizes the host's lvm2 made", volumes_as_host_sees_them),
         ("lvcreate/lvextend from keel; taken name, no space, bad size refused as lvm2 does",
          lv_commands_and_errors),
-        ("blkback: a Debian guest reads host bytes from an LV, writes, sees a read-only partition",
+        ("blkback: a Debian guest reads host bytes from an LV, writes, sees a read-only partition; "
+         "block-attach hot-plugs a disk, a second writable user is refused",
          guest_uses_lv_and_partition),
         ("block-detach, destroy, and destroy in the middle of I/O leave no vbd, no grant "
          "mapped, no page lost", detach_and_destroy_leave_nothing),
         ("a qcow2 disk spec is refused naming the file and line", bad_specs_refused),
         ("after poweroff the host's vgck/lvs read keel's changes and the guest's bytes",
          host_reads_keels_work),
+        ("an LV the host's lvm2 made meanwhile is seen by keel on the next boot",
+         host_lv_seen_next_boot),
     ]
     failed = run_shared_checks(checks, state)
     if not failed and os.path.exists(IMG):

@@ -123,7 +123,7 @@ def main_boot_checks():
 
     def selftest():
         out = state["m"].command("selftest", timeout=60)
-        for name in ("heap", "evtchn", "timer", "vmap", "threads"):
+        for name in ("heap", "evtchn", "timer", "vmap", "threads", "dma", "sync"):
             if not re.search(r"^selftest %s: ok" % name, out, re.M):
                 raise TestFailure("selftest %s:\n%s" % (name, out))
         if "selftest: 0 failed" not in out:

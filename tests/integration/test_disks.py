@@ -197,8 +197,12 @@ def run_machine(name, machine, keel_args, bdf_re, mode, layout, extra=None):
                          ("blk-read nosuch 0 512", "no such block device")):
             if why not in m.command(bad):
                 raise TestFailure("%s: no '%s' error" % (bad, why))
+        start = len(m.buf)
         m.send("poweroff\r")
         m.wait_exit(60)
+        if not re.search(r"virtio-blk: vda: cache flushed \(0\), device stopped",
+                         m.output_since(start)):
+            raise TestFailure("poweroff did not flush vda and stop it")
     got = host_bytes(img, keel_off, keel_len)
     if got != pattern(keel_off, keel_len, seed):
         raise TestFailure("bytes keel wrote are not on the image after poweroff")

@@ -406,6 +406,68 @@ TEST(chunked_and_sink)
 	}
 }
 
+/*
+ * Linux packs its zstd bzImages with `zstd -22 --ultra` from a pipe: a 128
+ * MiB window and no content size.  Given the output size (the bzImage
+ * trailer), the decoder writes straight into the output; a size hint that is
+ * too small is an error that says so (-EFBIG), never corrupt output; without
+ * a hint the windowed decoder still works.
+ */
+TEST(zstd_linux_style_with_and_without_size)
+{
+	size_t zlen, out_len;
+	uint8_t *z = run_tool("zstd -q -c --ultra -22 --no-content-size", data, DATA_BYTES, &zlen);
+	struct decompress_stream *ds;
+	void *out;
+	int rc, steps = 0;
+
+	CHECK(z);
+	CHECK_EQ(decompress_begin(&ds, z, zlen, 64u << 20, DATA_BYTES), 0);
+	while ((rc = decompress_step(ds)) > 0)
+		steps++;
+	CHECK_EQ(rc, 0);
+	/* Bounded input per step keeps each step short. */
+	CHECK(steps >= 2);
+	out = decompress_take(ds, &out_len);
+	decompress_end(ds);
+	CHECK_EQ(out_len, DATA_BYTES);
+	CHECK(memcmp(out, data, DATA_BYTES) == 0);
+	free(out);
+
+	CHECK_EQ(decompress_begin(&ds, z, zlen, 64u << 20, DATA_BYTES / 2), 0);
+	while ((rc = decompress_step(ds)) > 0)
+		;
+	CHECK_EQ(rc, -EFBIG);
+	decompress_end(ds);
+
+	CHECK_EQ(decompress(z, zlen, &out, &out_len, 64u << 20), 0);
+	CHECK_EQ(out_len, DATA_BYTES);
+	CHECK(memcmp(out, data, DATA_BYTES) == 0);
+	free(out);
+	free(z);
+}
+
+static int yields_seen;
+static void count_yield(void)
+{
+	yields_seen++;
+}
+
+/* decompress() offers the CPU between chunks through the yield hook. */
+TEST(yield_hook_between_chunks)
+{
+	void *out;
+	size_t out_len;
+
+	yields_seen = 0;
+	decompress_set_yield(count_yield);
+	CHECK_EQ(decompress(packed[0], packed_len[0], &out, &out_len, 64u << 20), 0);
+	decompress_set_yield(NULL);
+	CHECK_EQ(out_len, DATA_BYTES);
+	free(out);
+	CHECK(yields_seen >= (int)(DATA_BYTES / DECOMPRESS_CHUNK_BYTES) - 1);
+}
+
 static int sink_refuse(void *ctx, const void *chunk, size_t len)
 {
 	(void)ctx, (void)chunk, (void)len;
@@ -1226,6 +1288,8 @@ static const struct test_case tests[] = {
 	T(truncated_input_fails),
 	T(corrupt_input_never_crashes),
 	T(chunked_and_sink),
+	T(zstd_linux_style_with_and_without_size),
+	T(yield_hook_between_chunks),
 	T(sink_error_and_abandoned_stream),
 	T(bomb_stops_at_max_out),
 	T(lz4_legacy_blocks_and_trailer),

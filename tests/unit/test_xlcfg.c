@@ -172,7 +172,6 @@ TEST(lexical_errors)
 
 TEST(semantic_errors_name_their_line)
 {
-	CHECK_ERR(MIN_OK "\nfoo = 1\n", "/kt/t.cfg:4: unknown parameter `foo'");
 	CHECK_ERR(MIN_OK "memory = \"-5\"\n",
 		  "/kt/t.cfg:3: parameter `memory' is -5 MiB; it must be between 1 and 16777216 MiB");
 	CHECK_ERR(MIN_OK "memory = 0\n",
@@ -211,6 +210,31 @@ TEST(semantic_errors_name_their_line)
 		  "/kt/t.cfg:3: name `a b' contains a blank, control character or '/'");
 	CHECK_ERR(MIN_OK "name = ''\n", "/kt/t.cfg:3: name is empty");
 	CHECK_ERR(MIN_OK "kernel = ''\n", "/kt/t.cfg:3: parameter `kernel' is an empty path");
+}
+
+TEST(unknown_keys_are_ignored_with_their_line)
+{
+	CHECK_EQ(parse(MIN_OK "\nfoo = 1\nmemory = 64\nbar_baz = [ 'x' ]\n"), 0);
+	CHECK_EQ(cfg.nr_unknown, 2u);
+	CHECK_STR(cfg.unknown[0].key, "foo");
+	CHECK_EQ(cfg.unknown[0].line, 4);
+	CHECK_STR(cfg.unknown[1].key, "bar_baz");
+	CHECK_EQ(cfg.unknown[1].line, 6);
+	CHECK_EQ(cfg.memory_mib, 64u);
+	/* More than are kept: all counted, the first ones remembered. */
+	CHECK_EQ(parse(MIN_OK "a1=1\na2=1\na3=1\na4=1\na5=1\na6=1\na7=1\na8=1\na9=1\na10=1\n"), 0);
+	CHECK_EQ(cfg.nr_unknown, 10u);
+	CHECK_STR(cfg.unknown[XLCFG_MAX_UNKNOWN_KEPT - 1].key, "a8");
+	/* A known key with a wrong value is still an error. */
+	CHECK_ERR(MIN_OK "\nfoo = 1\nmemory = \"lots\"\n",
+		  "/kt/t.cfg:5: parameter `memory' is not a valid number: `lots'");
+	/* A very long unknown key is cut, never overflows. */
+	char text[600];
+	snprintf(text, sizeof(text), MIN_OK "%0200d = 1\n", 0);
+	text[sizeof(MIN_OK) - 1] = 'k';
+	CHECK_EQ(parse(text), 0);
+	CHECK_EQ(cfg.nr_unknown, 1u);
+	CHECK_EQ(strlen(cfg.unknown[0].key), sizeof(cfg.unknown[0].key) - 1);
 }
 
 TEST(missing_name_and_kernel)
@@ -472,6 +496,7 @@ static const struct test_case tests[] = {
 	T(other_syntax_errors_bison_wording),
 	T(lexical_errors),
 	T(semantic_errors_name_their_line),
+	T(unknown_keys_are_ignored_with_their_line),
 	T(missing_name_and_kernel),
 	T(type_and_unsupported_keys),
 	T(cmdline_from_extra_and_root),
