@@ -13,8 +13,10 @@ run: prints, never asserts.
    before and after the vbd connected.
 2. Then (never at the same time) runs the peer: PEER_DISK=virtio
    ../shared/peer/run-peer.sh, and collects its RESULT lines.
-3. Prints one table: each disk figure for keel, for the peer, keel/peer.
-   keel's raw-device limit (`blk-bench`) is added when keel has that command.
+3. Prints one table: each disk figure for keel, for the peer, keel/peer,
+   and keel's raw-device limit on the same disk (`blk-bench DEV -w -t 5`,
+   QD1 like the guest, run after the vbd is detached) with the guest's
+   fraction of it, when keel has that command.
 
 Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout.
 --nvme does the same with an NVMe disk when keel has an NVMe driver.
@@ -151,6 +153,23 @@ def used_kib(text):
     return int(m.group(1)) if m else None
 
 
+RAW = {("sequential write 1 MiB", "MB/s"): "blk_write_MBps",
+       ("sequential read 1 MiB", "MB/s"): "blk_read_MBps",
+       ("random read 4 KiB", "IOPS"): "blk_randread_iops",
+       ("random write 4 KiB", "IOPS"): "blk_randwrite_iops"}
+
+
+def raw_figures(text):
+    """blk-bench's QD1 lines as raw_<guest figure> (the guest runs QD1 too)."""
+    out = {}
+    for what, mbs, iops in re.findall(r"^(\w+ \w+ \d+ \w+)\s+QD1\s*:\s*([\d.]+) MB/s\s+(\d+) IOPS",
+                                      text, re.M):
+        for unit, val in (("MB/s", mbs), ("IOPS", iops)):
+            if (what, unit) in RAW:
+                out["raw_" + RAW[(what, unit)]] = val
+    return out
+
+
 def load():
     return " ".join(open("/proc/loadavg").read().split()[:3])
 
@@ -206,8 +225,6 @@ def keel_run(disk, i=0):
                 extra["keel_info_before"] = info0
                 extra["keel_info_after"] = info1
                 extra["keel_mem_after"] = memtext
-                if "blk-bench" in help_text:
-                    extra["blk_bench"] = m.command("blk-bench %s" % dev, timeout=600)
                 # dom0 memory of one connected vbd: used pages with it, then
                 # after block-detach (the guest idles: blkfront lets it go).
                 det = m.command("block-detach rigdomu xvda", timeout=60)
@@ -215,6 +232,10 @@ def keel_run(disk, i=0):
                 extra["keel_mem_detached"] = m.command("mem")
                 if "block-detach:" in det:
                     notes.append("block-detach: " + det.strip())
+                # keel's own limit on the same disk, no guest (it is detached:
+                # the writes only destroy the guest's scratch data).
+                if "blk-bench" in help_text:
+                    extra["blk_bench"] = m.command("blk-bench %s -w -t 5" % dev, timeout=600)
                 m.command("destroy rigdomu", timeout=120)
                 m.send("poweroff\r")
                 try:
@@ -222,7 +243,9 @@ def keel_run(disk, i=0):
                 except Exception as e:  # a figure run: note it, keep the figures
                     notes.append("poweroff: %s" % e)
                 extra["serial_log"] = m.log_path
-                return results(console), extra, notes
+                res = results(console)
+                res.update(raw_figures(extra.get("blk_bench", "")))
+                return res, extra, notes
         finally:
             if os.path.exists(img):
                 os.unlink(img)
@@ -267,18 +290,24 @@ def table(disk, keels, peers):
     print("\n== %s disk: 1 GiB raw, %s, cache=unsafe,aio=threads; guest = peer domU payload "
           "(rig.mb=256, QD1 random for 5 s); median of %d keel and %d linux runs ==" %
           (disk, DEVICE[disk].split(",")[0], len(keels), len(peers)))
-    print("%-32s %10s %10s %10s   %s" % ("figure", "keel", "linux", "keel/linux",
-                                          "each run: keel | linux"))
+    print("%-32s %10s %10s %10s %10s %9s   %s" % ("figure", "keel", "linux", "keel/linux",
+                                                    "keel raw", "guest/raw",
+                                                    "each run: keel | linux"))
     for key, label, up in FIGURES + [("xl_create_ms", "xl create, ms", False),
                                      ("domu_boot_ms", "create to domU init, ms", False)]:
         k, p = median(keels, key), median(peers, key)
         ratio = ""
         if fnum(k) and fnum(p) and up is not None:
             ratio = "%.2f" % (fnum(k) / fnum(p))
+        raw, of_raw = median(keels, "raw_" + key), ""
+        if fnum(k) and fnum(raw):
+            of_raw = "%.0f%%" % (100 * fnum(k) / fnum(raw))
         each = "%s | %s" % (" ".join(r.get(key, "-") for r in keels),
                             " ".join(r.get(key, "-") for r in peers))
-        print("%-32s %10s %10s %10s   %s" % (label, k or "-", p or "-", ratio,
-                                             each if len(keels) + len(peers) > 2 else ""))
+        print("%-32s %10s %10s %10s %10s %9s   %s" % (label, k or "-", p or "-", ratio,
+                                                       raw or "", of_raw,
+                                                       each if len(keels) + len(peers) > 2
+                                                       else ""))
 
 
 def main():
