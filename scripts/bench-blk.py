@@ -22,7 +22,7 @@ Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout.
 --nvme does the same with an NVMe disk when keel has an NVMe driver.
 --no-peer / --no-keel run one side only (figures, no ratios).
 
-    scripts/bench-blk.py [-n RUNS] [--nvme] [--no-peer] [--no-keel]
+    scripts/bench-blk.py [-n RUNS] [--nvme | --nvme-only] [--no-peer] [--no-keel]
 
 -n RUNS alternates keel and peer runs and prints medians (TCG noise is large).
 """
@@ -191,9 +191,14 @@ def keel_run(disk, i=0):
                 t0 = time.monotonic()
                 m.boot(300)
                 extra["keel_boot_s"] = "%.1f" % (time.monotonic() - t0)
+                # Disks may be probed after the prompt (NVMe is): wait for the
+                # block layer's line, and for the console to settle.
+                dev = KEEL_DEV[disk][5:]
+                while ("blk: %s: " % dev) not in m.buf and time.monotonic() - t0 < 180:
+                    time.sleep(0.5)
+                time.sleep(2)
                 help_text = m.command("help")
                 lsblk = m.command("lsblk -b")
-                dev = KEEL_DEV[disk][5:]
                 if not re.search(r"^%s\s" % dev, lsblk, re.M):
                     notes.append("keel has no %s (lsblk):\n%s" % (dev, lsblk))
                     return {}, extra, notes
@@ -315,13 +320,14 @@ def main():
     ap.add_argument("--nvme", action="store_true", help="also the NVMe disk")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-keel", action="store_true")
+    ap.add_argument("--nvme-only", action="store_true", help="only the NVMe disk")
     ap.add_argument("-n", type=int, default=1, help="runs of each, alternating (medians)")
     args = ap.parse_args()
     os.makedirs(SCRATCH, exist_ok=True)
     if not os.path.isfile(os.path.join(ROOT, "build", "keel")):
         sys.exit("bench-blk: build/keel missing: run make first")
-    disks = ["virtio"]
-    if args.nvme:
+    disks = [] if args.nvme_only else ["virtio"]
+    if args.nvme or args.nvme_only:
         if subprocess.run(["git", "log", "main", "-i", "--grep=nvme", "--oneline",
                            "--", "drivers"], cwd=ROOT, capture_output=True, text=True).stdout \
                 and os.path.exists(os.path.join(ROOT, "drivers", "nvme")):
