@@ -109,7 +109,11 @@ class Machine:
     def command(self, line, timeout=60):
         """Runs a console command; returns its output (up to the next prompt)."""
         self.send(line + "\r")
-        self.expect(re.escape(line) + r"\n", timeout)
+        # keel's log lines (a domain started in the background, a disk that
+        # connected) may land in the middle of the echo: allow whole lines
+        # between any two echoed characters.
+        gap = r"(?:[^\n]*\n)*?"
+        self.expect(gap.join(re.escape(ch) for ch in line) + r"\n", timeout)
         start = self.pos
         self.expect(re.escape(PROMPT), timeout)
         return self.buf[start:self.pos - len(PROMPT)]
