@@ -162,35 +162,6 @@ static int range_args(const char *cmd, int argc, char **argv, struct blkdev **de
 
 #define CHUNK_PAGES 16
 
-static int cmd_blk_read(int argc, char **argv)
-{
-	struct blkdev *dev;
-	uint64_t off, len;
-	int rc = range_args("blk-read", argc, argv, &dev, &off, &len);
-	if (rc)
-		return rc;
-	char *buf = page_alloc(CHUNK_PAGES);
-	if (!buf)
-		return -ENOMEM;
-	uint32_t crc = ~0u;
-	for (uint64_t done = 0; done < len;) {
-		size_t n = (size_t)MIN(len - done, (uint64_t)CHUNK_PAGES * PAGE_SIZE);
-		rc = blk_read_sync(dev, (off + done) / 512, buf, n);
-		if (rc) {
-			kprintf("blk-read: %s: I/O error %d at byte %llu\n", dev->name, rc,
-				(unsigned long long)(off + done));
-			break;
-		}
-		crc = crc32_update(crc, buf, n);
-		done += n;
-	}
-	if (!rc)
-		kprintf("blk-read: %s: %llu bytes at %llu crc32 %08x\n", dev->name,
-			(unsigned long long)len, (unsigned long long)off, ~crc);
-	page_free(buf, CHUNK_PAGES);
-	return rc;
-}
-
 /* The test pattern: 64-bit word at byte position p is splitmix64(seed + p/8). */
 static uint64_t splitmix64(uint64_t x)
 {
@@ -200,14 +171,18 @@ static uint64_t splitmix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-static int cmd_blk_write(int argc, char **argv)
+/*
+ * Reads, or writes the test pattern of `seed` over, LEN bytes at OFF in
+ * chunks, and prints the CRC-32 of the bytes (as Python's zlib.crc32).
+ */
+static int blk_rw_command(const char *cmd, int argc, char **argv, bool write)
 {
 	struct blkdev *dev;
-	uint64_t off, len, seed;
-	int rc = range_args("blk-write", argc, argv, &dev, &off, &len);
+	uint64_t off, len, seed = 0;
+	int rc = range_args(cmd, argc, argv, &dev, &off, &len);
 	if (rc)
 		return rc;
-	if (argc < 5 || parse_u64(argv[4], &seed)) {
+	if (write && (argc < 5 || parse_u64(argv[4], &seed))) {
 		kprintf("usage: blk-write DEV OFFSET LEN SEED\n");
 		return -EINVAL;
 	}
@@ -217,25 +192,40 @@ static int cmd_blk_write(int argc, char **argv)
 	uint32_t crc = ~0u;
 	for (uint64_t done = 0; done < len;) {
 		size_t n = (size_t)MIN(len - done, (uint64_t)CHUNK_PAGES * PAGE_SIZE);
-		uint64_t *w = (uint64_t *)buf;
-		for (size_t i = 0; i < n / 8; i++)
-			w[i] = splitmix64(seed + (off + done) / 8 + i);
-		rc = blk_write_sync(dev, (off + done) / 512, buf, n);
+		if (write) {
+			uint64_t *w = (uint64_t *)buf;
+			for (size_t i = 0; i < n / 8; i++)
+				w[i] = splitmix64(seed + (off + done) / 8 + i);
+			rc = blk_write_sync(dev, (off + done) / 512, buf, n);
+		} else {
+			rc = blk_read_sync(dev, (off + done) / 512, buf, n);
+		}
 		if (rc) {
-			kprintf("blk-write: %s: I/O error %d at byte %llu\n", dev->name, rc,
+			kprintf("%s: %s: I/O error %d at byte %llu\n", cmd, dev->name, rc,
 				(unsigned long long)(off + done));
 			break;
 		}
 		crc = crc32_update(crc, buf, n);
 		done += n;
 	}
-	if (!rc)
+	if (!rc && write)
 		rc = blk_flush_sync(dev);
 	if (!rc)
-		kprintf("blk-write: %s: %llu bytes at %llu crc32 %08x, flushed\n", dev->name,
-			(unsigned long long)len, (unsigned long long)off, ~crc);
+		kprintf("%s: %s: %llu bytes at %llu crc32 %08x%s\n", cmd, dev->name,
+			(unsigned long long)len, (unsigned long long)off, ~crc,
+			write ? ", flushed" : "");
 	page_free(buf, CHUNK_PAGES);
 	return rc;
+}
+
+static int cmd_blk_read(int argc, char **argv)
+{
+	return blk_rw_command("blk-read", argc, argv, false);
+}
+
+static int cmd_blk_write(int argc, char **argv)
+{
+	return blk_rw_command("blk-write", argc, argv, true);
 }
 
 int cmd_blk_bench(int argc, char **argv);  /* bench.c */
