@@ -34,41 +34,6 @@ static struct vg_state *vgs;
 static uint32_t next_dm_minor;
 static struct mutex lvm_lock = MUTEX_INIT("lvm volume groups");
 
-/* disk_reader over a blkdev (a disk or a partition), one sector at a time. */
-struct rw_ctx {
-	struct blkdev *dev;
-	uint8_t *bounce;  /* one page */
-};
-
-static int dev_read(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	struct rw_ctx *c = ctx;
-	if ((off % SECTOR_BYTES) || (len % SECTOR_BYTES) || len > PAGE_SIZE)
-		return -EINVAL;
-	int rc = blk_read_sync(c->dev, off / SECTOR_BYTES, c->bounce, len);
-	if (rc == 0)
-		memcpy(buf, c->bounce, len);
-	return rc;
-}
-
-static int dev_write(void *ctx, uint64_t off, const void *buf, size_t len)
-{
-	struct rw_ctx *c = ctx;
-	if ((off % SECTOR_BYTES) || (len % SECTOR_BYTES) || len > PAGE_SIZE)
-		return -EINVAL;
-	memcpy(c->bounce, buf, len);
-	return blk_write_sync(c->dev, off / SECTOR_BYTES, c->bounce, len);
-}
-
-static struct disk_reader reader_for(struct rw_ctx *c)
-{
-	struct blkdev *d = blkdev_disk_of(c->dev);
-	uint32_t sb = d->logical_block_bytes ? d->logical_block_bytes : SECTOR_BYTES;
-	return (struct disk_reader){ .read = dev_read, .ctx = c,
-				     .size_sectors = c->dev->nr_sectors / (sb / SECTOR_BYTES),
-				     .sector_bytes = sb };
-}
-
 static void lv_blkname(const struct lvm_vg *vg, const struct lvm_lv *lv, char *buf, size_t len)
 {
 	ksnprintf(buf, len, "%s/%s", vg->name, lv->name);
@@ -132,13 +97,13 @@ static void sync_lvs(struct vg_state *vs)
 /* Reads the PV label and VG metadata on dev; quiet when there is no PV. */
 static int read_vg(struct blkdev *dev, struct vg_state *vs, bool quiet)
 {
-	struct rw_ctx c = { .dev = dev, .bounce = page_alloc(1) };
+	struct blkdev_reader c;
+	struct disk_reader rd;
 	char reason[LVM_REASON_BYTES];
 	int rc;
 
-	if (!c.bounce)
+	if (blkdev_reader_open(&c, dev, &rd))
 		return -ENOMEM;
-	struct disk_reader rd = reader_for(&c);
 	rc = lvm_pv_read(&rd, vs->pv, reason, sizeof(reason));
 	if (rc) {
 		if (!quiet || rc != -ENOENT)
@@ -177,7 +142,7 @@ static int read_vg(struct blkdev *dev, struct vg_state *vs, bool quiet)
 	}
 	lvm_vg_check(vs->vg);
 out:
-	page_free(c.bounce, 1);
+	blkdev_reader_close(&c);
 	return rc;
 }
 
@@ -325,18 +290,18 @@ static struct vg_state *find_vg(const char *name)
  * re-reads it and brings the LV blkdevs in line. */
 static int commit(struct vg_state *vs, const char *text, size_t bytes, char *msg, size_t msg_len)
 {
-	struct rw_ctx c = { .dev = vs->pv_dev, .bounce = page_alloc(1) };
+	struct blkdev_reader c = { NULL, NULL };
+	struct disk_reader rd;
 	uint8_t *scratch = page_alloc(1);
 	int rc = -ENOMEM;
 
-	if (!c.bounce || !scratch)
+	if (!scratch || blkdev_reader_open(&c, vs->pv_dev, &rd))
 		goto out;
-	struct disk_reader rd = reader_for(&c);
 	rc = 0;
 	for (unsigned int i = 0; i < vs->pv->mda_count && !rc; i++) {
 		if (!vs->pv->mdas[i].valid || vs->pv->mdas[i].ignored)
 			continue;
-		rc = lvm_mda_write(&rd, dev_write, &vs->pv->mdas[i], text, bytes, scratch, msg,
+		rc = lvm_mda_write(&rd, blkdev_reader_write, &vs->pv->mdas[i], text, bytes, scratch, msg,
 				   msg_len);
 	}
 	if (!rc)
@@ -346,8 +311,7 @@ static int commit(struct vg_state *vs, const char *text, size_t bytes, char *msg
 	if (!rc)
 		sync_lvs(vs);
 out:
-	if (c.bounce)
-		page_free(c.bounce, 1);
+	blkdev_reader_close(&c);
 	if (scratch)
 		page_free(scratch, 1);
 	return rc;

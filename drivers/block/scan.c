@@ -20,22 +20,48 @@ uint32_t blkdev_alloc_ext_minor(void)
 	return next_ext_minor++;
 }
 
-/* disk_reader over the block layer: one logical sector at a time. */
-struct scan_ctx {
-	struct blkdev *dev;
-	uint8_t *bounce;   /* one page: I/O buffers must be 512-aligned */
-};
-
-static int scan_read(void *ctx, uint64_t byte_offset, void *buf, size_t len)
+static int reader_read(void *ctx, uint64_t byte_offset, void *buf, size_t len)
 {
-	struct scan_ctx *c = ctx;
+	struct blkdev_reader *r = ctx;
 
 	if ((byte_offset % SECTOR_BYTES) || len > PAGE_SIZE || (len % SECTOR_BYTES))
 		return -EINVAL;
-	int rc = blk_read_sync(c->dev, byte_offset / SECTOR_BYTES, c->bounce, len);
+	int rc = blk_read_sync(r->dev, byte_offset / SECTOR_BYTES, r->bounce, len);
 	if (rc == 0)
-		memcpy(buf, c->bounce, len);
+		memcpy(buf, r->bounce, len);
 	return rc;
+}
+
+int blkdev_reader_write(void *ctx, uint64_t byte_offset, const void *buf, size_t len)
+{
+	struct blkdev_reader *r = ctx;
+
+	if ((byte_offset % SECTOR_BYTES) || len > PAGE_SIZE || (len % SECTOR_BYTES))
+		return -EINVAL;
+	memcpy(r->bounce, buf, len);
+	return blk_write_sync(r->dev, byte_offset / SECTOR_BYTES, r->bounce, len);
+}
+
+int blkdev_reader_open(struct blkdev_reader *r, struct blkdev *dev, struct disk_reader *rd)
+{
+	struct blkdev *disk = blkdev_disk_of(dev);
+	uint32_t sb = disk->logical_block_bytes ? disk->logical_block_bytes : SECTOR_BYTES;
+
+	r->dev = dev;
+	r->bounce = page_alloc(1);
+	if (!r->bounce)
+		return -ENOMEM;
+	*rd = (struct disk_reader){ .read = reader_read, .ctx = r,
+				    .size_sectors = dev->nr_sectors / (sb / SECTOR_BYTES),
+				    .sector_bytes = sb };
+	return 0;
+}
+
+void blkdev_reader_close(struct blkdev_reader *r)
+{
+	if (r->bounce)
+		page_free(r->bounce, 1);
+	r->bounce = NULL;
 }
 
 static void part_name(const struct blkdev *disk, unsigned int number, char *buf, size_t len)
@@ -82,17 +108,13 @@ static void add_partitions(struct blkdev *disk, const struct part_table *t)
 void blkscan_disk(struct blkdev *disk)
 {
 	struct part_table *t = kzalloc(sizeof(*t));
-	struct scan_ctx c = { .dev = disk, .bounce = page_alloc(1) };
+	struct blkdev_reader c = { NULL, NULL };
+	struct disk_reader rd;
 
-	if (!t || !c.bounce) {
+	if (!t || blkdev_reader_open(&c, disk, &rd)) {
 		klog("blk: %s: out of memory for the partition scan\n", disk->name);
 		goto out;
 	}
-	struct disk_reader rd = {
-		.read = scan_read, .ctx = &c,
-		.size_sectors = disk->nr_sectors / (disk->logical_block_bytes / SECTOR_BYTES),
-		.sector_bytes = disk->logical_block_bytes,
-	};
 	int rc = part_scan(&rd, t);
 	for (unsigned int i = 0; i < t->warning_count && i < PART_WARNINGS_MAX; i++)
 		klog("blk: %s: %s\n", disk->name, t->warnings[i]);
@@ -117,6 +139,5 @@ void blkscan_disk(struct blkdev *disk)
 	}
 out:
 	kfree(t);
-	if (c.bounce)
-		page_free(c.bounce, 1);
+	blkdev_reader_close(&c);
 }

@@ -8,6 +8,21 @@
 #define KEEL_BLKSCAN_H
 
 #include <keel/blkdev.h>
+#include <keel/part.h>
+
+/*
+ * A struct disk_reader (keel/part.h) over a blkdev, for the table and LVM
+ * parsers: whole logical sectors through a one-page bounce buffer.
+ * blkdev_reader_open fills *rd; 0 or -ENOMEM.  blkdev_reader_write has the
+ * read callback's contract (the LVM writer uses it).  May sleep.
+ */
+struct blkdev_reader {
+	struct blkdev *dev;
+	uint8_t *bounce;
+};
+int blkdev_reader_open(struct blkdev_reader *r, struct blkdev *dev, struct disk_reader *rd);
+void blkdev_reader_close(struct blkdev_reader *r);
+int blkdev_reader_write(void *ctx, uint64_t byte_offset, const void *buf, size_t len);
 
 /* Scans a freshly registered disk; logs what it found and what it refused. */
 void blkscan_disk(struct blkdev *disk);
