@@ -247,12 +247,14 @@ static int parse_chain(const struct disk_reader *disk, struct part_table *t, uin
 	}
 }
 
-int mbr_parse(const struct disk_reader *disk, struct part_table *t)
+/*
+ * Resets t, reads LBA 0 and its four entries into e.  Returns 1 when there
+ * is a boot signature (e filled), 0 when there is none (no table), or the
+ * error (reason in t).
+ */
+static int read_lba0(const struct disk_reader *disk, struct part_table *t,
+		     struct mbr_raw_entry e[4])
 {
-	struct mbr_raw_entry e[4];
-	unsigned next_number = 5, logicals = 0;
-	uint64_t ext_start[4], ext_size[4];
-	unsigned ext_count = 0;
 	int rc;
 
 	table_reset(t);
@@ -267,6 +269,20 @@ int mbr_parse(const struct disk_reader *disk, struct part_table *t)
 	if (!has_signature(t->scratch))
 		return 0;
 	raw_entries(t->scratch, e);
+	return 1;
+}
+
+int mbr_parse(const struct disk_reader *disk, struct part_table *t)
+{
+	struct mbr_raw_entry e[4];
+	unsigned next_number = 5, logicals = 0;
+	uint64_t ext_start[4], ext_size[4];
+	unsigned ext_count = 0;
+	int rc;
+
+	rc = read_lba0(disk, t, e);
+	if (rc <= 0)
+		return rc;
 	/* Linux: a boot indicator other than 0 and 0x80 means this sector is
 	 * not a partition table (often a FAT boot sector). */
 	for (int i = 0; i < 4; i++)
@@ -335,18 +351,9 @@ int part_scan(const struct disk_reader *disk, struct part_table *t)
 	bool protective = false;
 	int rc;
 
-	table_reset(t);
-	rc = disk_check(disk, t);
-	if (rc)
+	rc = read_lba0(disk, t, e);
+	if (rc <= 0)
 		return rc;
-	rc = part_read_sector(disk, 0, t->scratch);
-	if (rc) {
-		part_refuse(t, "cannot read LBA 0 (error %d)", rc);
-		return rc;
-	}
-	if (!has_signature(t->scratch))
-		return 0;
-	raw_entries(t->scratch, e);
 	for (int i = 0; i < 4; i++)
 		if (e[i].type == MBR_TYPE_GPT_PROTECTIVE)
 			protective = true;
