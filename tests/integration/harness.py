@@ -94,8 +94,9 @@ class Machine:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.exited:
                     why = "QEMU exited" if self.exited else "timeout %ss" % timeout
-                    raise TestFailure("%s waiting for /%s/; serial log: %s" %
-                                      (why, pattern, self.log_path))
+                    tail = "\n".join(self.buf.splitlines()[-25:])
+                    raise TestFailure("%s waiting for /%s/; serial log: %s; its last lines:\n%s" %
+                                      (why, pattern, self.log_path, tail))
                 self.lock.wait(min(left, 1.0))
 
     def send(self, text):
