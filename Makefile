@@ -14,7 +14,8 @@ GCCINC   := $(shell $(CC) -print-file-name=include)
 # domctl.h) use anonymous unions and refuse strict ISO mode.
 # Every kernel source, by subsystem folder.  Host-only files live in tests/.
 KERNEL_DIRS := arch/x86_64 kernel xen lib fs drivers/acpi drivers/pci drivers/virtio drivers/nvme drivers/block \
-	xenstored toolstack console xenbus backends/console backends/blk
+	xenstored toolstack console xenbus backends/console backends/blk \
+	drivers/net net backends/net
 KERNEL_C    := $(filter-out $(KERNEL_EXCLUDE),$(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c)))
 KERNEL_S    := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.S))
 KERNEL_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(KERNEL_C)) \
