@@ -16,6 +16,7 @@ struct nicdrv {
 	char offloads[96];      /* what the device and keel agreed, for `nic` */
 	bool stopped;           /* failed (device misbehaved) or shut down */
 	uint64_t wakeups;       /* passes of the driver thread */
+	bool inject_fault;      /* test hook: treat the next receive length as past the buffer */
 };
 
 /*

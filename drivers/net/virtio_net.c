@@ -274,6 +274,10 @@ static bool reap_rx(struct vnet *v)
 		}
 		uint32_t id, len;
 		virtq_peek_used(&v->rxq, 0, &id, &len);
+		if (v->drv.inject_fault) {
+			v->drv.inject_fault = false;
+			len = RX_BUF_BYTES + 1;
+		}
 		if (id >= v->nr_rx || !v->rx_posted[id]) {
 			vnet_fail(v, "receive id not posted", id, v->nr_rx);
 			return true;
@@ -423,10 +427,11 @@ static int vnet_probe(struct pci_dev *d)
 	if ((rc = pci_irq_setup(d, &v->vp.irqs, 2, vnet_interrupt, ctxs)))
 		goto err_reset;
 	bool msix = v->vp.irqs.mode == PCI_IRQ_MSIX;
-	/* One MSI-X vector: config changes and queues share it. */
+	/* Vector 0 config changes, vector 1 the queues; with one vector (or
+	 * INTx, where the ISR tells them apart) they share it. */
 	uint16_t cfg_vec = msix ? 0 : 0xffff;
 	uint16_t q_vec = msix ? (v->vp.irqs.nvec > 1 ? 1 : 0) : 0xffff;
-	if (msix && v->vp.irqs.nvec == 1)
+	if (!msix || v->vp.irqs.nvec == 1)
 		v->vec[0].what = PEND_CONFIG | PEND_QUEUE;
 	if ((rc = virtio_pci_set_config_vector(&v->vp, cfg_vec)))
 		goto err_irq;
