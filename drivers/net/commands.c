@@ -57,8 +57,9 @@ static int cmd_nic(int argc, char **argv)
 		kprintf("  tx %llu frames %llu bytes, %llu errors, %llu busy\n",
 			(unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
 			(unsigned long long)s->tx_errors, (unsigned long long)s->tx_busy);
-		kprintf("  %llu interrupts, %llu driver passes\n", (unsigned long long)s->irqs,
-			(unsigned long long)drv->wakeups);
+		kprintf("  %llu interrupts, %llu driver passes, %llu frames checksum-verified by "
+			"the device\n", (unsigned long long)s->irqs, (unsigned long long)drv->wakeups,
+			(unsigned long long)drv->rx_csum_ok);
 	}
 	return 0;
 }

@@ -61,7 +61,6 @@ struct e1000 {
 	unsigned int tx_tail, tx_clean;
 	volatile uint32_t pending;      /* ICR causes seen by the handler */
 	struct waitq wq;
-	uint64_t rx_csum_ok;
 	char thread_name[24];
 	struct net_frame frame;
 };
@@ -370,7 +369,7 @@ static bool reap_rx(struct e1000 *e)
 		}
 		if (!(status & E1000_RXD_STAT_IXSM) && (status & E1000_RXD_STAT_TCPCS)) {
 			f->meta.flags |= NET_META_CSUM_OK;
-			e->rx_csum_ok++;
+			e->drv.rx_csum_ok++;
 		}
 		if (bad || f->len < ETH_HLEN) {
 			e->nic.stats.rx_errors++;

@@ -303,6 +303,7 @@ static bool reap_rx(struct vnet *v)
 			f->meta.csum_offset = h->csum_offset;
 		} else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
 			f->meta.flags |= NET_META_CSUM_OK;
+			v->drv.rx_csum_ok++;
 		}
 		f->len = 0;
 		f->nfrags = 0;
