@@ -68,8 +68,11 @@ static int cmd_nic(int argc, char **argv)
 
 #define ARP_FRAME_BYTES 60      /* 42 of ARP, padded to Ethernet's minimum */
 #define ARPING_MAX_COUNT 10000
-#define TSO_SEGMENTS 8
 #define TSO_MSS 1000
+/* Not a multiple of the MSS: QEMU's e1000 follows a frame that ends on a
+ * segment boundary with an extra header-only segment. */
+#define TSO_PAYLOAD 7500
+#define TSO_SEGMENTS ((TSO_PAYLOAD + TSO_MSS - 1) / TSO_MSS)
 #define TEST_SPORT 40000
 #define TEST_DPORT 9            /* discard: QEMU's restricted slirp answers with a reset */
 
@@ -479,8 +482,8 @@ static int cmd_offload_test(int argc, char **argv)
 		want = 1;
 	} else {
 		/* TCP (ACK only, to a port nobody listens on) with a payload of
-		 * TSO_SEGMENTS segments, spread over three pages. */
-		unsigned int pay = TSO_SEGMENTS * TSO_MSS, l4_len = 20 + pay;
+		 * TSO_SEGMENTS segments, spread over two pages. */
+		unsigned int pay = TSO_PAYLOAD, l4_len = 20 + pay;
 		uint32_t total = ETH_HLEN + 20 + l4_len;
 		build_ipv4(ip, (uint16_t)(20 + l4_len), 6, sip, tip);
 		memset(l4, 0, 20);
@@ -526,8 +529,8 @@ static int cmd_offload_test(int argc, char **argv)
 	else
 		kprintf("%s: TSO: 1 frame of %u bytes sent as %u segments; %u of %u answered "
 			"(segments with right checksums)\n", n->name,
-			ETH_HLEN + 40 + TSO_SEGMENTS * TSO_MSS, TSO_SEGMENTS, ap.hits, want);
-	rc = ap.hits >= want ? 0 : -EIO;
+			ETH_HLEN + 40 + TSO_PAYLOAD, TSO_SEGMENTS, ap.hits, want);
+	rc = ap.hits == want ? 0 : -EIO;
 out:
 	if (!keep_pages)
 		for (int i = 0; i < PAGES; i++)

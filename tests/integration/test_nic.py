@@ -225,7 +225,7 @@ def e1000_machine():
         out = m.command("nic-offload-test -I eth0 csum 10.0.2.2")
         expect_in(out, r"checksum offload: echo reply received", "e1000 checksum offload")
         out = m.command("nic-offload-test -I eth0 tso 10.0.2.2")
-        expect_in(out, r"1 frame of 8054 bytes sent as 8 segments; 8 of 8 answered",
+        expect_in(out, r"1 frame of 7554 bytes sent as 8 segments; 8 of 8 answered",
                   "e1000 TSO")
         qmp = Qmp(path)
         qmp.connect()
