@@ -39,7 +39,12 @@ static int cmd_nic(int argc, char **argv)
 		return 0;
 	}
 	for (struct nic *n = nic_first(); n; n = n->next) {
-		const struct nicdrv *drv = n->priv;
+		/* nic->priv is a struct nicdrv only for keel's own PCI drivers. */
+		static const struct nicdrv none;
+		bool ours = n->pci && (n->pci->driver == &virtio_net_driver ||
+				       n->pci->driver == &e1000_driver);
+		const struct nicdrv *drv = ours ? n->priv : &none;
+		static const struct pci_irqs no_irqs;
 		char bdf[16] = "-", mac[24], feat[64];
 		if (n->pci)
 			pci_format_bdf(n->pci, bdf, sizeof(bdf));
@@ -47,8 +52,10 @@ static int cmd_nic(int argc, char **argv)
 		features_text(n->features, feat, sizeof(feat));
 		kprintf("%s: %s at %s, MAC %s, link %s%s, mtu %u, %s (%u vector%s)\n", n->name,
 			n->model, bdf, mac, n->link_up ? "up" : "down",
-			drv->stopped ? " (stopped)" : "", n->mtu, pci_irq_mode_name(drv->irqs->mode),
-			drv->irqs->nvec, drv->irqs->nvec == 1 ? "" : "s");
+			drv->stopped ? " (stopped)" : "", n->mtu,
+			pci_irq_mode_name((drv->irqs ? drv->irqs : &no_irqs)->mode),
+			(drv->irqs ? drv->irqs : &no_irqs)->nvec,
+			(drv->irqs ? drv->irqs : &no_irqs)->nvec == 1 ? "" : "s");
 		kprintf("  features:%s; device: %s\n", feat, drv->offloads);
 		const struct nic_stats *s = &n->stats;
 		kprintf("  rx %llu frames %llu bytes, %llu errors, %llu dropped\n",
@@ -546,6 +553,10 @@ static int cmd_inject_fault(int argc, char **argv)
 
 	if (!n) {
 		kprintf("usage: nic-inject-fault ethN\n");
+		return -EINVAL;
+	}
+	if (!n->pci || (n->pci->driver != &virtio_net_driver && n->pci->driver != &e1000_driver)) {
+		kprintf("nic-inject-fault: %s is not driven by keel's virtio-net or e1000\n", n->name);
 		return -EINVAL;
 	}
 	((struct nicdrv *)n->priv)->inject_fault = true;
