@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 from harness import ROOT, Machine, TestFailure, run_shared_checks
 
@@ -82,7 +83,7 @@ def main():
         keel = {}
         for line in out.splitlines():
             f = line.split()
-            if len(f) >= 9 and f[0].startswith("vif"):
+            if len(f) >= 9 and re.match(r"vif\d+\.\d+$", f[0]):
                 keel[f[0]] = {"tx_pkts": int(f[2]), "tx_bytes": int(f[3]), "rx_pkts": int(f[4]),
                               "rx_bytes": int(f[5])}
         ids = {g: int(m.command("domid " + g).strip().splitlines()[-1]) for g in GUESTS}
@@ -142,7 +143,12 @@ def main():
         left = grants_mapped(m)
         if left:
             raise TestFailure("%d grant pages still mapped" % left)
-        free1 = xen_free(m)
+        # Xen frees a dead domain's last pages a moment after destroy returns.
+        for _ in range(20):
+            free1 = xen_free(m)
+            if free1 == state["free0"]:
+                break
+            time.sleep(0.5)
         if free1 != state["free0"]:
             raise TestFailure("Xen free pages %d before, %d after" % (state["free0"], free1))
         print("  Xen free pages %d before and after" % free1)
