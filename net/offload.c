@@ -236,9 +236,26 @@ int offload_check_src(const uint8_t *frame, uint32_t len, const uint8_t *mac,
 		return -EINVAL;
 	if (mac && memcmp(frame + 6, mac, ETH_ALEN))
 		return -EPERM;
+	type = get16(frame + 12);
+	if (type == ETH_P_ARP && (mac || n_ips)) {
+		/* Ethernet/IPv4 ARP: htype 1, ptype 0x0800, hlen 6, plen 4;
+		 * sender MAC at 8, sender IP at 14.  A lie there poisons the
+		 * other hosts' ARP caches as well as a forged source would. */
+		const uint8_t *arp = frame + ETH_HLEN;
+
+		if (len < ETH_HLEN + 28)
+			return -EINVAL;
+		if (get16(arp) != 1 || get16(arp + 2) != ETH_P_IPV4 || arp[4] != 6 || arp[5] != 4)
+			return -EPERM;
+		if (mac && memcmp(arp + 8, mac, ETH_ALEN))
+			return -EPERM;
+		/* An ARP probe (RFC 5227) says 0.0.0.0. */
+		if (n_ips && !ip_allowed(arp + 14, ips, n_ips) && memcmp(arp + 14, any, 4))
+			return -EPERM;
+		return 0;
+	}
 	if (!n_ips)
 		return 0;
-	type = get16(frame + 12);
 	if (type == ETH_P_IPV4) {
 		const uint8_t *ip = frame + ETH_HLEN;
 		uint32_t ihl;
@@ -253,22 +270,6 @@ int offload_check_src(const uint8_t *frame, uint32_t len, const uint8_t *mac,
 		    len >= ETH_HLEN + ihl + 4 && get16(ip + ihl) == 68 && get16(ip + ihl + 2) == 67)
 			return 0;
 		return -EPERM;
-	}
-	if (type == ETH_P_ARP) {
-		/* Ethernet/IPv4 ARP: htype 1, ptype 0x0800, hlen 6, plen 4;
-		 * sender MAC at 8, sender IP at 14. */
-		const uint8_t *arp = frame + ETH_HLEN;
-
-		if (len < ETH_HLEN + 28)
-			return -EINVAL;
-		if (get16(arp) != 1 || get16(arp + 2) != ETH_P_IPV4 || arp[4] != 6 || arp[5] != 4)
-			return -EPERM;
-		if (mac && memcmp(arp + 8, mac, ETH_ALEN))
-			return -EPERM;
-		/* An ARP probe (RFC 5227) says 0.0.0.0. */
-		if (!ip_allowed(arp + 14, ips, n_ips) && memcmp(arp + 14, any, 4))
-			return -EPERM;
-		return 0;
 	}
 	if (type == ETH_P_8021Q || type == ETH_P_8021AD)
 		return -EPERM;

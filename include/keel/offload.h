@@ -96,9 +96,10 @@ int offload_segment_tcp(const uint8_t *frame, uint32_t len, uint8_t gso_type, ui
 
 /*
  * Anti-spoofing for a frame from a vif with mac= and/or ip=: mac (NULL: no
- * MAC lock) must be the Ethernet source; with n_ips > 0 (ips[] IPv4 in
- * network byte order), an IPv4 frame's source address and an ARP frame's
- * sender address must be one of ips, and an ARP sender MAC must be mac.
+ * MAC lock) must be the Ethernet source and an ARP frame's sender MAC; with
+ * n_ips > 0 (ips[] IPv4 in network byte order), an IPv4 frame's source
+ * address and an ARP frame's sender address must be one of ips.  ARP other
+ * than Ethernet/IPv4 is refused when either lock is on.
  * Exceptions, as Xen's vif scripts allow: a DHCP client's 0.0.0.0 (UDP 68
  * to 67) and ARP probes from 0.0.0.0.  VLAN-tagged frames are refused when
  * ips are set (they would carry IPv4 past the check).  Other ethertypes

@@ -441,6 +441,14 @@ TEST(check_src)
 	len = arp((const uint8_t *)"\x00\x16\x3e\x00\x00\x09", (const uint8_t *)"\x0a\x00\x00\x07");
 	CHECK_EQ(offload_check_src(frame, (uint32_t)len, vif_mac, ips, 2), -EPERM);
 	CHECK_EQ(offload_check_src(frame, 41, vif_mac, ips, 2), -EINVAL);
+	/* With a MAC lock only, the ARP sender MAC is still checked. */
+	CHECK_EQ(offload_check_src(frame, (uint32_t)len, vif_mac, NULL, 0), -EPERM);
+	len = arp(vif_mac, (const uint8_t *)"\x0a\x00\x00\x63");
+	CHECK_EQ(offload_check_src(frame, (uint32_t)len, vif_mac, NULL, 0), 0);
+	CHECK_EQ(offload_check_src(frame, (uint32_t)len, NULL, NULL, 0), 0);
+	frame[14 + 3] = 0xdd;                       /* ptype IPv6: not ARP we know */
+	CHECK_EQ(offload_check_src(frame, (uint32_t)len, vif_mac, NULL, 0), -EPERM);
+	CHECK_EQ(offload_check_src(frame, (uint32_t)len, NULL, NULL, 0), 0);
 	/* VLAN tags refused when IPs are locked; IPv6 passes. */
 	len = tcp4(5, 5, 10, 0x10);
 	frame[12] = 0x81; frame[13] = 0x00;
