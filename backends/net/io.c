@@ -18,6 +18,7 @@
 #include <keel/gnttab.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+#include <keel/offload.h>
 #include "vif.h"
 
 #define RX_COPY_OPS 48
@@ -93,48 +94,6 @@ void vif_disconnect_queue(struct vif_queue *q)
 		vif_log(q->vif, "a ring page would not unmap");
 	q->tx_va = q->rx_va = NULL;
 	rxq_drop_all(q);
-}
-
-/* ---- checksum position (the frontend leaves it to the backend) ---- */
-
-/*
- * A CSUM_BLANK frame from netfront says only that its L4 checksum is blank;
- * where the checksum sits is read from its headers (IPv4 or IPv6 without
- * extension headers, TCP or UDP), as Linux's checksum_setup does.  -EINVAL
- * for anything else: such a frame is dropped rather than sent on with a
- * blank checksum.
- */
-static int csum_setup(struct net_frame *f)
-{
-	const uint8_t *h = f->hdr;
-	unsigned int l3 = ETH_HLEN, l4, proto;
-	uint16_t type = net_ethertype(f);
-
-	if (type == 0x0800) {
-		if (f->hdr_len < l3 + 20 || (h[l3] >> 4) != 4)
-			return -EINVAL;
-		l4 = l3 + (h[l3] & 15) * 4u;
-		proto = h[l3 + 9];
-		if ((h[l3 + 6] & 0x3f) || h[l3 + 7])
-			return -EINVAL; /* a fragment: no L4 header to fill */
-	} else if (type == 0x86dd) {
-		if (f->hdr_len < l3 + 40)
-			return -EINVAL;
-		l4 = l3 + 40;
-		proto = h[l3 + 6];
-	} else {
-		return -EINVAL;
-	}
-	if (proto == 6)
-		f->meta.csum_offset = 16;
-	else if (proto == 17)
-		f->meta.csum_offset = 6;
-	else
-		return -EINVAL;
-	if (l4 + f->meta.csum_offset + 2u > f->len)
-		return -EINVAL;
-	f->meta.csum_start = (uint16_t)l4;
-	return 0;
 }
 
 /* ---- tx: guest to switch ---- */
@@ -272,7 +231,8 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 		if (net_frame_load_hdr(&f)) {
 			status = NETIF_RSP_ERROR;      /* a bad grant ref */
 			vif_log(v, "tx packet dropped: its grant cannot be read");
-		} else if ((f.meta.flags & NET_META_CSUM_BLANK) && csum_setup(&f)) {
+		} else if ((f.meta.flags & NET_META_CSUM_BLANK) &&
+			   offload_csum_setup(f.hdr, f.hdr_len, f.len, &f.meta, false)) {
 			status = NETIF_RSP_ERROR;
 			vif_log(v, "tx packet dropped: checksum offload on a frame that is not TCP/UDP over IP");
 		}

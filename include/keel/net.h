@@ -165,7 +165,11 @@ struct net_bridge;
 struct net_bridge *net_bridge_find(const char *name);
 /* Makes an empty bridge (no uplink). 0, -EEXIST, -EINVAL, -ENOMEM. */
 int net_bridge_create(const char *name);
-/* Prints `brctl show` and per-port counters (the shell's commands). */
+/* Prints `brctl show`. */
 void net_bridge_show(void);
+/* Prints `brctl showmacs NAME` and the bridge's forwarding counters; -ENOENT. */
+int net_bridge_showmacs(const char *name);
+/* Prints `ip -s link`-style lines: each bridge, each port with its counters. */
+void net_link_show(void);
 
 #endif
