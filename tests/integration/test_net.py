@@ -89,6 +89,9 @@ def main():
                               (b["net-tx-md5"][1], a["net-rx-md5"][1]))
         for g in GUESTS:
             print("  %s: %s; %s" % (g, res[g]["net-ping"][1], res[g]["net-sent"][1]))
+        # kt-netb has two vCPUs: its netfront uses two queues.
+        if not re.search(r"netback: vif\d+\.0 connected on xenbr0: 2 queues", m.buf):
+            raise TestFailure("no vif connected with two queues (kt-netb has 2 vCPUs)")
 
     def counters_agree():
         m = state["m"]
