@@ -95,7 +95,38 @@ static struct {
 	bool tx_done;
 	uint64_t hit_ns;
 	uint8_t hit_mac[ETH_ALEN];
+	/* ICMP echo replies: the payload is checked against icmp_payload(). */
+	uint32_t payload_len;
+	bool payload_ok;
+	uint32_t hit_len;
+	uint16_t hit_frags;
 } ap;
+
+/* Byte i of an echo request's data. */
+static uint8_t icmp_payload(uint32_t i)
+{
+	return (uint8_t)(i * 13 + 7);
+}
+
+/* Compares the echo reply's data (at byte `off` of f) with what was sent;
+ * the frame may be in several fragments, so it is read in pieces. */
+static bool payload_matches(const struct net_frame *f, uint32_t off)
+{
+	uint8_t buf[256];
+
+	if (f->len < off + ap.payload_len)
+		return false;
+	for (uint32_t done = 0; done < ap.payload_len;) {
+		uint32_t n = MIN(ap.payload_len - done, (uint32_t)sizeof(buf));
+		if (net_frame_read(f, off + done, buf, n))
+			return false;
+		for (uint32_t i = 0; i < n; i++)
+			if (buf[i] != icmp_payload(done + i))
+				return false;
+		done += n;
+	}
+	return true;
+}
 
 static bool parse_ipv4(const char *s, uint8_t out[4])
 {
@@ -132,9 +163,15 @@ static bool listen_match(const struct net_frame *f)
 	    memcmp(h + ETH_HLEN + 12, ap.target, 4))
 		return false;
 	unsigned int l4 = ETH_HLEN + (h[ETH_HLEN] & 15u) * 4;
-	if (ap.kind == LISTEN_ICMP_ECHO_REPLY)
-		return h[ETH_HLEN + 9] == 1 && f->hdr_len >= l4 + 8 && h[l4] == 0 &&
-		       h[l4 + 4] == 0x6b && h[l4 + 5] == 0x65;   /* our id "ke" */
+	if (ap.kind == LISTEN_ICMP_ECHO_REPLY) {
+		if (h[ETH_HLEN + 9] != 1 || f->hdr_len < l4 + 8 || h[l4] != 0 ||
+		    h[l4 + 4] != 0x6b || h[l4 + 5] != 0x65)    /* our id "ke" */
+			return false;
+		ap.payload_ok = payload_matches(f, l4 + 8);
+		ap.hit_len = f->len;
+		ap.hit_frags = f->nfrags;
+		return true;
+	}
 	return h[ETH_HLEN + 9] == 6 && f->hdr_len >= l4 + 14 &&
 	       (h[l4] << 8 | h[l4 + 1]) == TEST_DPORT && (h[l4 + 2] << 8 | h[l4 + 3]) == TEST_SPORT &&
 	       (h[l4 + 13] & 0x04);
@@ -387,18 +424,21 @@ static void build_ipv4(uint8_t *ip, uint16_t tot_len, uint8_t proto, const uint8
 }
 
 /*
- * nic-offload-test: checks that a NIC's advertised transmit offloads make
+ * nic-test: checks that a NIC's advertised transmit offloads make
  * frames a real receiver accepts.  `csum`: an ICMP echo request whose
  * checksum is left to the NIC (CSUM_BLANK); QEMU's gateway checks it and
  * answers only if it is right.  `tso`: one TCP frame of TSO_SEGMENTS x
  * TSO_MSS payload bytes handed over whole (GSO TCPv4); the NIC cuts it, and
  * QEMU's restricted gateway answers every segment whose IP and TCP
  * checksums are right with a reset, so resets counted = segments that
- * arrived intact.
+ * arrived intact.  `ping`: an ICMP echo of -l BYTES data, checksummed
+ * here; the reply's data is compared, however many receive buffers
+ * (fragments) it came in.
  */
-static int cmd_offload_test(int argc, char **argv)
+static int cmd_nic_test(int argc, char **argv)
 {
 	const char *ifname = NULL, *what = NULL, *target = NULL, *src = "10.0.2.15";
+	unsigned long ping_bytes = 56;
 	bool bad = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -406,6 +446,8 @@ static int cmd_offload_test(int argc, char **argv)
 			ifname = argv[++i];
 		else if (!strcmp(argv[i], "-s") && i + 1 < argc)
 			src = argv[++i];
+		else if (!strcmp(argv[i], "-l") && i + 1 < argc)
+			ping_bytes = strtoul(argv[++i], NULL, 10);
 		else if (argv[i][0] != '-' && !what)
 			what = argv[i];
 		else if (argv[i][0] != '-' && !target)
@@ -414,21 +456,22 @@ static int cmd_offload_test(int argc, char **argv)
 			bad = true;
 	}
 	uint8_t tip[4], sip[4];
-	bool tso = what && !strcmp(what, "tso");
-	if (bad || !ifname || !target || !what || (!tso && strcmp(what, "csum"))) {
-		kprintf("usage: nic-offload-test -I ethN csum|tso [-s SRC_IP] IP\n");
+	bool tso = what && !strcmp(what, "tso"), ping = what && !strcmp(what, "ping");
+	if (bad || !ifname || !target || !what || (!tso && !ping && strcmp(what, "csum")) ||
+	    ping_bytes > NET_MTU - 28) {
+		kprintf("usage: nic-test -I ethN csum|tso|ping [-l BYTES] [-s SRC_IP] IP\n");
 		return -EINVAL;
 	}
 	if (!parse_ipv4(target, tip) || !parse_ipv4(src, sip)) {
-		kprintf("nic-offload-test: bad IPv4 address\n");
+		kprintf("nic-test: bad IPv4 address\n");
 		return -EINVAL;
 	}
-	struct nic *n = usable_nic("nic-offload-test", ifname);
+	struct nic *n = usable_nic("nic-test", ifname);
 	if (!n)
 		return -ENODEV;
-	uint32_t need = tso ? NIC_F_TSO4 | NIC_F_TX_CSUM : NIC_F_TX_CSUM;
+	uint32_t need = ping ? 0 : tso ? NIC_F_TSO4 | NIC_F_TX_CSUM : NIC_F_TX_CSUM;
 	if ((n->features & need) != need) {
-		kprintf("nic-offload-test: %s: %s not offered by the device\n", n->name,
+		kprintf("nic-test: %s: %s not offered by the device\n", n->name,
 			tso ? "TSO (TCPv4)" : "transmit checksum");
 		return -EOPNOTSUPP;
 	}
@@ -438,7 +481,7 @@ static int cmd_offload_test(int argc, char **argv)
 	int rc = 0;
 	for (int i = 0; i < PAGES; i++)
 		if (dma_alloc_page(&va[i], &dma[i])) {
-			kprintf("nic-offload-test: no memory\n");
+			kprintf("nic-test: no memory\n");
 			for (int j = 0; j < i; j++)
 				dma_free_page(va[j]);
 			return -ENOMEM;
@@ -455,7 +498,7 @@ static int cmd_offload_test(int argc, char **argv)
 	rc = send_wait(n, &frag, 1, &meta, 1000000000ull, 1, &t0);
 	listen_stop(n);
 	if (rc || !ap.hits) {
-		kprintf("nic-offload-test: no ARP reply from %s (%d)\n", target, rc);
+		kprintf("nic-test: no ARP reply from %s (%d)\n", target, rc);
 		keep_pages = rc == -EBUSY;
 		rc = rc ? rc : -ETIMEDOUT;
 		goto out;
@@ -471,20 +514,28 @@ static int cmd_offload_test(int argc, char **argv)
 	unsigned int nfrags = 1;
 	unsigned int want;
 	if (!tso) {
-		/* ICMP echo (RFC 792): 8-byte header, 56 bytes of data, checksum
-		 * blank (0: ICMP has no pseudo header). */
-		unsigned int l4_len = 8 + 56;
+		/* ICMP echo (RFC 792): 8-byte header, then the data.  csum: the
+		 * checksum left blank for the NIC (0: ICMP has no pseudo header);
+		 * ping: computed here. */
+		unsigned int l4_len = 8 + (unsigned int)ping_bytes;
 		build_ipv4(ip, (uint16_t)(20 + l4_len), 1, sip, tip);
-		memset(l4, 0, l4_len);
+		memset(l4, 0, 8);
 		l4[0] = 8;
 		l4[4] = 0x6b, l4[5] = 0x65;    /* id "ke" */
 		put16(l4 + 6, 1);
-		for (unsigned int i = 8; i < l4_len; i++)
-			l4[i] = (uint8_t)i;
-		frags[0] = (struct nic_tx_frag){ dma[0], ETH_HLEN + 20 + l4_len };
-		meta.flags = NET_META_CSUM_BLANK;
-		meta.csum_start = ETH_HLEN + 20;
-		meta.csum_offset = 2;
+		for (unsigned int i = 0; i < ping_bytes; i++)
+			l4[8 + i] = icmp_payload(i);
+		uint32_t total = ETH_HLEN + 20 + l4_len;
+		frags[0] = (struct nic_tx_frag){ dma[0], total < 60 ? 60 : total };
+		if (ping) {
+			put16(l4 + 2, (uint16_t)~nicdrv_csum_fold(sum16(l4, l4_len, 0)));
+		} else {
+			meta.flags = NET_META_CSUM_BLANK;
+			meta.csum_start = ETH_HLEN + 20;
+			meta.csum_offset = 2;
+		}
+		ap.payload_len = (uint32_t)ping_bytes;
+		ap.payload_ok = false;
 		listen_start(n, LISTEN_ICMP_ECHO_REPLY, tip);
 		want = 1;
 	} else {
@@ -526,10 +577,15 @@ static int cmd_offload_test(int argc, char **argv)
 	listen_stop(n);
 	keep_pages = rc == -EBUSY;
 	if (rc && rc != -EBUSY) {
-		kprintf("nic-offload-test: %s: transmit failed (%d)\n", n->name, rc);
+		kprintf("nic-test: %s: transmit failed (%d)\n", n->name, rc);
 		goto out;
 	}
-	if (!tso)
+	if (ping && ap.hits)
+		kprintf("%s: echo reply of %u bytes in %u fragment(s), data %s\n", n->name,
+			ap.hit_len, ap.hit_frags, ap.payload_ok ? "intact" : "CORRUPT");
+	else if (ping)
+		kprintf("%s: no echo reply\n", n->name);
+	else if (!tso)
 		kprintf("%s: checksum offload: %s\n", n->name,
 			ap.hits ? "echo reply received (the device's checksum was right)"
 				: "no echo reply");
@@ -537,7 +593,7 @@ static int cmd_offload_test(int argc, char **argv)
 		kprintf("%s: TSO: 1 frame of %u bytes sent as %u segments; %u of %u answered "
 			"(segments with right checksums)\n", n->name,
 			ETH_HLEN + 40 + TSO_PAYLOAD, TSO_SEGMENTS, ap.hits, want);
-	rc = ap.hits == want ? 0 : -EIO;
+	rc = ap.hits == want && (!ping || ap.payload_ok) ? 0 : -EIO;
 out:
 	if (!keep_pages)
 		for (int i = 0; i < PAGES; i++)
@@ -564,12 +620,38 @@ static int cmd_inject_fault(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_rx_buf(int argc, char **argv)
+{
+	struct nic *n = argc == 3 ? nic_find(argv[1]) : NULL;
+
+	if (!n) {
+		kprintf("usage: nic-rx-buf ethN BYTES\n");
+		return -EINVAL;
+	}
+	if (!n->pci || (n->pci->driver != &virtio_net_driver && n->pci->driver != &e1000_driver)) {
+		kprintf("nic-rx-buf: %s is not driven by keel's virtio-net or e1000\n", n->name);
+		return -EINVAL;
+	}
+	struct nicdrv *drv = n->priv;
+	unsigned long bytes = strtoul(argv[2], NULL, 10);
+	int rc = drv->set_rx_buf_bytes ? drv->set_rx_buf_bytes(drv, (unsigned int)bytes)
+				       : -EOPNOTSUPP;
+	if (rc)
+		kprintf("nic-rx-buf: %s: %s\n", n->name,
+			rc == -EINVAL ? "size not supported by the device" : "not supported");
+	else
+		kprintf("%s: receive buffers of %lu bytes from now on\n", n->name, bytes);
+	return rc;
+}
+
 const struct command nic_commands[] = {
 	{ "nic", cmd_nic, "nic", "list network cards: MAC, link, offloads, counters" },
 	{ "arping", cmd_arping, "arping -I ethN [-s SRC_IP] [-c N] [-q] IP",
 	  "ARP requests as raw frames through a NIC; reply MAC and round-trip time" },
-	{ "nic-offload-test", cmd_offload_test, "nic-offload-test -I ethN csum|tso [-s SRC_IP] IP",
-	  "checks a NIC's transmit checksum or TSO offload against a real receiver" },
+	{ "nic-test", cmd_nic_test, "nic-test -I ethN csum|tso|ping [-l BYTES] [-s SRC_IP] IP",
+	  "checks a NIC's checksum or TSO offload, or a ping's data, against a real peer" },
+	{ "nic-rx-buf", cmd_rx_buf, "nic-rx-buf ethN BYTES",
+	  "test hook: smaller receive buffers, so frames span several" },
 	{ "nic-inject-fault", cmd_inject_fault, "nic-inject-fault ethN",
 	  "test hook: the next received frame counts as a device error (NIC stopped)" },
 	{ NULL, NULL, NULL, NULL },

@@ -53,6 +53,7 @@ struct e1000 {
 	dma_addr_t rx_dma;
 	uint8_t *rx_va[NR_RX];
 	unsigned int rx_next;
+	uint32_t rctl;
 	struct e1000_tx_desc *tx;
 	dma_addr_t tx_dma;
 	uint8_t *tx_hdr_page[NR_TX * TX_HDR_BYTES / PAGE_SIZE];
@@ -468,6 +469,26 @@ static void read_mac(struct e1000 *e, uint8_t *mac)
 	}
 }
 
+/* RCTL.BSIZE (SDM 13.4.22, BSEX 0): 2048, 1024, 512 or 256 bytes. */
+static int e1000_set_rx_buf_bytes(struct nicdrv *drv, unsigned int bytes)
+{
+	struct e1000 *e = (struct e1000 *)drv;
+	uint32_t code;
+
+	switch (bytes) {
+	case 2048: code = 0; break;
+	case 1024: code = 1; break;
+	case 512: code = 2; break;
+	case 256: code = 3; break;
+	default: return -EINVAL;
+	}
+	/* Every buffer stays 2048 bytes: a smaller BSIZE only makes the
+	 * device split frames over more descriptors. */
+	e->rctl = (e->rctl & ~(3u << 16)) | code << 16;
+	wr32(e, E1000_RCTL, e->rctl);
+	return 0;
+}
+
 static int e1000_probe(struct pci_dev *d)
 {
 	struct e1000 *e;
@@ -538,7 +559,9 @@ static int e1000_probe(struct pci_dev *d)
 	wr32(e, E1000_RDT, NR_RX - 1);
 	wr32(e, E1000_RDTR, 0);
 	wr32(e, E1000_RXCSUM, E1000_RXCSUM_TUOFL | E1000_RXCSUM_IPOFL);
-	wr32(e, E1000_RCTL, E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC | E1000_RCTL_SZ_2048);
+	e->rctl = E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC | E1000_RCTL_SZ_2048;
+	e->drv.set_rx_buf_bytes = e1000_set_rx_buf_bytes;
+	wr32(e, E1000_RCTL, e->rctl);
 	/* Transmit (SDM 14.5): full duplex collision distance, IEEE 802.3 gaps. */
 	wr32(e, E1000_TDBAL, (uint32_t)dma_x(e->tx_dma));
 	wr32(e, E1000_TDBAH, (uint32_t)(dma_x(e->tx_dma) >> 32));

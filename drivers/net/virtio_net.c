@@ -63,6 +63,8 @@ struct vnet {
 	unsigned int nr_rx, nr_tx, tx_inflight;
 	uint8_t *rx_va[RX_MAX];
 	bool rx_posted[RX_MAX];
+	uint16_t rx_len[RX_MAX];        /* bytes each posted buffer offers */
+	uint16_t rx_post_bytes;         /* RX_BUF_BYTES unless a test shrank it */
 	uint8_t *tx_page[TX_MAX * TX_SLOT_BYTES / PAGE_SIZE];
 	dma_addr_t tx_dma[TX_MAX * TX_SLOT_BYTES / PAGE_SIZE];
 	struct vnet_tx tx[TX_MAX];
@@ -115,7 +117,8 @@ static dma_addr_t rx_dma(struct vnet *v, unsigned int id)
 
 static void rx_post(struct vnet *v, unsigned int id)
 {
-	v->rxq.desc[id] = (struct virtq_desc){ dma_x(rx_dma(v, id)), RX_BUF_BYTES,
+	v->rx_len[id] = v->rx_post_bytes;
+	v->rxq.desc[id] = (struct virtq_desc){ dma_x(rx_dma(v, id)), v->rx_len[id],
 					       VIRTQ_DESC_F_WRITE, 0 };
 	v->rx_posted[id] = true;
 	virtq_publish(&v->rxq, (uint16_t)id);
@@ -282,7 +285,7 @@ static bool reap_rx(struct vnet *v)
 			vnet_fail(v, "receive id not posted", id, v->nr_rx);
 			return true;
 		}
-		if (len < v->hdr_bytes || len > RX_BUF_BYTES) {
+		if (len < v->hdr_bytes || len > v->rx_len[id]) {
 			vnet_fail(v, "receive length outside the buffer", id, len);
 			return true;
 		}
@@ -311,7 +314,7 @@ static bool reap_rx(struct vnet *v)
 		for (unsigned int b = 0; b < nbufs; b++) {
 			uint32_t bid, blen;
 			virtq_peek_used(&v->rxq, (uint16_t)b, &bid, &blen);
-			if (bid >= v->nr_rx || !v->rx_posted[bid] || blen > RX_BUF_BYTES ||
+			if (bid >= v->nr_rx || !v->rx_posted[bid] || blen > v->rx_len[bid] ||
 			    (b > 0 && bid == id)) {
 				vnet_fail(v, "merged receive buffer invalid", bid, blen);
 				return true;
@@ -397,6 +400,19 @@ static void features_text(struct vnet *v)
 					       "%s%s", o ? " " : "", names[i].name);
 }
 
+/* Buffers posted from now on offer `bytes` (a frame spans several). */
+static int vnet_set_rx_buf_bytes(struct nicdrv *drv, unsigned int bytes)
+{
+	struct vnet *v = (struct vnet *)drv;
+
+	if (!v->mrg_rxbuf)
+		return -EOPNOTSUPP;     /* without MRG_RXBUF one buffer holds a frame */
+	if (bytes < 64 || bytes > RX_BUF_BYTES)
+		return -EINVAL;
+	v->rx_post_bytes = (uint16_t)bytes;
+	return 0;
+}
+
 static int vnet_probe(struct pci_dev *d)
 {
 	struct vnet *v = kzalloc(sizeof(*v));
@@ -421,6 +437,8 @@ static int vnet_probe(struct pci_dev *d)
 	/* VERSION_1: the header always has num_buffers (5.1.6). */
 	v->hdr_bytes = sizeof(struct virtio_net_hdr);
 	v->mrg_rxbuf = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	v->rx_post_bytes = RX_BUF_BYTES;
+	v->drv.set_rx_buf_bytes = vnet_set_rx_buf_bytes;
 
 	v->vec[0] = (struct vnet_vec){ v, PEND_CONFIG };
 	v->vec[1] = (struct vnet_vec){ v, PEND_QUEUE };
