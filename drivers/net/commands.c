@@ -620,6 +620,75 @@ static int cmd_inject_fault(int argc, char **argv)
 	return 0;
 }
 
+static unsigned int flood_done;
+
+static void flood_tx_done(void *arg)
+{
+	(void)arg;
+	flood_done++;
+	waitq_wake_all(&ap.wq);
+}
+
+static unsigned int flood_want;
+
+static bool flood_cond(void *ctx)
+{
+	(void)ctx;
+	return flood_done >= flood_want;
+}
+
+/*
+ * nic-flood: COUNT broadcast ARP requests handed to xmit back to back
+ * without waiting, which fills the transmit ring: each -EAGAIN is counted
+ * and the frame retried after a yield.  Ends when the device has completed
+ * every frame (done called COUNT times).
+ */
+static int cmd_flood(int argc, char **argv)
+{
+	struct nic *n = argc == 3 ? usable_nic("nic-flood", argv[1]) : NULL;
+	unsigned long count = argc == 3 ? strtoul(argv[2], NULL, 10) : 0;
+	uint8_t sip[4] = { 10, 0, 2, 15 }, tip[4] = { 10, 0, 2, 2 };
+
+	if (!n || count == 0 || count > 100000) {
+		if (argc != 3 || count == 0 || count > 100000)
+			kprintf("usage: nic-flood ethN COUNT (1..100000)\n");
+		return -EINVAL;
+	}
+	void *va;
+	dma_addr_t dma;
+	if (dma_alloc_page(&va, &dma)) {
+		kprintf("nic-flood: no memory\n");
+		return -ENOMEM;
+	}
+	build_arp(va, n->mac, sip, tip);
+	struct nic_tx_frag frag = { dma, ARP_FRAME_BYTES };
+	struct net_meta meta = { 0 };
+	unsigned long busy = 0, sent = 0;
+	int rc = 0;
+	flood_done = 0;
+	uint64_t t0 = time_now_ns();
+	while (sent < count) {
+		rc = n->ops->xmit(n, &frag, 1, &meta, flood_tx_done, NULL);
+		if (rc == -EAGAIN) {
+			busy++;
+			thread_yield();
+			continue;
+		}
+		if (rc)
+			break;
+		sent++;
+	}
+	flood_want = (unsigned int)sent;
+	bool all = waitq_wait_until(&ap.wq, flood_cond, NULL, 5000000000ull);
+	uint64_t ns = time_now_ns() - t0;
+	kprintf("%s: %lu frames sent in %llu ms, ring full (-EAGAIN) %lu times, %u completed%s\n",
+		n->name, sent, (unsigned long long)(ns / 1000000), busy, flood_done,
+		rc ? " (transmit failed)" : "");
+	if (all)
+		dma_free_page(va);      /* else the device may still read it: kept */
+	return rc ? rc : all ? 0 : -ETIMEDOUT;
+}
+
 static int cmd_rx_buf(int argc, char **argv)
 {
 	struct nic *n = argc == 3 ? nic_find(argv[1]) : NULL;
@@ -650,6 +719,8 @@ const struct command nic_commands[] = {
 	  "ARP requests as raw frames through a NIC; reply MAC and round-trip time" },
 	{ "nic-test", cmd_nic_test, "nic-test -I ethN csum|tso|ping [-l BYTES] [-s SRC_IP] IP",
 	  "checks a NIC's checksum or TSO offload, or a ping's data, against a real peer" },
+	{ "nic-flood", cmd_flood, "nic-flood ethN COUNT",
+	  "COUNT frames handed to the NIC back to back: ring-full handling and counters" },
 	{ "nic-rx-buf", cmd_rx_buf, "nic-rx-buf ethN BYTES",
 	  "test hook: smaller receive buffers, so frames span several" },
 	{ "nic-inject-fault", cmd_inject_fault, "nic-inject-fault ethN",

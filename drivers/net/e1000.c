@@ -211,7 +211,11 @@ static int e1000_xmit(struct nic *n, const struct nic_tx_frag *frags, unsigned i
 	/* Descriptors: context + header copy (TSO) + one per fragment. */
 	unsigned int need = nfrags + (csum ? 1 : 0) + (gso ? 1 : 0);
 	if (tx_used(e) + need > NR_TX - 1) {
+		/* Completed descriptors the thread has not reaped yet (the caller
+		 * is between yields): make sure it runs. */
 		n->stats.tx_busy++;
+		__atomic_fetch_or(&e->pending, E1000_ICR_TXDW, __ATOMIC_RELAXED);
+		waitq_wake_all(&e->wq);
 		return -EAGAIN;
 	}
 

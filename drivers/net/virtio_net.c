@@ -185,7 +185,13 @@ static int vnet_xmit(struct nic *n, const struct nic_tx_frag *frags, unsigned in
 		return -EINVAL;  /* 4: room for a VLAN tag */
 	}
 	if (v->nr_tx_free == 0) {
+		/* The device may have returned slots the thread has not reaped
+		 * yet (the caller is between yields): make sure it runs. */
 		n->stats.tx_busy++;
+		if (virtq_used_pending(&v->txq)) {
+			__atomic_fetch_or(&v->pending, PEND_QUEUE, __ATOMIC_RELAXED);
+			waitq_wake_all(&v->wq);
+		}
 		return -EAGAIN;
 	}
 
