@@ -563,7 +563,10 @@ static int e1000_probe(struct pci_dev *d)
 	wr32(e, E1000_RDT, NR_RX - 1);
 	wr32(e, E1000_RDTR, 0);
 	wr32(e, E1000_RXCSUM, E1000_RXCSUM_TUOFL | E1000_RXCSUM_IPOFL);
-	e->rctl = E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC | E1000_RCTL_SZ_2048;
+	/* Promiscuous (UPE, MPE): as a bridge's uplink the NIC receives frames
+	 * for the guests' MACs, not only its own (QEMU filters on RAL/RAH). */
+	e->rctl = E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC | E1000_RCTL_SZ_2048 |
+		  E1000_RCTL_UPE | E1000_RCTL_MPE;
 	e->drv.set_rx_buf_bytes = e1000_set_rx_buf_bytes;
 	wr32(e, E1000_RCTL, e->rctl);
 	/* Transmit (SDM 14.5): full duplex collision distance, IEEE 802.3 gaps. */
