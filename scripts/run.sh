@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Boots Xen + keel in QEMU with the serial console on this terminal, with a
+# Boots Xen + keel in QEMU (XEN=4.17|4.20, default the newest present) with the serial console on this terminal, with a
 # virtio disk (build/run/disk.img: vg0/demo, kept across runs) and a Debian
 # guest "demo" started at boot whose xvda is that LV.
 # Type `help` at the keel# prompt; `poweroff` ends the run (QEMU exits).
@@ -27,7 +27,12 @@ cmdline = "console=hvc0 quiet"
 disk = [ 'phy:/dev/vg0/demo,xvda,w' ]
 EOF
 scripts/mkarchive.sh "$stage" build/run/archive.cpio >/dev/null
-echo "keel: starting Xen 4.17 + keel in QEMU (TCG) with a disk and the guest 'demo';" \
+if [ -z "${XEN:-}" ]; then # the newest present, as scripts/qemu.sh picks
+	XEN=4.17
+	[ -s "${KEEL_XEN420_CACHE:-$HOME/.cache/keel-xen420}/xen-4.20-amd64.gz" ] && XEN=4.20
+fi
+export XEN
+echo "keel: starting Xen $XEN + keel in QEMU (TCG) with a disk and the guest 'demo';" \
 	"type 'poweroff' to leave" >&2
 export KEEL_ARCHIVE=build/run/archive.cpio
 export QEMU_ARGS="${QEMU_ARGS:-} -drive file=$disk,if=none,id=vd0,format=raw -device virtio-blk-pci,drive=vd0"
