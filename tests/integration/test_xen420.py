@@ -231,6 +231,42 @@ def checks(xen):
     ], state)
 
 
+def refusal_checks(xen):
+    """A Xen keel does not speak, played by the test hook test=xenabi-none:
+    named at boot, `info` still answers, domain commands say why they refuse."""
+    state = {}
+    why = r"Xen %s\S* speaks none of the domctl/sysctl interfaces keel knows \(.*\): " \
+        r"domain operations are refused \(test=xenabi-none\)" % re.escape(xen)
+
+    def boot():
+        state["m"] = Machine("xen%s-unknown" % xen.replace(".", ""),
+                             keel_args="autostart=0 test=xenabi-none", timeout=300,
+                             env={"KEEL_ARCHIVE": ARCHIVE, "XEN": xen}).__enter__()
+        state["m"].expect(r"xen: " + why, 120)
+        state["m"].boot(120)
+
+    def refused():
+        m = state["m"]
+        out = m.command("info")
+        if not field(out, "xen_version").startswith(xen + ".") or \
+                "none keel speaks" not in field(out, "xen_interface"):
+            raise TestFailure("info on an unknown interface:\n" + out)
+        for cmd in ("create kt1.cfg", "list", "destroy 1", "pause 1"):
+            out = m.command(cmd, timeout=60)
+            if not re.search(r"^\S+: " + why + "$", out, re.M):
+                raise TestFailure("%s on an unknown interface said:\n%s" % (cmd, out))
+            if re.search(r"-\d+\b", out):
+                raise TestFailure("%s gave a bare errno:\n%s" % (cmd, out))
+        m.send("poweroff\r")
+        m.expect(r"Entering ACPI S5 state", 60)
+        m.wait_exit(60)
+
+    return run_shared_checks([
+        ("Xen %s as an unknown release (test hook): named at boot" % xen, boot),
+        ("info answers; create, list, destroy, pause refuse with the reason", refused),
+    ], state)
+
+
 if __name__ == "__main__":
     xen = "4.20"
     if len(sys.argv) == 3 and sys.argv[1] == "--xen" and sys.argv[2] in DOMCTL:
@@ -238,4 +274,6 @@ if __name__ == "__main__":
     elif len(sys.argv) != 1:
         raise SystemExit("usage: test_xen420.py [--xen 4.17|4.20]")
     build_archive()
-    sys.exit(1 if checks(xen) else 0)
+    failed = checks(xen)
+    failed += refusal_checks(xen)
+    sys.exit(1 if failed else 0)
