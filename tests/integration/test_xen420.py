@@ -5,7 +5,9 @@ asks Xen its version at boot and speaks its domctl/sysctl interface (0x17,
 Xen 4.17's is 0x15; xen/abi/).  One boot serves every check: `info` names
 the real version, bookworm's Linux 6.1 (xz) and trixie's 6.12 (zstd) guests
 boot to their init, a guest uses xenstore from inside, the console, pause,
-reboot and shutdown work, create/destroy cycles leak nothing, and poweroff.
+reboot and shutdown work, create/destroy cycles leak nothing, and poweroff;
+a second boot plays a Xen keel does not speak (test hook test=xenabi-none):
+named at boot, domain commands refuse with the reason; then host reboot.
 
   tests/integration/test_xen420.py [--xen 4.17]
 
@@ -257,13 +259,17 @@ def refusal_checks(xen):
                 raise TestFailure("%s on an unknown interface said:\n%s" % (cmd, out))
             if re.search(r"-\d+\b", out):
                 raise TestFailure("%s gave a bare errno:\n%s" % (cmd, out))
-        m.send("poweroff\r")
-        m.expect(r"Entering ACPI S5 state", 60)
+
+    def reboot():
+        m = state["m"]
+        m.send("reboot\r")
+        m.expect(r"Hardware Dom0 shutdown: rebooting machine", 30)
         m.wait_exit(60)
 
     return run_shared_checks([
         ("Xen %s as an unknown release (test hook): named at boot" % xen, boot),
         ("info answers; create, list, destroy, pause refuse with the reason", refused),
+        ("host reboot", reboot),
     ], state)
 
 
