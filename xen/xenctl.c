@@ -14,6 +14,17 @@ static const struct xenabi *const xenabi_releases[] = {
 };
 
 static const struct xenabi *abi;
+
+long xenabi_hypercall_domctl(void *op)
+{
+	return hyp_domctl(op);
+}
+
+long xenabi_hypercall_sysctl(void *op)
+{
+	return hyp_sysctl(op);
+}
+
 static char xen_version[48];
 static char refusal[256];
 

@@ -129,6 +129,13 @@ struct xenabi {
 	int (*clearconsole)(void);
 };
 
+/*
+ * The two raw hypercalls every table makes (xen/xenctl.c; the host unit test
+ * has fakes): Xen's result for a struct xen_domctl / xen_sysctl.
+ */
+long xenabi_hypercall_domctl(void *op);
+long xenabi_hypercall_sysctl(void *op);
+
 extern const struct xenabi xenabi_v417;
 extern const struct xenabi xenabi_v420;
 

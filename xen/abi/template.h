@@ -4,6 +4,8 @@
  * includes this file after that release's <xen/domctl.h> and <xen/sysctl.h>
  * (the Makefile puts that release's public headers first on the include
  * path), with XENABI_RELEASE ("4.20") and XENABI_NAME (xenabi_v420) defined.
+ * Pure: the hypercalls themselves are xenabi_hypercall_*() (xen/xenctl.c in
+ * the kernel, fakes in tests/unit/test_xenabi.c).
  * The same field names thus land at each release's own offsets; nothing
  * here is a retyped layout.  Only xen/abi/ may include this file.
  */
@@ -11,7 +13,6 @@
 #error "xen/abi/template.h is included by xen/abi/vNNN.c only"
 #endif
 
-#include <keel/hypercall.h>
 #include <keel/xenabi.h>
 
 /* keel's neutral flags are Xen's bits (xenabi.h): checked per release. */
@@ -40,13 +41,13 @@ _Static_assert(sizeof(((struct xen_domctl_getdomaininfo *)0)->handle) ==
 static int domctl(struct xen_domctl *op)
 {
 	op->interface_version = XEN_DOMCTL_INTERFACE_VERSION;
-	return (int)hyp_domctl(op);
+	return (int)xenabi_hypercall_domctl(op);
 }
 
 static int sysctl(struct xen_sysctl *op)
 {
 	op->interface_version = XEN_SYSCTL_INTERFACE_VERSION;
-	return (int)hyp_sysctl(op);
+	return (int)xenabi_hypercall_sysctl(op);
 }
 
 static void dominfo_from_xen(struct xenabi_dominfo *out, const struct xen_domctl_getdomaininfo *in)
