@@ -100,6 +100,6 @@ mkdir -p "$cache/include.tmp"
 cp -a "$apt_dir/x/usr/include/xen" "$cache/include.tmp/xen"
 rm -rf "$cache/include"
 mv "$cache/include.tmp" "$cache/include"
-rm -rf "$apt_dir/x"
+rm -rf "$apt_dir" # its package lists (~20 MB) are not needed again
 printf 'xen-hypervisor-4.20-amd64 %s\nlibxen-dev %s\n' "$hv_ver" "$dev_ver" > "$cache/VERSION"
 echo "fetch-xen420: $cache/include/xen ($dev_ver)" >&2
