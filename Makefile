@@ -2,7 +2,7 @@
 #   make            build build/keel (the dom0 ELF)
 #   make unit       build and run the host unit tests
 #   make test       everything: unit tests, then in-QEMU integration tests
-#   make run        boot Xen + keel in QEMU on this terminal
+#   make run        boot Xen + keel in QEMU on this terminal (XEN=4.17|4.20, default the newest)
 # scripts/deps.sh installs the Debian packages all of this needs.
 
 CC       ?= gcc
