@@ -157,12 +157,19 @@ void net_port_input(struct net_port *from, struct net_frame *f);
 
 /* ---- bridges ---- */
 
+/* Boot: makes xenbr0 (its uplink joins when the first NIC registers). */
+void net_init(void);
+
 struct net_bridge;
 /* The bridge of that name, or NULL. */
 struct net_bridge *net_bridge_find(const char *name);
 /* Makes an empty bridge (no uplink). 0, -EEXIST, -EINVAL, -ENOMEM. */
 int net_bridge_create(const char *name);
-/* Prints `brctl show` and per-port counters (the shell's commands). */
+/* Prints `brctl show`. */
 void net_bridge_show(void);
+/* Prints `brctl showmacs NAME` and the bridge's forwarding counters; -ENOENT. */
+int net_bridge_showmacs(const char *name);
+/* Prints `ip -s link`-style lines: each bridge, each port with its counters. */
+void net_link_show(void);
 
 #endif
