@@ -365,3 +365,37 @@ void net_link_show(void)
 		}
 	}
 }
+
+static bool batch_open;
+static struct net_port *batch_head;
+
+void net_batch_begin(void)
+{
+	batch_open = true;
+}
+
+bool net_batch_active(void)
+{
+	return batch_open;
+}
+
+void net_batch_defer(struct net_port *p)
+{
+	if (p->batch_queued)
+		return;
+	p->batch_queued = true;
+	p->batch_next = batch_head;
+	batch_head = p;
+}
+
+void net_batch_end(void)
+{
+	batch_open = false;
+	while (batch_head) {
+		struct net_port *p = batch_head;
+		batch_head = p->batch_next;
+		p->batch_queued = false;
+		if (p->ops->flush)
+			p->ops->flush(p);
+	}
+}
