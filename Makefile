@@ -2,7 +2,7 @@
 #   make            build build/keel (the dom0 ELF)
 #   make unit       build and run the host unit tests
 #   make test       everything: unit tests, then in-QEMU integration tests
-#   make run        boot Xen + keel in QEMU on this terminal
+#   make run        boot Xen + keel in QEMU on this terminal (XEN=4.17|4.20, default the newest)
 # scripts/deps.sh installs the Debian packages all of this needs.
 
 CC       ?= gcc
@@ -15,7 +15,7 @@ GCCINC   := $(shell $(CC) -print-file-name=include)
 # Every kernel source, by subsystem folder.  Host-only files live in tests/.
 KERNEL_DIRS := arch/x86_64 kernel xen lib fs drivers/acpi drivers/pci drivers/virtio drivers/nvme drivers/block \
 	xenstored toolstack console xenbus backends/console backends/blk \
-	drivers/net net backends/net
+	drivers/net net backends/net xen/abi
 KERNEL_C    := $(filter-out $(KERNEL_EXCLUDE),$(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c)))
 KERNEL_S    := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.S))
 KERNEL_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(KERNEL_C)) \
@@ -45,6 +45,18 @@ $(BUILD)/include/xen:
 	@mkdir -p $(BUILD)/include
 	@test -d /usr/include/xen || { echo "error: /usr/include/xen missing: run scripts/deps.sh (libxen-dev)" >&2; exit 1; }
 	ln -sfn /usr/include/xen $(BUILD)/include/xen
+
+# Xen's domctl/sysctl layouts differ by release: xen/abi/vNNN.c is compiled
+# with that release's public headers first (include/keel/xenabi.h).  4.17:
+# bookworm's libxen-dev (/usr/include/xen, scripts/deps.sh); 4.20: trixie's,
+# fetched by scripts/fetch-xen420.sh with a private apt configuration.
+XEN420_CACHE ?= $(or $(KEEL_XEN420_CACHE),$(HOME)/.cache/keel-xen420)
+$(BUILD)/obj/xen/abi/v417.o: KCFLAGS := -I$(BUILD)/include $(KCFLAGS)
+$(BUILD)/obj/xen/abi/v420.o: KCFLAGS := -I$(XEN420_CACHE)/include $(KCFLAGS)
+$(BUILD)/obj/xen/abi/v420.o: | $(XEN420_CACHE)/include/xen/domctl.h
+$(XEN420_CACHE)/include/xen/domctl.h:
+	@scripts/fetch-xen420.sh $(XEN420_CACHE) || { echo "error: Xen 4.20's headers are missing" \
+		"and scripts/fetch-xen420.sh could not fetch them" >&2; exit 1; }
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/include/xen
 	@mkdir -p $(dir $@)

@@ -12,7 +12,7 @@ static int cmd_mem(int argc, char **argv)
 	struct mm_stats st;
 	struct heap_stats hs;
 	struct gnttab_stats gs;
-	struct xen_domctl_getdomaininfo di;
+	struct xenabi_dominfo di;
 
 	(void)argc;
 	(void)argv;

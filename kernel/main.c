@@ -13,6 +13,7 @@
 #include <keel/pci_irq.h>
 #include <keel/net.h>
 #include <keel/toolstack.h>
+#include <keel/xenctl.h>
 #include <keel/xsd.h>
 #include <lib/cmdline.h>
 #include <lib/decompress.h>
@@ -163,6 +164,7 @@ void kernel_start(start_info_t *si)
 	sched_init();
 	time_init();
 	console_init();
+	xenctl_init(); /* which Xen: its domctl/sysctl layouts (xen/abi/) */
 	boot_phase_done("heap, events, timers, console");
 	bootarchive_init();
 	boot_phase_done("boot archive");

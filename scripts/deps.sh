@@ -21,10 +21,14 @@ missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Xen 4.20 (trixie's hypervisor and public headers) comes from its own
+# private apt configuration, never the machine's sources.
+fetch_xen420() { "$(dirname "$0")/fetch-xen420.sh" || echo "deps: Xen 4.20 not fetched: keel's 4.20 support cannot be built" >&2; }
+if [ ${#missing[@]} -eq 0 ]; then fetch_xen420; exit 0; fi
 echo "deps: installing ${missing[*]}" >&2
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fetch_xen420

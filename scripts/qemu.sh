@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Boots Xen 4.17 with keel as dom0 in QEMU (TCG, qemu64), serial on stdio.
+# Boots Xen 4.17 or 4.20 with keel as dom0 in QEMU (TCG, qemu64), serial on stdio.
 #   scripts/qemu.sh [-- extra qemu args]
 # Environment:
+#   XEN           4.17 or 4.20                   (default: the newest present)
 #   KEEL_ARGS     keel's command line            (default: empty)
 #   XEN_ARGS      extra Xen command line         (default: empty)
 #   DOM0_MEM      dom0 memory                    (default: 256M; "none": no dom0_mem,
@@ -13,10 +14,21 @@
 # Run by `make run` (interactive) and by the integration tests (piped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-xen=build/xen-4.17.elf
-if [ ! -f "$xen" ]; then
-	src=$(ls /boot/xen-4.17-amd64.gz 2>/dev/null || true)
-	[ -n "$src" ] || { echo "error: /boot/xen-4.17-amd64.gz missing: run scripts/deps.sh" >&2; exit 1; }
+# The hypervisor: XEN=4.17 (bookworm's, /boot, scripts/deps.sh) or XEN=4.20
+# (trixie's, scripts/fetch-xen420.sh); default the newest one present.
+xen420_gz=${KEEL_XEN420_CACHE:-$HOME/.cache/keel-xen420}/xen-4.20-amd64.gz
+if [ -z "${XEN:-}" ]; then
+	XEN=4.17
+	[ -s "$xen420_gz" ] && XEN=4.20
+fi
+case "$XEN" in
+4.17) src=/boot/xen-4.17-amd64.gz; how="run scripts/deps.sh";;
+4.20) src=$xen420_gz; how="run scripts/fetch-xen420.sh";;
+*) echo "error: XEN=$XEN: keel boots Xen 4.17 or 4.20" >&2; exit 1;;
+esac
+xen=build/xen-$XEN.elf
+if [ ! -f "$xen" ] || [ "$src" -nt "$xen" ]; then
+	[ -s "$src" ] || { echo "error: $src missing: $how" >&2; exit 1; }
 	mkdir -p build
 	gunzip -c "$src" > "$xen.tmp" && mv "$xen.tmp" "$xen"
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Boots Xen + keel in QEMU with the serial console on this terminal, with a
+# Boots Xen + keel in QEMU (XEN=4.17|4.20, default the newest present) with
+# the serial console on this terminal, with a
 # virtio disk (build/run/disk.img: vg0/demo, kept across runs), a virtio-net
 # NIC on QEMU's user network (restrict=on: only the forwarded ports on
 # 127.0.0.1 reach it), and a Debian guest "demo" started at boot whose xvda
@@ -34,8 +35,13 @@ disk = [ 'phy:/dev/vg0/demo,xvda,w' ]
 vif = [ 'mac=00:16:3e:00:00:10,bridge=xenbr0' ]
 EOF
 scripts/mkarchive.sh "$stage" build/run/archive.cpio >/dev/null
+if [ -z "${XEN:-}" ]; then # the newest present, as scripts/qemu.sh picks
+	XEN=4.17
+	[ -s "${KEEL_XEN420_CACHE:-$HOME/.cache/keel-xen420}/xen-4.20-amd64.gz" ] && XEN=4.20
+fi
+export XEN
 http=${KEEL_HTTP_PORT:-8080} md5=${KEEL_MD5_PORT:-8003}
-echo "keel: starting Xen + keel in QEMU (TCG) with a disk, a NIC and the guest 'demo';" \
+echo "keel: starting Xen $XEN + keel in QEMU (TCG) with a disk, a NIC and the guest 'demo';" \
 	"type 'poweroff' to leave.  From another terminal: curl http://127.0.0.1:$http/" >&2
 export KEEL_ARCHIVE=build/run/archive.cpio
 export QEMU_ARGS="${QEMU_ARGS:-} -drive file=$disk,if=none,id=vd0,format=raw -device virtio-blk-pci,drive=vd0 \

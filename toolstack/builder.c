@@ -126,34 +126,28 @@ static void *guest_ptr(const struct build *b, uint64_t va)
 static int create_domain(struct build *b)
 {
 	const struct build_spec *s = b->spec;
-	struct xen_domctl op = { .cmd = XEN_DOMCTL_createdomain, .domain = 0 };
+	struct xenabi_createdomain cd = {
+		.max_vcpus = s->vcpus,
+		.max_evtchn_port = 1023,
+		.max_grant_frames = s->max_grant_frames,
+		.max_maptrack_frames = s->max_maptrack_frames,
+		.grant_version = 1, /* fact 27: PV guests need grant table v1 spelled out */
+		.cpupool_id = 0,
+	};
 
-	memcpy(op.u.createdomain.handle, s->uuid, sizeof(op.u.createdomain.handle));
-	op.u.createdomain.flags = 0; /* PV */
-	op.u.createdomain.max_vcpus = s->vcpus;
-	op.u.createdomain.max_evtchn_port = 1023;
-	op.u.createdomain.max_grant_frames = s->max_grant_frames;
-	op.u.createdomain.max_maptrack_frames = s->max_maptrack_frames;
-	/* Fact 27: PV guests need grant table v1 spelled out. */
-	op.u.createdomain.grant_opts = XEN_DOMCTL_GRANT_version(1);
-	op.u.createdomain.cpupool_id = 0;
-	int rc = xenctl_domctl(&op);
+	memcpy(cd.handle, s->uuid, sizeof(cd.handle));
+	int rc = xenctl_createdomain(&cd, &b->domid);
 	if (rc)
 		return fail(b, BUILD_STEP_CREATEDOMAIN, rc);
-	b->domid = op.domain;
 
 	/* The vCPUs themselves are allocated by XEN_DOMCTL_max_vcpus, whose
 	 * count must equal createdomain's max_vcpus (domctl.h). */
-	struct xen_domctl mv = { .cmd = XEN_DOMCTL_max_vcpus, .domain = b->domid };
-	mv.u.max_vcpus.max = s->vcpus;
-	rc = xenctl_domctl(&mv);
+	rc = xenctl_max_vcpus(b->domid, s->vcpus);
 	if (rc)
 		return fail(b, BUILD_STEP_MAX_VCPUS, rc);
 
-	struct xen_domctl mm = { .cmd = XEN_DOMCTL_max_mem, .domain = b->domid };
 	/* As libxl: the ceiling plus 1 MiB of slack for Xen's own use. */
-	mm.u.max_mem.max_memkb = s->maxmem_mib * 1024 + 1024;
-	rc = xenctl_domctl(&mm);
+	rc = xenctl_max_mem(b->domid, s->maxmem_mib * 1024 + 1024);
 	if (rc)
 		return fail(b, BUILD_STEP_MAX_MEM, rc);
 	return 0;
@@ -273,7 +267,7 @@ static void fill_start_info(struct build *b)
 {
 	const struct layout *l = &b->lay;
 	start_info_t *si = guest_ptr(b, l->si_va);
-	struct xen_domctl_getdomaininfo info;
+	struct xenabi_dominfo info;
 
 	memset(si, 0, PAGE_SIZE);
 	xenctl_domain_info(b->domid, &info);
@@ -306,7 +300,7 @@ static void fill_start_info(struct build *b)
  */
 static int mask_guest_events(struct build *b)
 {
-	struct xen_domctl_getdomaininfo info;
+	struct xenabi_dominfo info;
 	int err = xenctl_domain_info(b->domid, &info);
 
 	if (err)
@@ -371,10 +365,7 @@ static int set_vcpu0(struct build *b)
 	c->kernel_sp = l->stack_va + PAGE_SIZE;
 	c->ctrlreg[3] = arch_guest_pt_cr3(l4_mfn);
 
-	struct xen_domctl op = { .cmd = XEN_DOMCTL_setvcpucontext, .domain = b->domid };
-	op.u.vcpucontext.vcpu = 0;
-	set_xen_guest_handle(op.u.vcpucontext.ctxt, c);
-	int rc = xenctl_domctl(&op);
+	int rc = xenctl_setvcpucontext(b->domid, 0, c);
 	kfree(c);
 	if (rc)
 		return fail(b, BUILD_STEP_VCPU_CONTEXT, rc);
@@ -462,9 +453,9 @@ int builder_build(const struct build_spec *spec, struct build_result *res)
 	if ((rc = mask_guest_events(&b)) || (rc = seed_grants(&b)) || (rc = set_vcpu0(&b)))
 		goto err_destroy;
 	if (spec->kernel->hypercall_page != KIMAGE_UNSET) {
-		struct xen_domctl hc = { .cmd = XEN_DOMCTL_hypercall_init, .domain = b.domid };
-		hc.u.hypercall_init.gmfn = b.p2m[pfn_of(&b, spec->kernel->hypercall_page)];
-		if ((rc = xenctl_domctl(&hc))) {
+		rc = xenctl_hypercall_init(b.domid,
+					   b.p2m[pfn_of(&b, spec->kernel->hypercall_page)]);
+		if (rc) {
 			fail(&b, BUILD_STEP_HYPERCALL_PAGE, rc);
 			goto err_destroy;
 		}

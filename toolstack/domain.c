@@ -80,24 +80,21 @@ static uint64_t uuid_state;
 
 int domain_unpause(domid_t domid)
 {
-	struct xen_domctl op = { .cmd = XEN_DOMCTL_unpausedomain, .domain = domid };
-	return xenctl_domctl(&op);
+	return xenctl_unpausedomain(domid);
 }
 
 int domain_pause(domid_t domid)
 {
-	struct xen_domctl op = { .cmd = XEN_DOMCTL_pausedomain, .domain = domid };
-	return xenctl_domctl(&op);
+	return xenctl_pausedomain(domid);
 }
 
 int domain_destroy(domid_t domid)
 {
-	struct xen_domctl op = { .cmd = XEN_DOMCTL_destroydomain, .domain = domid };
 	int rc;
 
 	/* Xen may ask to be called again while it frees a large domain. */
 	for (int tries = 0; tries < 1000; tries++) {
-		rc = xenctl_domctl(&op);
+		rc = xenctl_destroydomain(domid);
 		if (rc != -EAGAIN)
 			break;
 		thread_yield();
@@ -672,6 +669,10 @@ int toolstack_create(const char *path, const char *override_name, domid_t *out)
 	char err[512];
 
 	kprintf("Parsing config from %s\n", path);
+	if (xenctl_refusal()) {
+		kprintf("create: %s\n", xenctl_refusal());
+		return -ENOSYS;
+	}
 	int rc = lookup_file(path, &data, &size);
 	if (rc) {
 		kprintf("Failed to read config file %s: %s\n", path,
@@ -766,7 +767,7 @@ int toolstack_destroy(domid_t domid)
  */
 int toolstack_destroy_untracked(domid_t domid)
 {
-	struct xen_domctl_getdomaininfo info;
+	struct xenabi_dominfo info;
 	char p[48];
 	int rc = xenctl_domain_info(domid, &info);
 
@@ -839,23 +840,23 @@ static void reap(void)
 
 	while (d) {
 		struct domain *next = d->next;
-		struct xen_domctl_getdomaininfo info;
+		struct xenabi_dominfo info;
 		int rc = xenctl_domain_info(d->domid, &info);
-		bool gone = rc == -ESRCH || (!rc && (info.flags & XEN_DOMINF_dying));
-		bool shut = !rc && (info.flags & XEN_DOMINF_shutdown);
+		bool gone = rc == -ESRCH || (!rc && (info.flags & XENABI_DOMINF_dying));
+		bool shut = !rc && (info.flags & XENABI_DOMINF_shutdown);
 		if (gone) {
 			klog("toolstack: domain %u '%s' disappeared\n", d->domid, d->name);
 			d->shutdown_reason = SHUTDOWN_crash;
 			toolstack_cleanup(d);
 			free_domain(d);
 		} else if (shut && !d->preserved && host_shutdown) {
-			d->shutdown_reason = (info.flags >> XEN_DOMINF_shutdownshift) &
-					     XEN_DOMINF_shutdownmask;
+			d->shutdown_reason = (info.flags >> XENABI_DOMINF_shutdownshift) &
+					     XENABI_DOMINF_shutdownmask;
 			d->preserved = true; /* the shutdown hook reports and destroys it */
 			waitq_wake_all(&d->gone_wq);
 		} else if (shut && !d->preserved) {
-			unsigned int reason = (info.flags >> XEN_DOMINF_shutdownshift) &
-					      XEN_DOMINF_shutdownmask;
+			unsigned int reason = (info.flags >> XENABI_DOMINF_shutdownshift) &
+					      XENABI_DOMINF_shutdownmask;
 			enum xlcfg_action act = action_for(d, reason);
 			d->shutdown_reason = reason;
 			klog("toolstack: domain %u '%s' shut down (reason %u): %s\n", d->domid,
@@ -1030,7 +1031,7 @@ static const char *shutdown_reason_name(unsigned int reason)
 static void shutdown_guests(void *ctx, enum power_action action)
 {
 	const uint32_t max_infos = 128;
-	struct xen_domctl_getdomaininfo *infos;
+	struct xenabi_dominfo *infos;
 	unsigned int asked = 0, clean = 0, destroyed = 0;
 	char path[64];
 	uint32_t n;
@@ -1085,7 +1086,7 @@ static void shutdown_guests(void *ctx, enum power_action action)
 	infos = kmalloc(max_infos * sizeof(*infos));
 	if (infos && !xenctl_domain_list(1, infos, max_infos, &n)) {
 		for (uint32_t i = 0; i < n; i++) {
-			if (infos[i].domain == 0 || (infos[i].flags & XEN_DOMINF_dying))
+			if (infos[i].domain == 0 || (infos[i].flags & XENABI_DOMINF_dying))
 				continue;
 			kprintf("xendomains: destroying domain %u, which keel did not track\n",
 				infos[i].domain);

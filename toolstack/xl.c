@@ -47,9 +47,22 @@ static void sif_flags(char *out, size_t size, unsigned long flags)
 		snprintf(out + len, size - MIN(len, size), "%sSIF_PM_MASK", len ? " " : "");
 }
 
+/*
+ * On a Xen whose domctl interface keel does not speak, domain commands say
+ * so (xenctl_refusal()) instead of failing with a bare errno.
+ */
+static bool xen_refused(const char *cmd)
+{
+	const char *why = xenctl_refusal();
+
+	if (why)
+		kprintf("%s: %s\n", cmd, why);
+	return why != NULL;
+}
+
 static int cmd_info(int argc, char **argv)
 {
-	struct xen_sysctl_physinfo pi;
+	struct xenabi_physinfo pi;
 	static char buf[1024];
 	long ver = hyp_xen_version(XENVER_version, NULL);
 	xen_extraversion_t extra = "";
@@ -57,13 +70,15 @@ static int cmd_info(int argc, char **argv)
 	xen_changeset_info_t changeset = "";
 	xen_compile_info_t ci;
 	xen_platform_parameters_t pp = { 0 };
-	uint32_t sched = 0;
+	const char *sched = "unknown";
 
 	(void)argc;
 	(void)argv;
 	memset(&ci, 0, sizeof(ci));
-	if (xenctl_physinfo(&pi)) {
-		kprintf("info: XEN_SYSCTL_physinfo failed\n");
+	memset(&pi, 0, sizeof(pi));
+	int rc = xenctl_physinfo(&pi);
+	if (rc && !xenctl_refusal()) { /* on a Xen keel does not speak: the version still */
+		kprintf("info: XEN_SYSCTL_physinfo failed: %d\n", rc);
 		return -EIO;
 	}
 	hyp_xen_version(XENVER_extraversion, extra);
@@ -71,7 +86,7 @@ static int cmd_info(int argc, char **argv)
 	hyp_xen_version(XENVER_changeset, changeset);
 	hyp_xen_version(XENVER_compile_info, &ci);
 	hyp_xen_version(XENVER_platform_parameters, &pp);
-	xenctl_sched_id(&sched);
+	xenctl_sched_name(&sched);
 
 	kv("host", "keel");
 	kv("release", "0.1");
@@ -85,10 +100,10 @@ static int cmd_info(int argc, char **argv)
 	kv("cpu_mhz", "%u.%03u", pi.cpu_khz / 1000, pi.cpu_khz % 1000);
 	kv("hw_caps", "%08x:%08x:%08x:%08x:%08x:%08x:%08x:%08x", pi.hw_cap[0], pi.hw_cap[1],
 	   pi.hw_cap[2], pi.hw_cap[3], pi.hw_cap[4], pi.hw_cap[5], pi.hw_cap[6], pi.hw_cap[7]);
-	kv("virt_caps", "%s%s%s%s", (pi.capabilities & XEN_SYSCTL_PHYSCAP_pv) ? "pv" : "",
-	   (pi.capabilities & XEN_SYSCTL_PHYSCAP_hvm) ? " hvm" : "",
-	   (pi.capabilities & XEN_SYSCTL_PHYSCAP_gnttab_v1) ? " gnttab-v1" : "",
-	   (pi.capabilities & XEN_SYSCTL_PHYSCAP_gnttab_v2) ? " gnttab-v2" : "");
+	kv("virt_caps", "%s%s%s%s", (pi.capabilities & XENABI_PHYSCAP_pv) ? "pv" : "",
+	   (pi.capabilities & XENABI_PHYSCAP_hvm) ? " hvm" : "",
+	   (pi.capabilities & XENABI_PHYSCAP_gnttab_v1) ? " gnttab-v1" : "",
+	   (pi.capabilities & XENABI_PHYSCAP_gnttab_v2) ? " gnttab-v2" : "");
 	kv("total_memory", "%llu", (unsigned long long)(pi.total_pages * PAGE_SIZE >> 20));
 	kv("free_memory", "%llu", (unsigned long long)(pi.free_pages * PAGE_SIZE >> 20));
 	kv("sharing_freed_memory", "0");
@@ -99,12 +114,14 @@ static int cmd_info(int argc, char **argv)
 	kv("xen_minor", "%ld", ver & 0xffff);
 	kv("xen_extra", "%s", extra);
 	kv("xen_version", "%ld.%ld%s", ver >> 16, ver & 0xffff, extra);
+	const struct xenabi *abi = xenctl_abi();
+	if (abi)
+		kv("xen_interface", "domctl 0x%x sysctl 0x%x (keel's Xen %s layouts)",
+		   abi->domctl_version, abi->sysctl_version, abi->release);
+	else
+		kv("xen_interface", "none keel speaks: domain operations are refused");
 	kv("xen_caps", "%s", caps);
-	kv("xen_scheduler", "%s", sched == XEN_SCHEDULER_CREDIT2 ? "credit2"
-				  : sched == XEN_SCHEDULER_CREDIT ? "credit"
-				  : sched == XEN_SCHEDULER_RTDS ? "rtds"
-				  : sched == XEN_SCHEDULER_ARINC653 ? "arinc653"
-				  : sched == XEN_SCHEDULER_NULL ? "null" : "unknown");
+	kv("xen_scheduler", "%s", sched);
 	kv("xen_pagesize", "%ld", hyp_xen_version(XENVER_pagesize, NULL));
 	kv("platform_params", "virt_start=0x%llx", (unsigned long long)pp.virt_start);
 	kv("xen_changeset", "%s", changeset);
@@ -154,16 +171,16 @@ static const char *domain_name(domid_t dom, char *buf, size_t size)
 /* xl's six state letters: running, blocked, paused, shutdown, crashed, dying. */
 static void state_string(uint32_t flags, char out[7])
 {
-	bool shut = flags & XEN_DOMINF_shutdown;
-	unsigned int reason = (flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+	bool shut = flags & XENABI_DOMINF_shutdown;
+	unsigned int reason = (flags >> XENABI_DOMINF_shutdownshift) & XENABI_DOMINF_shutdownmask;
 
-	out[0] = (flags & XEN_DOMINF_running) ? 'r' : '-';
-	out[1] = (flags & XEN_DOMINF_blocked) ? 'b' : '-';
-	out[2] = (flags & XEN_DOMINF_paused) ? 'p' : '-';
+	out[0] = (flags & XENABI_DOMINF_running) ? 'r' : '-';
+	out[1] = (flags & XENABI_DOMINF_blocked) ? 'b' : '-';
+	out[2] = (flags & XENABI_DOMINF_paused) ? 'p' : '-';
 	/* As xl_list.c: 's' for any shutdown, 'c' when its reason is a crash. */
 	out[3] = shut ? 's' : '-';
 	out[4] = shut && reason == SHUTDOWN_crash ? 'c' : '-';
-	out[5] = (flags & XEN_DOMINF_dying) ? 'd' : '-';
+	out[5] = (flags & XENABI_DOMINF_dying) ? 'd' : '-';
 	out[6] = 0;
 }
 
@@ -181,7 +198,9 @@ static void cpu_seconds(uint64_t ns, char *out, size_t size)
 
 static int cmd_list(int argc, char **argv)
 {
-	static struct xen_domctl_getdomaininfo infos[MAX_LIST];
+	if (xen_refused(argv[0]))
+		return -ENOSYS;
+	static struct xenabi_dominfo infos[MAX_LIST];
 	uint32_t n;
 	bool want_ns = argc > 1 && !strcmp(argv[1], "--cpu-ns");
 	char name[64], secs[32];
@@ -194,7 +213,7 @@ static int cmd_list(int argc, char **argv)
 	/* xl_list.c's header and row formats, tabs included. */
 	kprintf("Name                                        ID   Mem VCPUs\tState\tTime(s)\n");
 	for (uint32_t i = 0; i < n; i++) {
-		struct xen_domctl_getdomaininfo *d = &infos[i];
+		struct xenabi_dominfo *d = &infos[i];
 		char st[7];
 		state_string(d->flags, st);
 		cpu_seconds(d->cpu_time, secs, sizeof(secs));
@@ -226,11 +245,7 @@ static int cmd_xen_dmesg(int argc, char **argv)
 		console_write(buf, (size_t)n);
 	}
 	if (clear) {
-		struct xen_sysctl op = { .cmd = XEN_SYSCTL_readconsole };
-		op.u.readconsole.clear = 1;
-		op.u.readconsole.count = 0;
-		set_xen_guest_handle(op.u.readconsole.buffer, buf);
-		xenctl_sysctl(&op);
+		xenctl_clearconsole();
 	}
 	return 0;
 }
@@ -298,6 +313,8 @@ static int parse_domid(const char *arg, domid_t *out)
 
 static int cmd_destroy(int argc, char **argv)
 {
+	if (xen_refused(argv[0]))
+		return -ENOSYS;
 	domid_t domid;
 
 	if (argc != 2) {
@@ -333,6 +350,8 @@ static int cmd_destroy(int argc, char **argv)
 /* shutdown and reboot: ask the guest through control/shutdown. */
 static int request_shutdown(int argc, char **argv, const char *what)
 {
+	if (xen_refused(argv[0]))
+		return -ENOSYS;
 	bool wait = false;
 	const char *target = NULL;
 	domid_t domid;
@@ -392,6 +411,8 @@ static int cmd_reboot_dom(int argc, char **argv)
 
 static int pause_common(int argc, char **argv, bool pause)
 {
+	if (xen_refused(argv[0]))
+		return -ENOSYS;
 	domid_t domid;
 
 	if (argc != 2) {
@@ -627,7 +648,9 @@ static int cmd_kernel_cache(int argc, char **argv)
 
 static int cmd_vcpu_list(int argc, char **argv)
 {
-	static struct xen_domctl_getdomaininfo infos[MAX_LIST];
+	if (xen_refused(argv[0]))
+		return -ENOSYS;
+	static struct xenabi_dominfo infos[MAX_LIST];
 	uint32_t n;
 	domid_t only = DOMID_INVALID;
 
@@ -642,12 +665,9 @@ static int cmd_vcpu_list(int argc, char **argv)
 		if (only != DOMID_INVALID && infos[i].domain != only)
 			continue;
 		for (uint32_t v = 0; v <= infos[i].max_vcpu_id; v++) {
-			struct xen_domctl op = { .cmd = XEN_DOMCTL_getvcpuinfo,
-						 .domain = infos[i].domain };
-			op.u.getvcpuinfo.vcpu = v;
-			if (xenctl_domctl(&op))
+			struct xenabi_vcpuinfo vinfo, *vi = &vinfo;
+			if (xenctl_vcpu_info(infos[i].domain, v, vi))
 				continue;
-			struct xen_domctl_getvcpuinfo *vi = &op.u.getvcpuinfo;
 			uint64_t tenths = vi->cpu_time / 100000000ULL;
 			char cpu[8];
 			if (vi->online)

@@ -278,7 +278,7 @@ static void reap_dying(void)
 {
 	for (struct dying **pp = &dying; *pp;) {
 		struct dying *d = *pp;
-		struct xen_domctl_getdomaininfo info;
+		struct xenabi_dominfo info;
 		bool gone = xenctl_domain_info(d->domid, &info) == -ESRCH;
 		bool late = time_now_ns() - d->since_ns >= XSD_DYING_MAX_NS;
 

@@ -58,6 +58,13 @@ def main_boot_checks():
             raise TestFailure("dom0_nr_pages %d, expected %d" % (pages, DOM0_MEM_MIB * 256))
         if field(out, "xen_version") != "4.17.7" and not field(out, "xen_version").startswith("4.17"):
             raise TestFailure("xen_version " + field(out, "xen_version"))
+        # One keel for 4.17 and 4.20 (issue 10): the interface is Xen 4.17's,
+        # chosen at boot and named there.
+        if not field(out, "xen_interface").startswith("domctl 0x15 sysctl 0x15 (keel's Xen 4.17"):
+            raise TestFailure("xen_interface " + field(out, "xen_interface"))
+        if not re.search(r"xen: Xen 4\.17\S*: domctl interface 0x15, sysctl 0x15 "
+                         r"\(keel's Xen 4\.17 layouts\)", state["m"].buf):
+            raise TestFailure("keel did not name Xen 4.17 and its interface at boot")
         # Xen's own view of dom0 agrees with start_info.
         mem = re.search(r"^Domain-0\s+0\s+(\d+)", state["m"].command("list"), re.M)
         if not mem or int(mem.group(1)) != DOM0_MEM_MIB:
