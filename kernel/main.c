@@ -11,6 +11,7 @@
 #include <keel/mm.h>
 #include <keel/pci.h>
 #include <keel/pci_irq.h>
+#include <keel/net.h>
 #include <keel/toolstack.h>
 #include <keel/xsd.h>
 #include <lib/cmdline.h>
@@ -175,6 +176,7 @@ void kernel_start(start_info_t *si)
 	xenstored_init();
 	toolstack_init();
 	boot_phase_done("xenstored, toolstack");
+	net_init();
 	pci_init();
 	boot_phase_done("pci scan (drivers probe in a thread)");
 	sched_run_idle();

@@ -157,6 +157,9 @@ void net_port_input(struct net_port *from, struct net_frame *f);
 
 /* ---- bridges ---- */
 
+/* Boot: makes xenbr0 (its uplink joins when the first NIC registers). */
+void net_init(void);
+
 struct net_bridge;
 /* The bridge of that name, or NULL. */
 struct net_bridge *net_bridge_find(const char *name);

@@ -1,0 +1,77 @@
+/*
+ * Reading a frame's bytes wherever they are: dom0 memory (memcpy) or
+ * another domain's grant (GNTTABOP_copy into dom0 memory).  The switch and
+ * the ports use this for headers, for the IP stack's copy and for bounce
+ * buffers; guest-to-guest payload never comes here (it is grant-copied
+ * straight between the two guests, backends/net/).
+ */
+#include <keel/gnttab.h>
+#include <keel/kernel.h>
+#include <keel/mm.h>
+#include <keel/net.h>
+
+#define READ_OPS 48
+
+int net_frame_read(const struct net_frame *f, uint32_t from, void *dst, uint32_t len)
+{
+	struct gnttab_copy ops[READ_OPS];
+	unsigned int nops = 0;
+	uint8_t *out = dst;
+	uint32_t pos = 0;
+
+	if (from > f->len || len > f->len - from)
+		return -EINVAL;
+	for (unsigned int i = 0; i < f->nfrags && len; i++) {
+		const struct net_frag *fr = &f->frags[i];
+		uint32_t flen = fr->len;
+		if (from >= pos + flen) {
+			pos += flen;
+			continue;
+		}
+		uint32_t skip = from > pos ? from - pos : 0;
+		uint32_t n = flen - skip;
+		if (n > len)
+			n = len;
+		if (fr->kind == NET_FRAG_LOCAL) {
+			memcpy(out, (const uint8_t *)fr->va + skip, n);
+		} else {
+			/* The destination may cross a dom0 page: one op per piece. */
+			uint32_t done = 0;
+			while (done < n) {
+				uintptr_t d = (uintptr_t)(out + done);
+				uint32_t room = PAGE_SIZE - (d & (PAGE_SIZE - 1));
+				uint32_t piece = n - done < room ? n - done : room;
+				if (nops == READ_OPS) {
+					int rc = gnttab_copy(ops, nops);
+					if (rc)
+						return rc;
+					nops = 0;
+				}
+				struct gnttab_copy *op = &ops[nops++];
+				memset(op, 0, sizeof(*op));
+				op->source.u.ref = fr->grant.ref;
+				op->source.domid = fr->grant.dom;
+				op->source.offset = (uint16_t)(fr->offset + skip + done);
+				op->dest.u.gmfn = mfn_x(virt_to_mfn((void *)d));
+				op->dest.domid = DOMID_SELF;
+				op->dest.offset = (uint16_t)(d & (PAGE_SIZE - 1));
+				op->len = (uint16_t)piece;
+				op->flags = GNTCOPY_source_gref;
+				done += piece;
+			}
+		}
+		out += n;
+		len -= n;
+		from += n;
+		pos += flen;
+	}
+	if (nops)
+		return gnttab_copy(ops, nops);
+	return 0;
+}
+
+int net_frame_load_hdr(struct net_frame *f)
+{
+	f->hdr_len = (uint16_t)(f->len < NET_HDR_MAX ? f->len : NET_HDR_MAX);
+	return net_frame_read(f, 0, f->hdr, f->hdr_len);
+}
