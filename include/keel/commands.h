@@ -21,5 +21,6 @@ extern const struct command selftest_commands[];
 extern const struct command device_commands[];
 extern const struct command lvm_commands[];
 extern const struct command xl_block_commands[];
+extern const struct command ip_commands[];
 
 #endif

@@ -43,6 +43,6 @@ extern char ip_opt_dns[IP_OPT_MAX];
 
 /* Checks the options (a bad one is reported and ignored) and starts the
  * `net-ip` thread, which joins xenbr0 once the NICs are probed. */
-void ip_init(void);
+void keel_ip_init(void);
 
 #endif
