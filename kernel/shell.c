@@ -42,6 +42,7 @@ static int cmd_help(int argc, char **argv)
 	kprintf("toolstack commands (also as `xl CMD`):\n");
 	help_table(xl_commands, "");
 	help_table(xl_block_commands, "");
+	help_table(xl_net_commands, "");
 	return 0;
 }
 
@@ -126,6 +127,8 @@ static void run_words(int argc, char **argv)
 		c = find(xl_commands, argv[0]);
 		if (!c)
 			c = find(xl_block_commands, argv[0]);
+		if (!c)
+			c = find(xl_net_commands, argv[0]);
 	} else if (!strcmp(argv[0], "help") || !strcmp(argv[0], "?")) {
 		cmd_help(argc, argv);
 		return;
@@ -148,6 +151,8 @@ static void run_words(int argc, char **argv)
 			c = find(lvm_commands, argv[0]);
 		if (!c)
 			c = find(xl_block_commands, argv[0]);
+		if (!c)
+			c = find(xl_net_commands, argv[0]);
 		if (!c)
 			c = find(ip_commands, argv[0]);
 		if (!c || (xl && argc > 1))

@@ -197,6 +197,75 @@ while :; do
 done
 EOF
 
+# net: the guest's side of the network tests (tests/integration/test_net.py).
+# Kernel command line: keelip=ADDR/LEN (or dhcp) keelpeer=ADDR [keellines=N].
+# Brings eth0 up, waits for the peer to answer ping, then each guest sends
+# a known stream (seq output) to the other's port 5001 and prints the md5 of
+# what it sent and of what it received, for the test to compare.
+cat > "$root/tests/net.sh" <<'EOF'
+r() { if [ "$2" = ok ]; then echo "KEEL-TEST $1 ok $3"; else echo "KEEL-TEST $1 fail $3"; fi; }
+arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+ip=$(arg keelip); peer=$(arg keelpeer); lines=$(arg keellines); lines=${lines:-200000}
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+[ -e /sys/class/net/eth0 ] || { r net-link fail "no eth0"; echo KEEL-TEST-DONE; exit; }
+ip link set lo up
+ip link set eth0 up
+if [ "$ip" = dhcp ]; then
+	udhcpc -i eth0 -n -q -t 10 -T 1 -s /etc/udhcpc.script >/dev/null 2>&1
+else
+	ip addr add "$ip" dev eth0
+fi
+r net-link ok "mac=$(cat /sys/class/net/eth0/address) addr=$(ip -4 -o addr show eth0 | sed -n 's/.*inet \([^ ]*\).*/\1/p')"
+echo KEEL-NET-UP
+[ -n "$peer" ] || { echo KEEL-TEST-DONE; exit; }
+# The peer's listener must exist before anyone sends: listen first.
+(sleep 120 | nc -l -p 5001 | md5sum | cut -d' ' -f1 > /tmp/rx.md5) &
+i=0
+while ! ping -c 1 -W 1 "$peer" >/dev/null 2>&1 && [ $i -lt 60 ]; do i=$((i + 1)); done
+if ping -c 5 -i 0.2 "$peer" > /tmp/ping.out 2>&1; then
+	r net-ping ok "$(tail -1 /tmp/ping.out)"
+else
+	r net-ping fail "$(tail -2 /tmp/ping.out | tr '\n' ' ')"
+fi
+sleep 2
+r net-tx-md5 ok "$(seq 1 "$lines" | md5sum | cut -d' ' -f1)"
+t0=$(cut -d' ' -f1 /proc/uptime)
+if seq 1 "$lines" | nc "$peer" 5001; then
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	r net-sent ok "bytes=$(seq 1 "$lines" | wc -c) t0=$t0 t1=$t1"
+else
+	r net-sent fail "nc to $peer failed"
+fi
+i=0
+while [ ! -s /tmp/rx.md5 ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+r net-rx-md5 ok "$(cat /tmp/rx.md5)"
+s=/sys/class/net/eth0/statistics
+r net-counters ok "tx_packets=$(cat $s/tx_packets) rx_packets=$(cat $s/rx_packets) tx_bytes=$(cat $s/tx_bytes) rx_bytes=$(cat $s/rx_bytes)"
+echo KEEL-TEST-DONE
+# Then report each change of the interface list (network-attach/-detach).
+prev=""
+while :; do
+	cur=$(ls /sys/class/net | tr '\n' ' ')
+	[ "$cur" != "$prev" ] && echo "KEEL-NET-IFACES $cur"
+	prev=$cur
+	sleep 0.3
+done
+EOF
+cat > "$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+# udhcpc's hook: puts the lease on the interface.
+case "$1" in
+bound|renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	[ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+	;;
+esac
+exit 0
+EOF
+chmod 755 "$root/etc/udhcpc.script"
+
 cat > "$root/tests/xslib.sh" <<'EOF'
 # Shared by the test scripts: raw xenstore requests from a domU.
 # Sends one raw request on /dev/xen/xenbus (struct xsd_sockmsg, xs_wire.h:

@@ -27,6 +27,7 @@
  * domain_destroy, ...) live here too.
  */
 #include <keel/blkback.h>
+#include <keel/netback.h>
 #include <keel/bootfs.h>
 #include <keel/builder.h>
 #include <keel/consback.h>
@@ -643,6 +644,8 @@ static int start_domain(struct domain *d, const char *cfg_path)
 		kprintf("create: domain %u: console backend failed: %d\n", d->domid, rc);
 	if (!rc)
 		rc = toolstack_attach_disks(d->domid, &d->cfg, cfg_path);
+	if (!rc)
+		rc = toolstack_attach_vifs(d->domid, d->name, &d->cfg, cfg_path);
 	if (!rc && (rc = domain_unpause(d->domid)))
 		kprintf("create: domain %u: unpause failed: %d\n", d->domid, rc);
 	if (rc) {
@@ -722,6 +725,7 @@ void toolstack_cleanup(struct domain *d)
 	/* Drop every mapping of the guest's pages before Xen frees them: the
 	 * disks first, once the device is done with every page. */
 	blkback_domain_gone(d->domid);
+	netback_domain_gone(d->domid);
 	consback_disconnect(d->domid);
 	xenstored_release(d->domid);
 	remove_xenstore(d);

@@ -39,6 +39,9 @@ void toolstack_init(void);
  * "FILE:LINE: disk ...: why" and returns -errno (toolstack/xl_block.c). */
 struct domain_config;
 int toolstack_attach_disks(domid_t domid, const struct domain_config *cfg, const char *cfg_path);
+/* Attaches the config's vifs (netback); errors printed with the file and line. */
+int toolstack_attach_vifs(domid_t domid, const char *name, const struct domain_config *cfg,
+			  const char *cfg_path);
 
 /*
  * Long work (decompressing, copying, building, mapping) calls this between

@@ -1,0 +1,581 @@
+/*
+ * netback's data path: a vif's tx rings (guest to switch) and rx rings
+ * (switch to guest), per xen/io/netif.h.
+ *
+ * tx: each packet's slots are copied out of the shared ring once, checked by
+ * netif_tx_parse (pure, netif_tx.c), described as a frame of the guest's
+ * grants and handed to the bridge; every port copies what it takes before
+ * net_port_input returns, so the requests are answered right after and no
+ * tx grant is ever held or mapped.
+ * rx: a frame for the guest is grant-copied straight into the rx buffers it
+ * posted (from another guest's tx grant, or from dom0 memory), one
+ * hypercall per frame; responses sit in the slots of the requests they
+ * answer, as netfront requires.  A frame that finds too few posted buffers
+ * waits in a bounded backlog (vif.h).
+ */
+#include <arch/io.h>
+#include <keel/evtchn.h>
+#include <keel/gnttab.h>
+#include <keel/kernel.h>
+#include <keel/mm.h>
+#include "vif.h"
+
+#define RX_COPY_OPS 48
+
+static void queue_event(evtchn_port_t port, void *ctx)
+{
+	struct vif_queue *q = ctx;
+
+	(void)port;
+	q->kick = true;
+	waitq_wake_all(&q->vif->wq);
+}
+
+int vif_connect_queue(struct vif *v, struct vif_queue *q, grant_ref_t tx_ref,
+		      grant_ref_t rx_ref, evtchn_port_t fe_tx, evtchn_port_t fe_rx)
+{
+	int rc = gnttab_map_refs(v->domid, &tx_ref, 1, false, &q->tx_va, &q->tx_handle, NULL);
+	if (rc)
+		return rc;
+	rc = gnttab_map_refs(v->domid, &rx_ref, 1, false, &q->rx_va, &q->rx_handle, NULL);
+	if (rc)
+		goto err_unmap_tx;
+	BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_va, PAGE_SIZE);
+	BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_va, PAGE_SIZE);
+	rc = evtchn_bind_interdomain(v->domid, fe_tx, queue_event, q, &q->tx_port);
+	if (rc)
+		goto err_unmap_rx;
+	if (fe_rx == fe_tx) {
+		q->rx_port = q->tx_port;
+	} else {
+		rc = evtchn_bind_interdomain(v->domid, fe_rx, queue_event, q, &q->rx_port);
+		if (rc)
+			goto err_close_tx;
+	}
+	q->credit_bytes = v->params.rate_bytes;
+	q->credit_stamp_ns = time_now_ns();
+	q->connected = true;
+	q->kick = true;
+	return 0;
+err_close_tx:
+	evtchn_close(q->tx_port);
+err_unmap_rx:
+	gnttab_unmap_refs(q->rx_va, &q->rx_handle, 1);
+err_unmap_tx:
+	gnttab_unmap_refs(q->tx_va, &q->tx_handle, 1);
+	q->tx_va = q->rx_va = NULL;
+	return rc;
+}
+
+static void rxq_drop_all(struct vif_queue *q)
+{
+	while (q->rxq_head) {
+		struct vif_rxq_frame *fr = q->rxq_head;
+		q->rxq_head = fr->next;
+		kfree(fr);
+	}
+	q->rxq_tail = NULL;
+	q->rxq_frames = q->rxq_bytes = 0;
+}
+
+void vif_disconnect_queue(struct vif_queue *q)
+{
+	if (!q->tx_va)
+		return;
+	q->connected = false;
+	if (q->rx_port != q->tx_port)
+		evtchn_close(q->rx_port);
+	evtchn_close(q->tx_port);
+	/* Nothing else of the guest is mapped: tx grants are copied, never
+	 * held, so the rings can go at once. */
+	if (gnttab_unmap_refs(q->tx_va, &q->tx_handle, 1) ||
+	    gnttab_unmap_refs(q->rx_va, &q->rx_handle, 1))
+		vif_log(q->vif, "a ring page would not unmap");
+	q->tx_va = q->rx_va = NULL;
+	rxq_drop_all(q);
+}
+
+/* ---- checksum position (the frontend leaves it to the backend) ---- */
+
+/*
+ * A CSUM_BLANK frame from netfront says only that its L4 checksum is blank;
+ * where the checksum sits is read from its headers (IPv4 or IPv6 without
+ * extension headers, TCP or UDP), as Linux's checksum_setup does.  -EINVAL
+ * for anything else: such a frame is dropped rather than sent on with a
+ * blank checksum.
+ */
+static int csum_setup(struct net_frame *f)
+{
+	const uint8_t *h = f->hdr;
+	unsigned int l3 = ETH_HLEN, l4, proto;
+	uint16_t type = net_ethertype(f);
+
+	if (type == 0x0800) {
+		if (f->hdr_len < l3 + 20 || (h[l3] >> 4) != 4)
+			return -EINVAL;
+		l4 = l3 + (h[l3] & 15) * 4u;
+		proto = h[l3 + 9];
+		if ((h[l3 + 6] & 0x3f) || h[l3 + 7])
+			return -EINVAL; /* a fragment: no L4 header to fill */
+	} else if (type == 0x86dd) {
+		if (f->hdr_len < l3 + 40)
+			return -EINVAL;
+		l4 = l3 + 40;
+		proto = h[l3 + 6];
+	} else {
+		return -EINVAL;
+	}
+	if (proto == 6)
+		f->meta.csum_offset = 16;
+	else if (proto == 17)
+		f->meta.csum_offset = 6;
+	else
+		return -EINVAL;
+	if (l4 + f->meta.csum_offset + 2u > f->len)
+		return -EINVAL;
+	f->meta.csum_start = (uint16_t)l4;
+	return 0;
+}
+
+/* ---- tx: guest to switch ---- */
+
+static void tx_respond(struct vif_queue *q, uint16_t id, int16_t status)
+{
+	netif_tx_response_t rsp = { .id = id, .status = status };
+
+	memcpy(RING_GET_RESPONSE(&q->tx, q->tx.rsp_prod_pvt), &rsp, sizeof(rsp));
+	q->tx.rsp_prod_pvt++;
+}
+
+static void tx_answer(struct vif_queue *q, const struct netif_tx_packet *pkt, int16_t status)
+{
+	for (unsigned int i = 0; i < pkt->nanswers; i++)
+		tx_respond(q, pkt->answers[i].id,
+			   pkt->answers[i].extra ? NETIF_RSP_NULL : status);
+}
+
+static void tx_push(struct vif_queue *q)
+{
+	int notify;
+
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
+	if (notify)
+		evtchn_notify(q->tx_port);
+}
+
+static void rate_timer_fn(void *ctx)
+{
+	struct vif *v = ctx;
+
+	v->rate_blocked = false;
+	waitq_wake_all(&v->wq);
+}
+
+/* Credit-based limit (rate=): true if a packet of len bytes may go now. */
+static bool rate_allows(struct vif *v, struct vif_queue *q, uint32_t len)
+{
+	if (!v->params.rate_bytes)
+		return true;
+	uint64_t now = time_now_ns(), interval = v->params.rate_interval_us * 1000;
+	if (now - q->credit_stamp_ns >= interval) {
+		q->credit_bytes = v->params.rate_bytes;
+		q->credit_stamp_ns = now;
+	}
+	/* A packet bigger than a whole interval's credit goes when the
+	 * credit is full, as Linux netback lets it. */
+	if (len <= q->credit_bytes || q->credit_bytes == v->params.rate_bytes) {
+		q->credit_bytes = len <= q->credit_bytes ? q->credit_bytes - len : 0;
+		return true;
+	}
+	v->stats.tx_rate_waits++;
+	v->rate_blocked = true;
+	timer_arm(&v->rate_timer, q->credit_stamp_ns + interval);
+	return false;
+}
+
+/* Takes up to VIF_TX_BUDGET packets; true if more are waiting. */
+static bool tx_pass(struct vif *v, struct vif_queue *q)
+{
+	union netif_tx_slot slots[NETIF_TX_SLOTS_MAX + NETIF_TX_EXTRAS_MAX];
+	struct netif_tx_packet *pkt_ = &v->tx_pkt;
+	struct net_frame *f_ = &v->tx_frame;
+#define pkt (*pkt_)
+#define f (*f_)
+	bool more = false;
+
+	for (unsigned int n = 0; n < VIF_TX_BUDGET; n++) {
+		RING_IDX prod = __atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE);
+		RING_IDX pending = prod - q->tx.req_cons;
+		if (pending > RING_SIZE(&q->tx)) {
+			vif_fail(v, "impossible tx ring indices");
+			return false;
+		}
+		if (pending == 0) {
+			/* Ask for an event at the next request, then look again. */
+			q->tx.sring->req_event = q->tx.req_cons + 1;
+			mb();
+			if (__atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE) == q->tx.req_cons)
+				break;
+			continue;
+		}
+		unsigned int avail = pending < ARRAY_SIZE(slots) ? pending : ARRAY_SIZE(slots);
+		for (unsigned int i = 0; i < avail; i++)
+			memcpy(&slots[i], RING_GET_REQUEST(&q->tx, q->tx.req_cons + i), sizeof(slots[i]));
+		int rc = netif_tx_parse(slots, avail, &v->tx_lim, &pkt);
+		if (rc == -EAGAIN) {
+			if (avail == ARRAY_SIZE(slots)) {
+				vif_fail(v, "endless tx fragment chain");
+				return false;
+			}
+			/* The rest of the packet is not pushed yet. */
+			q->tx.sring->req_event = prod + 1;
+			mb();
+			if (__atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE) == prod)
+				break;
+			continue;
+		}
+		if (rc == -EPROTO || (rc && pkt.nslots == 0)) {
+			vif_fail(v, netif_tx_reason_name(pkt.reason));
+			return false;
+		}
+		if (rc == 0 && !rate_allows(v, q, pkt.len)) {
+			v->rate_pending = true;
+			break;
+		}
+		q->tx.req_cons += pkt.nslots;
+		if (rc) {
+			v->stats.tx_errors++;
+			vif_log(v, "tx packet dropped: %s", netif_tx_reason_name(pkt.reason));
+			tx_answer(q, &pkt, NETIF_RSP_ERROR);
+			continue;
+		}
+		if (pkt.mcast_add || pkt.mcast_del) {
+			/* A filter update, not a frame: every port gets all
+			 * multicast (feature-multicast-control is not offered). */
+			tx_answer(q, &pkt, NETIF_RSP_OKAY);
+			continue;
+		}
+		f.len = pkt.len;
+		f.nfrags = 0;
+		f.meta = pkt.meta;
+		for (unsigned int i = 0; i < pkt.nfrags; i++) {
+			if (!pkt.frags[i].len)
+				continue;
+			struct net_frag *fr = &f.frags[f.nfrags++];
+			fr->kind = NET_FRAG_GRANT;
+			fr->offset = pkt.frags[i].offset;
+			fr->len = pkt.frags[i].len;
+			fr->grant.dom = v->domid;
+			fr->grant.ref = pkt.frags[i].gref;
+		}
+		int16_t status = NETIF_RSP_OKAY;
+		if (net_frame_load_hdr(&f)) {
+			status = NETIF_RSP_ERROR;      /* a bad grant ref */
+			vif_log(v, "tx packet dropped: its grant cannot be read");
+		} else if ((f.meta.flags & NET_META_CSUM_BLANK) && csum_setup(&f)) {
+			status = NETIF_RSP_ERROR;
+			vif_log(v, "tx packet dropped: checksum offload on a frame that is not TCP/UDP over IP");
+		}
+		if (status == NETIF_RSP_OKAY) {
+			v->stats.tx_packets++;
+			v->stats.tx_bytes += f.len;
+			net_port_input(&v->port, &f);
+		} else {
+			v->stats.tx_errors++;
+		}
+		tx_answer(q, &pkt, status);
+		more = n + 1 == VIF_TX_BUDGET;
+	}
+	tx_push(q);
+	return more;
+#undef pkt
+#undef f
+}
+
+/* ---- rx: switch to guest ---- */
+
+static unsigned int data_slots(uint32_t len)
+{
+	return (len + PAGE_SIZE - 1) / PAGE_SIZE;
+}
+
+/* The source side of a copy op for byte `off` of fragment fr. */
+static void copy_source(struct gnttab_copy *op, const struct net_frag *fr, uint32_t off)
+{
+	if (fr->kind == NET_FRAG_GRANT) {
+		op->source.u.ref = fr->grant.ref;
+		op->source.domid = fr->grant.dom;
+		op->source.offset = (uint16_t)(fr->offset + off);
+		op->flags |= GNTCOPY_source_gref;
+	} else {
+		uintptr_t va = (uintptr_t)fr->va + off;
+		op->source.u.gmfn = mfn_x(virt_to_mfn((const void *)va));
+		op->source.domid = DOMID_SELF;
+		op->source.offset = (uint16_t)(va & (PAGE_SIZE - 1));
+	}
+}
+
+/*
+ * Puts frame f into the guest's posted rx buffers: 0 done (or dropped for a
+ * reason counted), -EAGAIN not enough buffers posted yet, -EPROTO the ring
+ * is broken (the vif was failed).
+ */
+static int rx_put(struct vif *v, struct vif_queue *q, const struct net_frame *f)
+{
+	netif_rx_request_t reqs[VIF_RX_SLOTS_MAX];
+	struct gnttab_copy ops[RX_COPY_OPS];
+	bool gso = (f->meta.flags & NET_META_GSO) != 0;
+	unsigned int ndata = data_slots(f->len), need = ndata + (gso ? 1 : 0), nops = 0;
+
+	if (need > VIF_RX_SLOTS_MAX || (ndata > 1 && !v->fe_sg))
+		return -EMSGSIZE;
+	RING_IDX prod = __atomic_load_n(&q->rx.sring->req_prod, __ATOMIC_ACQUIRE);
+	RING_IDX avail = prod - q->rx.req_cons;
+	if (avail > RING_SIZE(&q->rx)) {
+		vif_fail(v, "impossible rx ring indices");
+		return -EPROTO;
+	}
+	if (avail < need) {
+		/* Ask for an event once enough buffers are posted. */
+		q->rx.sring->req_event = q->rx.req_cons + need;
+		mb();
+		prod = __atomic_load_n(&q->rx.sring->req_prod, __ATOMIC_ACQUIRE);
+		if (prod - q->rx.req_cons < need)
+			return -EAGAIN;
+	}
+	for (unsigned int i = 0; i < need; i++)
+		memcpy(&reqs[i], RING_GET_REQUEST(&q->rx, q->rx.req_cons + i), sizeof(reqs[i]));
+
+	/* Copy ops: data slot k (ring slot k, or k+1 after the GSO extra)
+	 * takes bytes k*4096 .. of the frame, from as many fragments. */
+	unsigned int fi = 0;
+	uint32_t foff = 0;
+	for (unsigned int k = 0; k < ndata; k++) {
+		const netif_rx_request_t *req = &reqs[k == 0 || !gso ? k : k + 1];
+		uint32_t room = f->len - k * PAGE_SIZE < PAGE_SIZE ? f->len - k * PAGE_SIZE : PAGE_SIZE;
+		uint32_t doff = 0;
+		while (room) {
+			const struct net_frag *fr = &f->frags[fi];
+			uint32_t n = fr->len - foff < room ? fr->len - foff : room;
+			if (nops == RX_COPY_OPS)
+				return -EMSGSIZE;
+			struct gnttab_copy *op = &ops[nops++];
+			memset(op, 0, sizeof(*op));
+			copy_source(op, fr, foff);
+			op->dest.u.ref = req->gref;
+			op->dest.domid = v->domid;
+			op->dest.offset = (uint16_t)doff;
+			op->flags |= GNTCOPY_dest_gref;
+			op->len = (uint16_t)n;
+			room -= n;
+			doff += n;
+			foff += n;
+			if (foff == fr->len) {
+				fi++;
+				foff = 0;
+			}
+		}
+	}
+	bool failed = gnttab_copy(ops, nops) != 0;
+	if (failed)
+		v->stats.rx_copy_errors++;
+
+	uint16_t csum_flags = 0;
+	if (f->meta.flags & NET_META_CSUM_BLANK)
+		csum_flags = NETRXF_csum_blank | NETRXF_data_validated;
+	else if (f->meta.flags & NET_META_CSUM_OK)
+		csum_flags = NETRXF_data_validated;
+	for (unsigned int i = 0, k = 0; i < need; i++) {
+		netif_rx_response_t *rsp = RING_GET_RESPONSE(&q->rx, q->rx.rsp_prod_pvt + i);
+		if (gso && i == 1) {
+			netif_extra_info_t extra;
+			memset(&extra, 0, sizeof(extra));
+			extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+			extra.u.gso.size = f->meta.gso_size;
+			extra.u.gso.type = f->meta.gso_type == NET_GSO_TCPV6 ? XEN_NETIF_GSO_TYPE_TCPV6
+									     : XEN_NETIF_GSO_TYPE_TCPV4;
+			memcpy(rsp, &extra, sizeof(extra));
+			continue;
+		}
+		netif_rx_response_t r = { .id = reqs[i].id, .offset = 0 };
+		uint32_t bytes = f->len - k * PAGE_SIZE < PAGE_SIZE ? f->len - k * PAGE_SIZE : PAGE_SIZE;
+		r.flags = (k + 1 < ndata ? NETRXF_more_data : 0);
+		if (k == 0)
+			r.flags |= csum_flags | (gso ? NETRXF_extra_info : 0);
+		r.status = failed ? NETIF_RSP_ERROR : (int16_t)bytes;
+		memcpy(rsp, &r, sizeof(r));
+		k++;
+	}
+	q->rx.req_cons += need;
+	q->rx.rsp_prod_pvt += need;
+	int notify;
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
+	if (notify)
+		evtchn_notify(q->rx_port);
+	if (!failed) {
+		v->stats.rx_packets++;
+		v->stats.rx_bytes += f->len;
+	}
+	return 0;
+}
+
+/* A frame of dom0 bytes (a backlog copy) as LOCAL fragments. */
+static void frame_from_buf(struct net_frame *f, const uint8_t *data, uint32_t len,
+			   const struct net_meta *meta)
+{
+	f->len = len;
+	f->nfrags = 0;
+	f->meta = *meta;
+	for (uint32_t off = 0; off < len && f->nfrags < NET_FRAGS_MAX;) {
+		uintptr_t va = (uintptr_t)(data + off);
+		uint32_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+		if (n > len - off)
+			n = len - off;
+		f->frags[f->nfrags++] = (struct net_frag){ .kind = NET_FRAG_LOCAL, .len = (uint16_t)n,
+							   .va = data + off };
+		off += n;
+	}
+}
+
+static int rxq_add(struct vif *v, struct vif_queue *q, const struct net_frame *f)
+{
+	if (q->rxq_frames >= VIF_RXQ_FRAMES || q->rxq_bytes + f->len > VIF_RXQ_BYTES) {
+		v->stats.rx_dropped_full++;
+		return -ENOBUFS;
+	}
+	struct vif_rxq_frame *fr = kmalloc(sizeof(*fr) + f->len);
+	if (!fr) {
+		v->stats.rx_dropped_full++;
+		return -ENOBUFS;
+	}
+	if (net_frame_read(f, 0, fr->data, f->len)) {
+		kfree(fr);
+		return -EIO;
+	}
+	fr->next = NULL;
+	fr->queued_ns = time_now_ns();
+	fr->meta = f->meta;
+	fr->len = f->len;
+	if (q->rxq_tail)
+		q->rxq_tail->next = fr;
+	else
+		q->rxq_head = fr;
+	q->rxq_tail = fr;
+	q->rxq_frames++;
+	q->rxq_bytes += f->len;
+	v->stats.rx_queued++;
+	return 0;
+}
+
+/* Sends what the backlog holds while the guest has buffers; drops what is
+ * too old.  True if frames remain. */
+static bool rxq_drain(struct vif *v, struct vif_queue *q)
+{
+	struct net_frame *f = &v->rx_frame;
+	uint64_t now = time_now_ns();
+
+	while (q->rxq_head && q->connected) {
+		struct vif_rxq_frame *fr = q->rxq_head;
+		if (now - fr->queued_ns <= VIF_RXQ_MAX_AGE_NS) {
+			frame_from_buf(f, fr->data, fr->len, &fr->meta);
+			int rc = rx_put(v, q, f);
+			if (rc == -EAGAIN)
+				return true;
+			if (rc == -EPROTO)
+				return false;
+		} else {
+			v->stats.rx_dropped_old++;
+		}
+		q->rxq_head = fr->next;
+		if (!q->rxq_head)
+			q->rxq_tail = NULL;
+		q->rxq_frames--;
+		q->rxq_bytes -= fr->len;
+		kfree(fr);
+	}
+	return false;
+}
+
+static struct vif_queue *pick_queue(struct vif *v, const struct net_frame *f)
+{
+	if (v->nqueues <= 1)
+		return &v->queues[0];
+	/* One flow stays on one queue: hash the IPv4 addresses and ports. */
+	uint32_t h = 0;
+	for (unsigned int i = 26; i < 38 && i < f->hdr_len; i++)
+		h = h * 31 + f->hdr[i];
+	return &v->queues[h % v->nqueues];
+}
+
+static int vif_deliver(struct net_port *p, const struct net_frame *f)
+{
+	struct vif *v = p->priv;
+	struct vif_queue *q = pick_queue(v, f);
+
+	if (!q->connected || v->phase != VIF_CONNECTED)
+		return -ENETDOWN;
+	if (q->rxq_head) {
+		/* Keep the order: behind what already waits. */
+		int rc = rxq_add(v, q, f);
+		waitq_wake_all(&v->wq);
+		return rc;
+	}
+	int rc = rx_put(v, q, f);
+	if (rc == -EAGAIN) {
+		rc = rxq_add(v, q, f);
+		waitq_wake_all(&v->wq);
+	}
+	return rc;
+}
+
+const struct net_port_ops vif_port_ops = { .deliver = vif_deliver };
+
+bool vif_has_work(struct vif *v)
+{
+	if (v->rate_pending && !v->rate_blocked)
+		return true;
+	for (unsigned int i = 0; i < v->nqueues; i++)
+		if (v->queues[i].connected && v->queues[i].kick)
+			return true;
+	return false;
+}
+
+bool vif_has_backlog(struct vif *v)
+{
+	for (unsigned int i = 0; i < v->nqueues; i++)
+		if (v->queues[i].rxq_head)
+			return true;
+	return false;
+}
+
+bool vif_do_io(struct vif *v)
+{
+	bool more = false;
+
+	if (v->phase != VIF_CONNECTED)
+		return false;
+	if (!v->rate_blocked)
+		v->rate_pending = false;
+	for (unsigned int i = 0; i < v->nqueues; i++) {
+		struct vif_queue *q = &v->queues[i];
+		if (!q->connected)
+			continue;
+		q->kick = false;
+		/* A backlog left waits for buffers: the rx event wakes us. */
+		if (q->rxq_head)
+			rxq_drain(v, q);
+		if (v->phase != VIF_CONNECTED)
+			return false;
+		if (!v->rate_blocked && tx_pass(v, q))
+			more = true;
+		if (v->phase != VIF_CONNECTED)
+			return false;
+	}
+	return more;
+}
+
+void vif_rate_init(struct vif *v)
+{
+	v->rate_timer.fn = rate_timer_fn;
+	v->rate_timer.ctx = v;
+}

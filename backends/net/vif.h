@@ -1,0 +1,119 @@
+/*
+ * netback's private state, shared by the control path (xenbus.c: xenstore
+ * nodes, XenbusState, connect and disconnect) and the data path (io.c: the
+ * tx and rx rings, grant copies, responses, the switch port).
+ *
+ * Threads and locking: each vif has one thread ("netback.DOMID.DEVID") that
+ * reads its tx rings, drains its rx backlog and follows xenstore.  Frames
+ * for the guest arrive in whichever thread forwards them (another vif's, a
+ * NIC's, the IP stack's) through the port's deliver; threads are
+ * cooperative and forwarding never sleeps, so deliver and the vif thread
+ * never interleave.  Upcall context (the event channels) only sets `kick`
+ * and wakes `wq`.
+ *
+ * Memory a guest can make dom0 keep: its rx backlog (frames for it that
+ * found no posted rx buffer), at most VIF_RXQ_FRAMES frames and
+ * VIF_RXQ_BYTES bytes, each dropped after VIF_RXQ_MAX_AGE_NS.  Nothing else
+ * grows with what a guest does: tx frames are forwarded before their
+ * requests are answered, and no guest page stays mapped but the rings.
+ */
+#ifndef BACKENDS_NET_VIF_H
+#define BACKENDS_NET_VIF_H
+
+#include <keel/netback.h>
+#include <keel/netif_tx.h>
+#include <keel/sync.h>
+#include <xen/event_channel.h>
+
+#define VIF_MAX_QUEUES 4                     /* multi-queue-max-queues */
+#define VIF_TX_BUDGET 64                     /* tx packets per queue per pass */
+#define VIF_RXQ_FRAMES 256                   /* rx backlog bound (frames) */
+#define VIF_RXQ_BYTES (1024 * 1024)          /* rx backlog bound (bytes) */
+#define VIF_RXQ_MAX_AGE_NS 2000000000ull     /* a backlog frame older: dropped */
+#define VIF_RX_SLOTS_MAX 20                  /* rx slots one frame may take */
+
+/* A frame waiting for the guest to post rx buffers: a dom0 copy. */
+struct vif_rxq_frame {
+	struct vif_rxq_frame *next;
+	uint64_t queued_ns;
+	struct net_meta meta;
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct vif;
+
+struct vif_queue {
+	struct vif *vif;
+	unsigned int index;
+	bool connected;
+	netif_tx_back_ring_t tx;
+	netif_rx_back_ring_t rx;
+	void *tx_va, *rx_va;
+	grant_handle_t tx_handle, rx_handle;
+	evtchn_port_t tx_port, rx_port;          /* equal without split channels */
+	bool kick;                               /* an event came (upcall) */
+	/* rx backlog */
+	struct vif_rxq_frame *rxq_head, *rxq_tail;
+	uint32_t rxq_frames, rxq_bytes;
+	/* credit-based rate limit of the guest's tx (rate=) */
+	uint64_t credit_bytes, credit_stamp_ns;
+};
+
+enum vif_phase { VIF_INIT, VIF_INITWAIT, VIF_CONNECTED, VIF_CLOSING, VIF_CLOSED };
+
+struct vif_stats {
+	uint64_t tx_packets, tx_bytes, tx_errors, tx_rate_waits;
+	uint64_t rx_packets, rx_bytes, rx_queued, rx_dropped_full, rx_dropped_old;
+	uint64_t rx_copy_errors;
+};
+
+struct vif {
+	domid_t domid;
+	struct netback_params params;
+	char be_path[80], fe_path[80];
+	char thread_name[32];
+
+	/* Negotiated with the frontend at connect. */
+	unsigned int nqueues;
+	bool fe_sg, fe_gso4, fe_gso6, fe_csum, fe_ipv6_csum, fe_rx_notify;
+	struct netif_tx_limits tx_lim;
+	struct vif_queue queues[VIF_MAX_QUEUES];
+
+	struct net_port port;                    /* on params.bridge */
+	bool port_added;
+
+	struct waitq wq;
+	struct spinlock lock;
+	bool fe_changed, stop;
+	struct completion gone;
+	enum vif_phase phase;
+	struct timer rate_timer;
+	bool rate_blocked;                       /* waiting for the credit timer */
+	bool rate_pending;                       /* tx left on the ring for credit */
+	uint64_t last_log_ns;
+	struct vif_stats stats;
+	struct vif *next;
+
+	/* Scratch of the vif thread and of deliver (never both at once: threads
+	 * are cooperative and neither sleeps while using them). */
+	struct netif_tx_packet tx_pkt;
+	struct net_frame tx_frame, rx_frame;
+};
+
+/* io.c */
+int vif_connect_queue(struct vif *v, struct vif_queue *q, grant_ref_t tx_ref,
+		      grant_ref_t rx_ref, evtchn_port_t fe_tx, evtchn_port_t fe_rx);
+void vif_disconnect_queue(struct vif_queue *q);
+/* One pass over every queue's tx ring and rx backlog; true if work remains. */
+bool vif_do_io(struct vif *v);
+bool vif_has_work(struct vif *v);
+bool vif_has_backlog(struct vif *v);
+void vif_rate_init(struct vif *v);
+extern const struct net_port_ops vif_port_ops;
+
+/* xenbus.c */
+void vif_fail(struct vif *v, const char *why);
+void vif_log(struct vif *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
