@@ -27,7 +27,7 @@ KERNEL_OBJ += $(BUILD)/obj/net/lwip/sys_arch.o $(BUILD)/obj/net/lwip/ipcfg.o
 $(LWIP_USERS): KCFLAGS += $(LWIP_INC)
 $(LWIP_USERS): | $(LWIP_STAMP)
 
-$(LWIP_STAMP): scripts/fetch-lwip.sh
+$(LWIP_STAMP): scripts/fetch-lwip.sh $(wildcard net/lwip/patches/*.patch)
 	@echo "  FETCH   lwip (Debian source package)"
 	@scripts/fetch-lwip.sh $(LWIP_CACHE)
 	@touch $@

@@ -105,11 +105,11 @@ static int ip_stats_show(void)
 	const struct ip_stats *s = &ip_state.stats;
 
 	kprintf("keel0 (xenbr0): rx %llu frames %llu bytes, dropped %llu (queue full %llu, "
-		"no buffer %llu, bad %llu), input queue peak %u\n",
+		"no buffer %llu, bad %llu), GSO frames cut %llu, input queue peak %u\n",
 		(unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
 		(unsigned long long)(s->rx_queue_full + s->rx_no_pbuf + s->rx_bad),
 		(unsigned long long)s->rx_queue_full, (unsigned long long)s->rx_no_pbuf,
-		(unsigned long long)s->rx_bad, s->queue_max);
+		(unsigned long long)s->rx_bad, (unsigned long long)s->rx_gso_cut, s->queue_max);
 	kprintf("keel0 (xenbr0): tx %llu frames %llu bytes, dropped %llu, copied whole %llu\n",
 		(unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
 		(unsigned long long)s->tx_dropped, (unsigned long long)s->tx_bounced);

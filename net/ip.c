@@ -21,6 +21,7 @@
 #include <keel/mm.h>
 #include <keel/net.h>
 #include <keel/nic.h>
+#include <keel/offload.h>
 #include <keel/pci.h>
 #include <keel/sync.h>
 
@@ -91,6 +92,86 @@ static bool for_us(const struct net_frame *f)
 	return (dst[0] & 1) || !memcmp(dst, nif.hwaddr, ETH_ALEN);
 }
 
+static void rxq_push(struct pbuf *pb)
+{
+	rxq[(rxq_head + rxq_count) % RXQ_LEN] = pb;
+	rxq_count++;
+	if (rxq_count > ip_state.stats.queue_max)
+		ip_state.stats.queue_max = rxq_count;
+	waitq_wake_all(&ip_wq);
+}
+
+/* Queues len bytes at buf (a whole frame) as a pbuf for the net-ip thread. */
+static int queue_bytes(const uint8_t *buf, uint32_t len)
+{
+	struct ip_stats *st = &ip_state.stats;
+
+	if (len < ETH_HLEN || len > ETH_HLEN + 4 + NET_MTU) {
+		st->rx_bad++;
+		return -EMSGSIZE;
+	}
+	if (rxq_count == RXQ_LEN) {
+		st->rx_queue_full++;
+		return -ENOBUFS;
+	}
+	struct pbuf *pb = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+	if (!pb) {
+		st->rx_no_pbuf++;
+		return -ENOBUFS;
+	}
+	pbuf_take(pb, buf, (u16_t)len);
+	rxq_push(pb);
+	return 0;
+}
+
+static int emit_segment(void *ctx, const uint8_t *seg, uint32_t len)
+{
+	(void)ctx;
+	return queue_bytes(seg, len);
+}
+
+/*
+ * A frame lwIP cannot take as it is: a GSO frame (cut here into MSS-sized
+ * segments) or a blank checksum that does not sit in one pool buffer.  It
+ * is read whole into a linear buffer first (the first use allocates it).
+ */
+static int deliver_offloaded(const struct net_frame *f)
+{
+	static uint8_t *linear, *scratch;
+	struct ip_stats *st = &ip_state.stats;
+	int rc;
+
+	if (!linear) {
+		linear = kmalloc(NET_FRAME_MAX);
+		scratch = kmalloc(NET_FRAME_MAX);
+		if (!linear || !scratch) {
+			kfree(linear);
+			kfree(scratch);
+			linear = scratch = NULL;
+			st->rx_no_pbuf++;
+			return -ENOMEM;
+		}
+	}
+	rc = net_frame_read(f, 0, linear, f->len);
+	if (rc) {
+		st->rx_bad++;
+		return rc;
+	}
+	if (f->meta.flags & NET_META_GSO) {
+		rc = offload_segment_tcp(linear, f->len, f->meta.gso_type, f->meta.gso_size,
+					 scratch, NET_FRAME_MAX, emit_segment, NULL);
+		if (rc < 0 && rc != -ENOBUFS)
+			st->rx_bad++;
+		st->rx_gso_cut++;
+		return rc < 0 ? rc : 0;
+	}
+	if (offload_fill_csum(linear, f->len, f->meta.csum_start, f->meta.csum_offset)) {
+		st->rx_bad++;
+		return -EINVAL;
+	}
+	return queue_bytes(linear, f->len);
+}
+
 static int host_deliver(struct net_port *p, const struct net_frame *f)
 {
 	struct ip_stats *st = &ip_state.stats;
@@ -100,14 +181,24 @@ static int host_deliver(struct net_port *p, const struct net_frame *f)
 	(void)p;
 	if (!ip_state.started)
 		return -ENETDOWN;
+	if (f->hdr_len < ETH_HLEN) {
+		st->rx_bad++;
+		return -EINVAL;
+	}
+	/* A unicast frame for another MAC reaches this port while the switch
+	 * floods unknown destinations: not ours, as a NIC's filter would say.
+	 * Nor is anything but IPv4 and ARP (lwIP is built without IPv6). */
+	uint16_t type = net_ethertype(f);
+	if (!for_us(f) || (type != ETH_P_IPV4 && type != ETH_P_ARP))
+		return 0;
+	st->rx_frames++;
+	st->rx_bytes += f->len;
+	if (f->meta.flags & NET_META_GSO)
+		return deliver_offloaded(f);
 	if (f->len < ETH_HLEN || f->len > ETH_HLEN + 4 + NET_MTU) {
 		st->rx_bad++;
 		return -EMSGSIZE;
 	}
-	/* A unicast frame for another MAC reaches this port while the switch
-	 * floods unknown destinations: not ours, as a NIC's filter would say. */
-	if (!for_us(f))
-		return 0;
 	if (rxq_count == RXQ_LEN) {
 		st->rx_queue_full++;
 		return -ENOBUFS;
@@ -116,6 +207,10 @@ static int host_deliver(struct net_port *p, const struct net_frame *f)
 	if (!pb) {
 		st->rx_no_pbuf++;
 		return -ENOBUFS;
+	}
+	if ((f->meta.flags & NET_META_CSUM_BLANK) && pb->next) {
+		pbuf_free(pb);
+		return deliver_offloaded(f);
 	}
 	for (struct pbuf *q = pb; q; q = q->next) {
 		int rc = net_frame_read(f, off, q->payload, q->len);
@@ -126,13 +221,14 @@ static int host_deliver(struct net_port *p, const struct net_frame *f)
 		}
 		off += q->len;
 	}
-	rxq[(rxq_head + rxq_count) % RXQ_LEN] = pb;
-	rxq_count++;
-	if (rxq_count > st->queue_max)
-		st->queue_max = rxq_count;
-	st->rx_frames++;
-	st->rx_bytes += f->len;
-	waitq_wake_all(&ip_wq);
+	/* A guest's blank checksum, completed here (the frame is in one buffer). */
+	if ((f->meta.flags & NET_META_CSUM_BLANK) &&
+	    offload_fill_csum(pb->payload, f->len, f->meta.csum_start, f->meta.csum_offset)) {
+		pbuf_free(pb);
+		st->rx_bad++;
+		return -EINVAL;
+	}
+	rxq_push(pb);
 	return 0;
 }
 
@@ -327,7 +423,9 @@ static void start_interface(void)
 
 	snprintf(port.name, sizeof(port.name), "keel0");
 	port.kind = NET_PORT_HOST;
-	port.caps = 0; /* complete frames only: the switch fills checksums, cuts GSO */
+	/* Blank checksums and GSO frames are completed and cut here, where the
+	 * frame is copied anyway (the switch need not copy it first). */
+	port.caps = NET_PORT_CAN_CSUM_BLANK | NET_PORT_CAN_GSO_TCPV4;
 	port.ops = &host_port_ops;
 	port.priv = &nif;
 	memcpy(port.mac, nif.hwaddr, ETH_ALEN);

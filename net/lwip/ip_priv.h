@@ -14,7 +14,8 @@
 enum ip_mode { IP_MODE_OFF, IP_MODE_DHCP, IP_MODE_STATIC };
 
 struct ip_stats {
-	uint64_t rx_frames, rx_bytes;       /* delivered by the switch and queued */
+	uint64_t rx_frames, rx_bytes;       /* IPv4/ARP frames for keel from the switch */
+	uint64_t rx_gso_cut;                /* GSO frames cut into segments here */
 	uint64_t rx_queue_full;             /* dropped: input queue full */
 	uint64_t rx_no_pbuf;                /* dropped: no pool buffer */
 	uint64_t rx_bad;                    /* dropped: too long or unreadable */
