@@ -32,10 +32,11 @@ $(LWIP_STAMP): scripts/fetch-lwip.sh $(wildcard net/lwip/patches/*.patch)
 	@scripts/fetch-lwip.sh $(LWIP_CACHE)
 	@touch $@
 
-# The tree's files appear with the fetch.
+# The tree's files appear with the fetch; a new fetch (patch set changed)
+# rebuilds every lwIP object.
 $(addprefix $(LWIP_TREE)/src/,$(LWIP_SRCS)): | $(LWIP_STAMP) ;
 
-$(BUILD)/obj/lwip/%.o: $(LWIP_TREE)/src/%.c | $(LWIP_STAMP) $(BUILD)/include/xen
+$(BUILD)/obj/lwip/%.o: $(LWIP_TREE)/src/%.c $(LWIP_STAMP) | $(BUILD)/include/xen
 	@mkdir -p $(dir $@)
 	@echo "  CC      lwip/$*.c"
 	@$(CC) $(KCFLAGS) $(LWIP_INC) -c $< -o $@
