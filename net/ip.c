@@ -330,9 +330,12 @@ static void status_changed(struct netif *netif)
 		uint64_t ms = (now - boot_entry_ns) / 1000000;
 		ip_state.lease_ns = now;
 		ip_format(s, sizeof(s), ip4_addr_get_u32(ip_2_ip4(&d->server_ip_addr)));
+		/* lwIP sets the address (and calls here) before the gateway. */
+		ip_format(g, sizeof(g), ip4_addr_get_u32(&d->offered_gw_addr));
 		kprintf("net: xenbr0: %s/%d by DHCP from %s, gateway %s, lease %u s, "
 			"%llu.%03llu s after keel started\n",
-			a, len, s, g, (unsigned int)d->offered_t0_lease,
+			a, len, s, ip4_addr_isany_val(d->offered_gw_addr) ? "none" : g,
+			(unsigned int)d->offered_t0_lease,
 			(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
 	}
 }

@@ -6,12 +6,14 @@ Three boots, all networks QEMU user-mode with restrict=on (nothing leaves
 QEMU; the only forwarded port is on 127.0.0.1) or keel's own switch:
   * DHCP: a virtio-net NIC on `-netdev user,restrict=on` with a hostfwd of a
     free 127.0.0.1 port to keel's 5001; keel's lease is 10.0.2.15/24
-    (`ip addr`, dynamic), `ip route` has the default via 10.0.2.2, `ping -c 3
-    10.0.2.2` is answered, and a known byte stream the test sends through
+    (`ip addr`, dynamic), `ip route` has its subnet (QEMU's DHCP names no
+    router under restrict=on, so no default route), `ping -c 3 10.0.2.2` is
+    answered, and a known byte stream the test sends through
     the forwarded port is counted to the byte by `net-bench`.  A malformed
     boot option (dns=) is reported by name and ignored.
   * static: `ip=10.0.2.20/24 gw=10.0.2.2` on the same kind of network:
-    `ip addr` and `ip route` show it (static), the gateway answers ping.
+    `ip addr` and `ip route` show it (static, default via 10.0.2.2), the
+    gateway answers ping.
   * guest: keel at ip=10.0.0.100/24 and a Debian guest (netfront on
     xenbr0, 10.0.0.1): keel pings the guest, the guest pings keel, and the
     guest's stream (seq 1 200000 | nc, 1288895 bytes) reaches net-bench whole.
@@ -106,8 +108,10 @@ def test_dhcp():
                  env={"QEMU_ARGS": user_net(port)}) as m:
         m.boot(180)
         need_nic(m)
+        # QEMU's DHCP server names no router (nor DNS) when restrict=on:
+        # the lease has no gateway, as a Linux client would see it.
         lease = m.expect(r"net: xenbr0: 10\.0\.2\.15/24 by DHCP from 10\.0\.2\.2, gateway "
-                         r"10\.0\.2\.2, lease (\d+) s, ([\d.]+) s after keel started", 120)
+                         r"none, lease (\d+) s, ([\d.]+) s after keel started", 120)
         print("  DHCP lease %s s, bound %s s after keel started" % lease.groups(), flush=True)
         log = m.output_since(0)
         expect_in(log, r"keel: boot command line: option 'dns': '10\.0\.2\.x' is not an IPv4 "
@@ -118,8 +122,8 @@ def test_dhcp():
                   "ip addr shows the lease")
         expect_in(out, r"^\s+valid_lft \d+sec", "ip addr shows the lease's lifetime")
         out = m.command("ip route")
-        expect_in(out, r"^default via 10\.0\.2\.2 dev xenbr0 proto dhcp src 10\.0\.2\.15$",
-                  "ip route: default route")
+        if "default" in out:
+            raise TestFailure("a default route without a router in the lease:\n" + out)
         expect_in(out, r"^10\.0\.2\.0/24 dev xenbr0 proto kernel scope link src 10\.0\.2\.15$",
                   "ip route: the subnet")
         ping_ok(m, "10.0.2.2", 3)
