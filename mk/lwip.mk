@@ -4,7 +4,9 @@
 # in this repository).  Compiled with keel's own flags, freestanding, against
 # the port headers in net/lwip/include (lwipopts.h, arch/cc.h and the small
 # libc shims), into build/liblwip.a; the linker takes only what keel uses.
-LWIP_CACHE := $(BUILD)/lwip-src
+# KEEL_LWIP_CACHE=DIR keeps the download and tree out of build/ (kept across
+# `make clean`).
+LWIP_CACHE := $(or $(KEEL_LWIP_CACHE),$(BUILD)/lwip-src)
 LWIP_TREE  := $(LWIP_CACHE)/tree
 LWIP_STAMP := $(LWIP_TREE)/.keel-version
 LWIP_SRCS  := core/def.c core/dns.c core/inet_chksum.c core/init.c core/ip.c core/mem.c \
