@@ -13,7 +13,8 @@ QEMU; the only forwarded port is on 127.0.0.1) or keel's own switch:
     boot option (dns=) is reported by name and ignored.
   * static: `ip=10.0.2.20/24 gw=10.0.2.2` on the same kind of network:
     `ip addr` and `ip route` show it (static, default via 10.0.2.2), the
-    gateway answers ping.
+    gateway answers ping, and ping without -c stops at ^C with its summary.
+  * none: `ip=none` leaves keel without an interface; the commands say so.
   * guest: keel at ip=10.0.0.100/24 and a Debian guest (netfront on
     xenbr0, 10.0.0.1): keel pings the guest, the guest pings keel, and the
     guest's stream (seq 1 200000 | nc, 1288895 bytes) reaches net-bench whole.
@@ -104,7 +105,7 @@ def bench_result(m, want_bytes, timeout=60):
 
 def test_dhcp():
     port = free_port()
-    with Machine("ip-dhcp", keel_args="autostart=0 dns=10.0.2.x", timeout=600,
+    with Machine("ip-dhcp", keel_args="autostart=0 ip=10.0.2.300/24 dns=10.0.2.x", timeout=600,
                  env={"QEMU_ARGS": user_net(port)}) as m:
         m.boot(180)
         need_nic(m)
@@ -116,6 +117,8 @@ def test_dhcp():
         log = m.output_since(0)
         expect_in(log, r"keel: boot command line: option 'dns': '10\.0\.2\.x' is not an IPv4 "
                   r"address; ignored", "the malformed dns= option is reported")
+        expect_in(log, r"keel: boot command line: option 'ip': '10\.0\.2\.300/24' is not "
+                  r"ADDR/LEN .*; using DHCP", "the malformed ip= option is reported")
 
         out = m.command("ip addr")
         expect_in(out, r"^\s+inet 10\.0\.2\.15/24 brd 10\.0\.2\.255 scope global dynamic xenbr0$",
@@ -163,6 +166,30 @@ def test_static():
         expect_in(out, r"^default via 10\.0\.2\.2 dev xenbr0 proto static src 10\.0\.2\.20$",
                   "ip route: static default route")
         ping_ok(m, "10.0.2.2", 2)
+        # Without -c, ping goes on until ^C, then prints its summary.
+        m.send("ping 10.0.2.2\r")
+        m.expect(r"icmp_seq=2 ttl=\d+ time=", 30)
+        m.send("\x03")
+        m.expect(r"--- 10\.0\.2\.2 ping statistics ---\n(\d+) packets transmitted, \d+ "
+                 r"received", 30)
+        m.expect(re.escape("keel# "), 30)
+
+
+def test_none():
+    """ip=none: no interface, and the commands say why."""
+    with Machine("ip-none", keel_args="autostart=0 ip=none", timeout=300,
+                 env={"QEMU_ARGS": user_net()}) as m:
+        m.boot(180)
+        expect_in(m.output_since(0), r"net: keel has no address of its own \(ip=none\)",
+                  "the boot log says keel has no address")
+        out = m.command("ip addr")
+        expect_in(out, r"^ip: keel has no address of its own \(booted with ip=none\)$",
+                  "ip addr with ip=none")
+        out = m.command("ping -c 1 10.0.2.2")
+        expect_in(out, r"^ping: keel has no address of its own", "ping with ip=none")
+        out = m.command("brctl show")
+        if "keel0" in out:
+            raise TestFailure("keel0 joined xenbr0 with ip=none:\n" + out)
 
 
 def test_guest():
@@ -198,6 +225,7 @@ def main():
     tests = [
         ("ip_dhcp_ping_bench", test_dhcp),
         ("ip_static", test_static),
+        ("ip_none", test_none),
         ("ip_guest_ping_bench", test_guest),
     ]
     only = sys.argv[1:]  # by hand: test_ip.py ip_static
