@@ -193,8 +193,10 @@ def test_none():
 
 
 def test_guest():
+    # The uplink is given explicitly: without a -netdev QEMU would add its
+    # default NIC on user networking without restrict=on.
     with Machine("ip-guest", keel_args="autostart=0 ip=10.0.0.100/24", timeout=900,
-                 env={"KEEL_ARCHIVE": ARCHIVE}) as m:
+                 env={"KEEL_ARCHIVE": ARCHIVE, "QEMU_ARGS": user_net()}) as m:
         m.boot(180)
         m.expect(r"net: keel0 on xenbr0, MAC [0-9a-f:]+ \([^)]*\): 10\.0\.0\.100/24 static", 120)
         out = m.command("net-bench start")
