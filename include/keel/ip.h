@@ -42,7 +42,8 @@ extern char ip_opt_gw[IP_OPT_MAX];
 extern char ip_opt_dns[IP_OPT_MAX];
 
 /* Checks the options (a bad one is reported and ignored) and starts the
- * `net-ip` thread, which joins xenbr0 once the NICs are probed. */
+ * `net-ip` thread, which joins xenbr0 once the NICs are probed.  Boot,
+ * thread context.  (Not ip_init: lwIP's headers define that name.) */
 void keel_ip_init(void);
 
 #endif

@@ -44,11 +44,11 @@ void lwip_port_diag(const char *fmt, ...)
 }
 
 /* An lwIP assertion is a broken invariant inside lwIP itself (lwIP checks
- * what comes off the wire with its own tests and drops bad frames): going
- * on would corrupt its state, so dom0 stops with the place named. */
+ * what comes off the wire with its own tests and drops bad frames), so it
+ * is handled as keel's own ASSERT is. */
 void lwip_port_assert(const char *msg, const char *file, int line)
 {
-	panic("lwip: assertion \"%s\" failed at %s:%d\n", msg, file, line);
+	assert_failed(msg, file, line);
 }
 
 void *lwip_port_calloc(size_t n, size_t size)
