@@ -35,6 +35,9 @@ case "${KEEL_ARGS:-}" in *,*) echo "error: KEEL_ARGS must not contain commas" >&
 extra=()
 [ -n "${QEMU_ARGS:-}" ] && read -r -a extra <<< "$QEMU_ARGS"
 [ "${1:-}" = "--" ] && { shift; extra+=("$@"); }
+# No network option given: no NIC at all.  QEMU's default NIC would be on
+# user networking without restrict=on, a path out of the machine.
+case " ${extra[*]:-} " in *" -netdev "*|*" -nic "*|*" -net "*) ;; *) extra+=(-nic none);; esac
 cmd=(qemu-system-x86_64 -accel tcg -cpu qemu64 -m "${QEMU_MEM:-1024}" -smp 1
 	-no-reboot -display none -monitor none
 	-chardev stdio,id=ser0,signal=off -serial chardev:ser0

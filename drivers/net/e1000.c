@@ -53,6 +53,7 @@ struct e1000 {
 	dma_addr_t rx_dma;
 	uint8_t *rx_va[NR_RX];
 	unsigned int rx_next;
+	uint32_t rctl;
 	struct e1000_tx_desc *tx;
 	dma_addr_t tx_dma;
 	uint8_t *tx_hdr_page[NR_TX * TX_HDR_BYTES / PAGE_SIZE];
@@ -61,7 +62,6 @@ struct e1000 {
 	unsigned int tx_tail, tx_clean;
 	volatile uint32_t pending;      /* ICR causes seen by the handler */
 	struct waitq wq;
-	uint64_t rx_csum_ok;
 	char thread_name[24];
 	struct net_frame frame;
 };
@@ -211,7 +211,11 @@ static int e1000_xmit(struct nic *n, const struct nic_tx_frag *frags, unsigned i
 	/* Descriptors: context + header copy (TSO) + one per fragment. */
 	unsigned int need = nfrags + (csum ? 1 : 0) + (gso ? 1 : 0);
 	if (tx_used(e) + need > NR_TX - 1) {
+		/* Completed descriptors the thread has not reaped yet (the caller
+		 * is between yields): make sure it runs. */
 		n->stats.tx_busy++;
+		__atomic_fetch_or(&e->pending, E1000_ICR_TXDW, __ATOMIC_RELAXED);
+		waitq_wake_all(&e->wq);
 		return -EAGAIN;
 	}
 
@@ -346,6 +350,10 @@ static bool reap_rx(struct e1000 *e)
 		for (unsigned int k = 0, j = e->rx_next; k < cnt; k++, j = (j + 1) % NR_RX) {
 			volatile struct e1000_rx_desc *d = &e->rx[j];
 			uint16_t l = d->length;
+			if (e->drv.inject_fault) {
+				e->drv.inject_fault = false;
+				l = RX_BUF_BYTES + 1;
+			}
 			if (l > RX_BUF_BYTES) {
 				e1000_fail(e, "receive length past the buffer", j, l);
 				return true;
@@ -366,7 +374,7 @@ static bool reap_rx(struct e1000 *e)
 		}
 		if (!(status & E1000_RXD_STAT_IXSM) && (status & E1000_RXD_STAT_TCPCS)) {
 			f->meta.flags |= NET_META_CSUM_OK;
-			e->rx_csum_ok++;
+			e->drv.rx_csum_ok++;
 		}
 		if (bad || f->len < ETH_HLEN) {
 			e->nic.stats.rx_errors++;
@@ -465,6 +473,26 @@ static void read_mac(struct e1000 *e, uint8_t *mac)
 	}
 }
 
+/* RCTL.BSIZE (SDM 13.4.22, BSEX 0): 2048, 1024, 512 or 256 bytes. */
+static int e1000_set_rx_buf_bytes(struct nicdrv *drv, unsigned int bytes)
+{
+	struct e1000 *e = (struct e1000 *)drv;
+	uint32_t code;
+
+	switch (bytes) {
+	case 2048: code = 0; break;
+	case 1024: code = 1; break;
+	case 512: code = 2; break;
+	case 256: code = 3; break;
+	default: return -EINVAL;
+	}
+	/* Every buffer stays 2048 bytes: a smaller BSIZE only makes the
+	 * device split frames over more descriptors. */
+	e->rctl = (e->rctl & ~(3u << 16)) | code << 16;
+	wr32(e, E1000_RCTL, e->rctl);
+	return 0;
+}
+
 static int e1000_probe(struct pci_dev *d)
 {
 	struct e1000 *e;
@@ -535,7 +563,12 @@ static int e1000_probe(struct pci_dev *d)
 	wr32(e, E1000_RDT, NR_RX - 1);
 	wr32(e, E1000_RDTR, 0);
 	wr32(e, E1000_RXCSUM, E1000_RXCSUM_TUOFL | E1000_RXCSUM_IPOFL);
-	wr32(e, E1000_RCTL, E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC | E1000_RCTL_SZ_2048);
+	/* Promiscuous (UPE, MPE): as a bridge's uplink the NIC receives frames
+	 * for the guests' MACs, not only its own (QEMU filters on RAL/RAH). */
+	e->rctl = E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC | E1000_RCTL_SZ_2048 |
+		  E1000_RCTL_UPE | E1000_RCTL_MPE;
+	e->drv.set_rx_buf_bytes = e1000_set_rx_buf_bytes;
+	wr32(e, E1000_RCTL, e->rctl);
 	/* Transmit (SDM 14.5): full duplex collision distance, IEEE 802.3 gaps. */
 	wr32(e, E1000_TDBAL, (uint32_t)dma_x(e->tx_dma));
 	wr32(e, E1000_TDBAH, (uint32_t)(dma_x(e->tx_dma) >> 32));

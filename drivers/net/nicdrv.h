@@ -16,6 +16,12 @@ struct nicdrv {
 	char offloads[96];      /* what the device and keel agreed, for `nic` */
 	bool stopped;           /* failed (device misbehaved) or shut down */
 	uint64_t wakeups;       /* passes of the driver thread */
+	uint64_t rx_csum_ok;    /* frames the device said it checked (NET_META_CSUM_OK) */
+	bool inject_fault;      /* test hook: treat the next receive length as past the buffer */
+	/* Test hook: makes the device fill receive buffers of at most `bytes`
+	 * (smaller than keel's), so that frames span several buffers.
+	 * 0, -EINVAL (size the device cannot use) or -EOPNOTSUPP. */
+	int (*set_rx_buf_bytes)(struct nicdrv *drv, unsigned int bytes);
 };
 
 /*

@@ -63,6 +63,8 @@ struct vnet {
 	unsigned int nr_rx, nr_tx, tx_inflight;
 	uint8_t *rx_va[RX_MAX];
 	bool rx_posted[RX_MAX];
+	uint16_t rx_len[RX_MAX];        /* bytes each posted buffer offers */
+	uint16_t rx_post_bytes;         /* RX_BUF_BYTES unless a test shrank it */
 	uint8_t *tx_page[TX_MAX * TX_SLOT_BYTES / PAGE_SIZE];
 	dma_addr_t tx_dma[TX_MAX * TX_SLOT_BYTES / PAGE_SIZE];
 	struct vnet_tx tx[TX_MAX];
@@ -115,7 +117,8 @@ static dma_addr_t rx_dma(struct vnet *v, unsigned int id)
 
 static void rx_post(struct vnet *v, unsigned int id)
 {
-	v->rxq.desc[id] = (struct virtq_desc){ dma_x(rx_dma(v, id)), RX_BUF_BYTES,
+	v->rx_len[id] = v->rx_post_bytes;
+	v->rxq.desc[id] = (struct virtq_desc){ dma_x(rx_dma(v, id)), v->rx_len[id],
 					       VIRTQ_DESC_F_WRITE, 0 };
 	v->rx_posted[id] = true;
 	virtq_publish(&v->rxq, (uint16_t)id);
@@ -182,7 +185,13 @@ static int vnet_xmit(struct nic *n, const struct nic_tx_frag *frags, unsigned in
 		return -EINVAL;  /* 4: room for a VLAN tag */
 	}
 	if (v->nr_tx_free == 0) {
+		/* The device may have returned slots the thread has not reaped
+		 * yet (the caller is between yields): make sure it runs. */
 		n->stats.tx_busy++;
+		if (virtq_used_pending(&v->txq)) {
+			__atomic_fetch_or(&v->pending, PEND_QUEUE, __ATOMIC_RELAXED);
+			waitq_wake_all(&v->wq);
+		}
 		return -EAGAIN;
 	}
 
@@ -274,11 +283,15 @@ static bool reap_rx(struct vnet *v)
 		}
 		uint32_t id, len;
 		virtq_peek_used(&v->rxq, 0, &id, &len);
+		if (v->drv.inject_fault) {
+			v->drv.inject_fault = false;
+			len = RX_BUF_BYTES + 1;
+		}
 		if (id >= v->nr_rx || !v->rx_posted[id]) {
 			vnet_fail(v, "receive id not posted", id, v->nr_rx);
 			return true;
 		}
-		if (len < v->hdr_bytes || len > RX_BUF_BYTES) {
+		if (len < v->hdr_bytes || len > v->rx_len[id]) {
 			vnet_fail(v, "receive length outside the buffer", id, len);
 			return true;
 		}
@@ -299,6 +312,7 @@ static bool reap_rx(struct vnet *v)
 			f->meta.csum_offset = h->csum_offset;
 		} else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
 			f->meta.flags |= NET_META_CSUM_OK;
+			v->drv.rx_csum_ok++;
 		}
 		f->len = 0;
 		f->nfrags = 0;
@@ -306,7 +320,7 @@ static bool reap_rx(struct vnet *v)
 		for (unsigned int b = 0; b < nbufs; b++) {
 			uint32_t bid, blen;
 			virtq_peek_used(&v->rxq, (uint16_t)b, &bid, &blen);
-			if (bid >= v->nr_rx || !v->rx_posted[bid] || blen > RX_BUF_BYTES ||
+			if (bid >= v->nr_rx || !v->rx_posted[bid] || blen > v->rx_len[bid] ||
 			    (b > 0 && bid == id)) {
 				vnet_fail(v, "merged receive buffer invalid", bid, blen);
 				return true;
@@ -392,6 +406,19 @@ static void features_text(struct vnet *v)
 					       "%s%s", o ? " " : "", names[i].name);
 }
 
+/* Buffers posted from now on offer `bytes` (a frame spans several). */
+static int vnet_set_rx_buf_bytes(struct nicdrv *drv, unsigned int bytes)
+{
+	struct vnet *v = (struct vnet *)drv;
+
+	if (!v->mrg_rxbuf)
+		return -EOPNOTSUPP;     /* without MRG_RXBUF one buffer holds a frame */
+	if (bytes < 64 || bytes > RX_BUF_BYTES)
+		return -EINVAL;
+	v->rx_post_bytes = (uint16_t)bytes;
+	return 0;
+}
+
 static int vnet_probe(struct pci_dev *d)
 {
 	struct vnet *v = kzalloc(sizeof(*v));
@@ -416,6 +443,8 @@ static int vnet_probe(struct pci_dev *d)
 	/* VERSION_1: the header always has num_buffers (5.1.6). */
 	v->hdr_bytes = sizeof(struct virtio_net_hdr);
 	v->mrg_rxbuf = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	v->rx_post_bytes = RX_BUF_BYTES;
+	v->drv.set_rx_buf_bytes = vnet_set_rx_buf_bytes;
 
 	v->vec[0] = (struct vnet_vec){ v, PEND_CONFIG };
 	v->vec[1] = (struct vnet_vec){ v, PEND_QUEUE };
@@ -423,10 +452,11 @@ static int vnet_probe(struct pci_dev *d)
 	if ((rc = pci_irq_setup(d, &v->vp.irqs, 2, vnet_interrupt, ctxs)))
 		goto err_reset;
 	bool msix = v->vp.irqs.mode == PCI_IRQ_MSIX;
-	/* One MSI-X vector: config changes and queues share it. */
+	/* Vector 0 config changes, vector 1 the queues; with one vector (or
+	 * INTx, where the ISR tells them apart) they share it. */
 	uint16_t cfg_vec = msix ? 0 : 0xffff;
 	uint16_t q_vec = msix ? (v->vp.irqs.nvec > 1 ? 1 : 0) : 0xffff;
-	if (msix && v->vp.irqs.nvec == 1)
+	if (!msix || v->vp.irqs.nvec == 1)
 		v->vec[0].what = PEND_CONFIG | PEND_QUEUE;
 	if ((rc = virtio_pci_set_config_vector(&v->vp, cfg_vec)))
 		goto err_irq;
