@@ -6,6 +6,7 @@
 #include <keel/evtchn.h>
 #include <keel/gnttab.h>
 #include <keel/hypercall.h>
+#include <keel/ip.h>
 #include <keel/irq.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
@@ -56,6 +57,12 @@ static const struct cmdline_opt options[] = {
 	  "test hook name" },
 	{ "dom0_keep", CMDLINE_STRING, boot_opts.dom0_keep, sizeof(boot_opts.dom0_keep), 0, 0,
 	  "memory dom0 keeps, the rest goes back to Xen (e.g. 512M; 0 or all: keep all)" },
+	{ "ip", CMDLINE_STRING, ip_opt_ip, sizeof(ip_opt_ip), 0, 0,
+	  "keel's own address on xenbr0: ADDR/LEN, dhcp (the default) or none" },
+	{ "gw", CMDLINE_STRING, ip_opt_gw, sizeof(ip_opt_gw), 0, 0,
+	  "default gateway with a static ip=" },
+	{ "dns", CMDLINE_STRING, ip_opt_dns, sizeof(ip_opt_dns), 0, 0,
+	  "DNS server for keel's own lookups (ping NAME)" },
 };
 
 /*
@@ -179,6 +186,7 @@ void kernel_start(start_info_t *si)
 	toolstack_init();
 	boot_phase_done("xenstored, toolstack");
 	net_init();
+	keel_ip_init();
 	pci_init();
 	boot_phase_done("pci scan (drivers probe in a thread)");
 	sched_run_idle();

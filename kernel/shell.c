@@ -39,6 +39,7 @@ static int cmd_help(int argc, char **argv)
 	help_table(device_commands, "");
 	help_table(lvm_commands, "");
 	help_table(nic_commands, "");
+	help_table(ip_commands, "");
 	kprintf("toolstack commands (also as `xl CMD`):\n");
 	help_table(xl_commands, "");
 	help_table(xl_block_commands, "");
@@ -155,6 +156,8 @@ static void run_words(int argc, char **argv)
 			c = find(xl_block_commands, argv[0]);
 		if (!c)
 			c = find(xl_net_commands, argv[0]);
+		if (!c)
+			c = find(ip_commands, argv[0]);
 		if (!c || (xl && argc > 1))
 			c = xl;
 	}

@@ -16,6 +16,7 @@ pkgs=(
 	cpio gzip xz-utils     # boot archive and ramdisks
 	gdisk fdisk parted lvm2 e2fsprogs  # tests: host-made disk images (GPT, MBR, LVM2, ext4)
 	liblzma-dev zlib1g-dev libzstd-dev liblz4-dev  # guest kernel decompression
+	dpkg-dev               # dpkg-source: unpacks lwIP's Debian source package (scripts/fetch-lwip.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do

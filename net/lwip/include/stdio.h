@@ -1,0 +1,10 @@
+/*
+ * <stdio.h> for lwIP inside keel: the names lwIP uses are keel's own
+ * (lib/string.c, lib/printf.c, kernel/heap.c), declared by <lib/base.h>.
+ * Only lwIP's objects and the files that include lwIP's headers see this
+ * folder (mk/lwip.mk); the rest of keel includes <lib/base.h> directly.
+ */
+#ifndef KEEL_LWIP_SHIM_STDIO_H
+#define KEEL_LWIP_SHIM_STDIO_H
+#include <lib/base.h>
+#endif
