@@ -38,6 +38,7 @@ static int cmd_help(int argc, char **argv)
 	kprintf("device commands:\n");
 	help_table(device_commands, "");
 	help_table(lvm_commands, "");
+	help_table(nic_commands, "");
 	kprintf("toolstack commands (also as `xl CMD`):\n");
 	help_table(xl_commands, "");
 	help_table(xl_block_commands, "");
@@ -148,6 +149,8 @@ static void run_words(int argc, char **argv)
 			c = find(device_commands, argv[0]);
 		if (!c)
 			c = find(lvm_commands, argv[0]);
+		if (!c)
+			c = find(nic_commands, argv[0]);
 		if (!c)
 			c = find(xl_block_commands, argv[0]);
 		if (!c)

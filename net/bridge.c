@@ -11,20 +11,39 @@
  * change only between frames.  Adding and removing ports happens in thread
  * context too; a port is unlinked before its owner frees it.
  */
+#include <keel/fdb.h>
 #include <keel/kernel.h>
+#include <keel/mm.h>
 #include <keel/net.h>
+#include <keel/offload.h>
 
 #define BRIDGE_PORTS_MAX 256
 
 struct net_bridge {
 	char name[16];
 	struct net_port *ports;
+	struct net_port *by_index[BRIDGE_PORTS_MAX];
 	uint16_t nports;
-	uint64_t flooded, forwarded, unknown_dst;
+	uint64_t flooded, forwarded, filtered, bad_source;
+	struct fdb fdb;
 	struct net_bridge *next;
 };
 
 static struct net_bridge *bridges;
+
+/*
+ * The software offload path (a port that cannot take a frame as it is):
+ * the frame is gathered into `linear`, its checksum filled or its GSO
+ * frame cut into segments built in `segment`.  One pair for all bridges:
+ * forwarding never sleeps, so with cooperative threads only one frame is
+ * in here at a time (with SMP this becomes per-CPU).
+ */
+#define SW_BUF_BYTES (NET_FRAME_MAX + 64)
+static uint8_t *sw_linear, *sw_segment;
+static struct net_frame sw_frame;
+static struct {
+	uint64_t csum_filled, gso_frames, gso_segments, failed;
+} sw_stats;
 
 static bool valid_name(const char *name)
 {
@@ -59,6 +78,10 @@ int net_bridge_create(const char *name)
 	if (!b)
 		return -ENOMEM;
 	snprintf(b->name, sizeof(b->name), "%s", name);
+	/* The table's hash key: a value a guest cannot know (TSC and time). */
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	fdb_init(&b->fdb, 0, ((uint64_t)hi << 32 | lo) ^ time_now_ns() ^ (uintptr_t)b);
 	struct net_bridge **pp = &bridges;
 	while (*pp)
 		pp = &(*pp)->next;
@@ -101,6 +124,7 @@ int net_port_add(const char *bridge, struct net_port *p)
 	}
 	p->index = idx;
 	p->bridge = b;
+	b->by_index[idx] = p;
 	p->next = NULL;
 	struct net_port **pp = &b->ports;
 	while (*pp)
@@ -122,6 +146,8 @@ void net_port_remove(struct net_port *p)
 			b->nports--;
 			break;
 		}
+	b->by_index[p->index] = NULL;
+	fdb_flush_port(&b->fdb, p->index);
 	p->bridge = NULL;
 	p->next = NULL;
 }
@@ -131,6 +157,61 @@ static bool is_multicast(const uint8_t *mac)
 	return mac[0] & 1;
 }
 
+static void count_out(struct net_port *to, int rc, uint32_t len)
+{
+	if (rc) {
+		to->stats.tx_dropped++;
+		return;
+	}
+	to->stats.tx_frames++;
+	to->stats.tx_bytes += len;
+}
+
+/* A LOCAL frame over len bytes of dom0 memory (split at page ends). */
+static void local_frame(struct net_frame *f, const uint8_t *buf, uint32_t len, uint16_t flags)
+{
+	memset(&f->meta, 0, sizeof(f->meta));
+	f->meta.flags = flags;
+	f->len = len;
+	f->nfrags = 0;
+	for (uint32_t off = 0; off < len && f->nfrags < NET_FRAGS_MAX;) {
+		uintptr_t va = (uintptr_t)(buf + off);
+		uint32_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+		if (n > len - off)
+			n = len - off;
+		f->frags[f->nfrags++] = (struct net_frag){ .kind = NET_FRAG_LOCAL, .len = (uint16_t)n,
+							   .va = buf + off };
+		off += n;
+	}
+	f->hdr_len = (uint16_t)(len < NET_HDR_MAX ? len : NET_HDR_MAX);
+	memcpy(f->hdr, buf, f->hdr_len);
+}
+
+static int emit_segment(void *ctx, const uint8_t *seg, uint32_t len)
+{
+	struct net_port *to = ctx;
+
+	local_frame(&sw_frame, seg, len, NET_META_CSUM_OK);
+	sw_stats.gso_segments++;
+	int rc = to->ops->deliver(to, &sw_frame);
+	count_out(to, rc, len);
+	return 0;
+}
+
+/* Whether port `to` takes frame f as it is. */
+static bool port_takes(const struct net_port *to, const struct net_frame *f)
+{
+	if (f->meta.flags & NET_META_GSO) {
+		unsigned int need = f->meta.gso_type == NET_GSO_TCPV6 ? NET_PORT_CAN_GSO_TCPV6
+								       : NET_PORT_CAN_GSO_TCPV4;
+		if (!(to->caps & need))
+			return false;
+	}
+	if ((f->meta.flags & NET_META_CSUM_BLANK) && !(to->caps & NET_PORT_CAN_CSUM_BLANK))
+		return false;
+	return true;
+}
+
 /* Hands f to port `to` as it can take it; counts. */
 static void deliver(struct net_port *to, const struct net_frame *f)
 {
@@ -138,13 +219,33 @@ static void deliver(struct net_port *to, const struct net_frame *f)
 		to->stats.tx_dropped++;
 		return;
 	}
-	int rc = to->ops->deliver(to, f);
-	if (rc) {
+	if (port_takes(to, f)) {
+		count_out(to, to->ops->deliver(to, f), f->len);
+		return;
+	}
+	if (!sw_linear || f->len > SW_BUF_BYTES || net_frame_read(f, 0, sw_linear, f->len)) {
+		sw_stats.failed++;
 		to->stats.tx_dropped++;
 		return;
 	}
-	to->stats.tx_frames++;
-	to->stats.tx_bytes += f->len;
+	if (f->meta.flags & NET_META_GSO) {
+		sw_stats.gso_frames++;
+		int rc = offload_segment_tcp(sw_linear, f->len, f->meta.gso_type, f->meta.gso_size,
+					     sw_segment, SW_BUF_BYTES, emit_segment, to);
+		if (rc < 0) {
+			sw_stats.failed++;
+			to->stats.tx_dropped++;
+		}
+		return;
+	}
+	if (offload_fill_csum(sw_linear, f->len, f->meta.csum_start, f->meta.csum_offset)) {
+		sw_stats.failed++;
+		to->stats.tx_dropped++;
+		return;
+	}
+	sw_stats.csum_filled++;
+	local_frame(&sw_frame, sw_linear, f->len, NET_META_CSUM_OK);
+	count_out(to, to->ops->deliver(to, &sw_frame), f->len);
 }
 
 void net_port_input(struct net_port *from, struct net_frame *f)
@@ -155,19 +256,40 @@ void net_port_input(struct net_port *from, struct net_frame *f)
 		from->stats.rx_dropped++;
 		return;
 	}
-	if (from->lock_mac && memcmp(net_src(f), from->mac, ETH_ALEN)) {
+	if ((from->lock_mac || from->n_ips) &&
+	    offload_check_src(f->hdr, f->hdr_len, from->lock_mac ? from->mac : NULL, from->ips,
+			      from->n_ips)) {
 		from->stats.rx_dropped++;
 		from->stats.spoofed++;
+		return;
+	}
+	uint64_t now = time_now_ns();
+	if (fdb_learn(&b->fdb, net_src(f), from->index, now) == -EINVAL) {
+		/* A group or zero source: no station sends from one. */
+		b->bad_source++;
+		from->stats.rx_dropped++;
 		return;
 	}
 	from->stats.rx_frames++;
 	from->stats.rx_bytes += f->len;
 
+	if (!is_multicast(net_dst(f))) {
+		int idx = fdb_lookup(&b->fdb, net_dst(f), now);
+		if (idx >= 0) {
+			struct net_port *to = b->by_index[idx];
+			if (to == from || !to) {
+				b->filtered++;
+				return;
+			}
+			b->forwarded++;
+			deliver(to, f);
+			return;
+		}
+	}
 	b->flooded++;
 	for (struct net_port *p = b->ports; p; p = p->next)
 		if (p != from)
 			deliver(p, f);
-	(void)is_multicast;
 }
 
 void net_bridge_show(void)
@@ -190,6 +312,90 @@ void net_bridge_show(void)
 
 void net_init(void)
 {
+	sw_linear = kmalloc(SW_BUF_BYTES);
+	sw_segment = kmalloc(SW_BUF_BYTES);
+	if (!sw_linear || !sw_segment)
+		kprintf("net: no memory for the software offload buffers: frames needing it are dropped\n");
 	if (net_bridge_create("xenbr0"))
 		kprintf("net: cannot create xenbr0\n");
+}
+
+int net_bridge_showmacs(const char *name)
+{
+	struct net_bridge *b = net_bridge_find(name);
+	struct fdb_show_row row;
+	unsigned int cursor = 0;
+
+	if (!b)
+		return -ENOENT;
+	kprintf("port name        mac addr            is local?   ageing timer\n");
+	while (fdb_show(&b->fdb, time_now_ns(), &cursor, &row)) {
+		struct net_port *p = b->by_index[row.port];
+		kprintf("%-16s %02x:%02x:%02x:%02x:%02x:%02x   %-11s %4llu.%02llu\n",
+			p ? p->name : "?", row.mac[0], row.mac[1], row.mac[2], row.mac[3], row.mac[4],
+			row.mac[5], row.local ? "yes" : "no",
+			(unsigned long long)(row.age_ns / 1000000000ull),
+			(unsigned long long)(row.age_ns / 10000000ull % 100));
+	}
+	kprintf("forwarded %llu, flooded %llu, filtered %llu, bad source %llu; software checksums "
+		"%llu, GSO frames cut %llu into %llu, failed %llu\n",
+		(unsigned long long)b->forwarded, (unsigned long long)b->flooded,
+		(unsigned long long)b->filtered, (unsigned long long)b->bad_source,
+		(unsigned long long)sw_stats.csum_filled, (unsigned long long)sw_stats.gso_frames,
+		(unsigned long long)sw_stats.gso_segments, (unsigned long long)sw_stats.failed);
+	return 0;
+}
+
+void net_link_show(void)
+{
+	unsigned int n = 1;
+
+	for (struct net_bridge *b = bridges; b; b = b->next) {
+		kprintf("%u: %s: <BROADCAST,MULTICAST,UP> mtu %u\n", n++, b->name, NET_MTU);
+		for (struct net_port *p = b->ports; p; p = p->next) {
+			const struct net_port_stats *s = &p->stats;
+			kprintf("%u: %s: <BROADCAST,MULTICAST%s> mtu %u master %s\n", n++, p->name,
+				p->up ? ",UP,LOWER_UP" : "", NET_MTU, b->name);
+			kprintf("    RX: bytes %llu packets %llu dropped %llu spoofed %llu\n",
+				(unsigned long long)s->rx_bytes, (unsigned long long)s->rx_frames,
+				(unsigned long long)s->rx_dropped, (unsigned long long)s->spoofed);
+			kprintf("    TX: bytes %llu packets %llu dropped %llu\n",
+				(unsigned long long)s->tx_bytes, (unsigned long long)s->tx_frames,
+				(unsigned long long)s->tx_dropped);
+		}
+	}
+}
+
+static bool batch_open;
+static struct net_port *batch_head;
+
+void net_batch_begin(void)
+{
+	batch_open = true;
+}
+
+bool net_batch_active(void)
+{
+	return batch_open;
+}
+
+void net_batch_defer(struct net_port *p)
+{
+	if (p->batch_queued)
+		return;
+	p->batch_queued = true;
+	p->batch_next = batch_head;
+	batch_head = p;
+}
+
+void net_batch_end(void)
+{
+	batch_open = false;
+	while (batch_head) {
+		struct net_port *p = batch_head;
+		batch_head = p->batch_next;
+		p->batch_queued = false;
+		if (p->ops->flush)
+			p->ops->flush(p);
+	}
 }

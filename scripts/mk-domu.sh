@@ -275,6 +275,31 @@ exit 0
 EOF
 chmod 755 "$root/etc/udhcpc.script"
 
+# netext: a guest on the wire through keel's NIC uplink
+# (tests/integration/test_net_ext.py, and `make run`'s demo guest):
+# DHCP from QEMU's user network, then TCP 5003 answers the md5 of whatever
+# a client sends (until it half-closes), and busybox httpd serves port 80.
+cat > "$root/tests/netext.sh" <<'EOF'
+r() { if [ "$2" = ok ]; then echo "KEEL-TEST $1 ok $3"; else echo "KEEL-TEST $1 fail $3"; fi; }
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+[ -e /sys/class/net/eth0 ] || { r net-dhcp fail "no eth0"; exit; }
+ip link set lo up
+ip link set eth0 up
+t0=$(cut -d' ' -f1 /proc/uptime)
+if udhcpc -i eth0 -n -q -t 20 -T 1 -s /etc/udhcpc.script >/dev/null 2>&1; then
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	r net-dhcp ok "addr=$(ip -4 -o addr show eth0 | sed -n 's/.*inet \([^ ]*\).*/\1/p') t0=$t0 t1=$t1 route=$(ip route | sed -n 's/^default via \([^ ]*\).*/\1/p')"
+else
+	r net-dhcp fail "no lease"
+fi
+mkdir -p /www
+echo "hello from $(hostname 2>/dev/null || echo the guest) behind keel's xenbr0" > /www/index.html
+httpd -h /www -p 80
+(while :; do nc -l -p 5003 -e md5sum; done) &
+echo KEEL-NETEXT-READY
+EOF
+
 cat > "$root/tests/xslib.sh" <<'EOF'
 # Shared by the test scripts: raw xenstore requests from a domU.
 # Sends one raw request on /dev/xen/xenbus (struct xsd_sockmsg, xs_wire.h:

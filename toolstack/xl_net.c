@@ -13,52 +13,6 @@
 #include <keel/xlcfg.h>
 #include <lib/printf.h>
 
-/* "a.b.c.d" to network byte order; -EINVAL if it is not one. */
-static int parse_ipv4(const char *s, size_t len, uint32_t *out)
-{
-	uint32_t parts[4];
-	unsigned int n = 0;
-	size_t i = 0;
-
-	while (n < 4) {
-		uint32_t v = 0;
-		size_t start = i;
-		while (i < len && s[i] >= '0' && s[i] <= '9' && i - start < 3)
-			v = v * 10 + (uint32_t)(s[i++] - '0');
-		if (i == start || v > 255)
-			return -EINVAL;
-		parts[n++] = v;
-		if (n < 4) {
-			if (i >= len || s[i] != '.')
-				return -EINVAL;
-			i++;
-		}
-	}
-	if (i != len)
-		return -EINVAL;
-	uint8_t *b = (uint8_t *)out;
-	for (unsigned int k = 0; k < 4; k++)
-		b[k] = (uint8_t)parts[k];
-	return 0;
-}
-
-/* The MAC xl would not pick but that stays the same for one domain name
- * and devid: 00:16:3e (Xen's range) and three bytes of a hash. */
-static void default_mac(const char *name, uint32_t devid, uint8_t mac[ETH_ALEN])
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = name; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ devid) * 16777619u;
-	mac[0] = 0x00;
-	mac[1] = 0x16;
-	mac[2] = 0x3e;
-	mac[3] = (uint8_t)((h >> 16) & 0x7f);
-	mac[4] = (uint8_t)(h >> 8);
-	mac[5] = (uint8_t)h;
-}
-
 /* An xlcfg_vif to netback's parameters; *why says what is wrong. */
 static int vif_params(const char *dom_name, const struct xlcfg_vif *x, uint32_t devid,
 		      struct netback_params *p, const char **why)
@@ -73,7 +27,7 @@ static int vif_params(const char *dom_name, const struct xlcfg_vif *x, uint32_t 
 		memcpy(p->mac, x->mac, ETH_ALEN);
 		p->lock_mac = true;
 	} else {
-		default_mac(dom_name, devid, p->mac);
+		xlcfg_vif_default_mac(dom_name, devid, p->mac);
 	}
 	if (x->bridge) {
 		if (strlen(x->bridge) >= sizeof(p->bridge)) {
@@ -82,27 +36,14 @@ static int vif_params(const char *dom_name, const struct xlcfg_vif *x, uint32_t 
 		}
 		ksnprintf(p->bridge, sizeof(p->bridge), "%s", x->bridge);
 	}
-	if (x->ip) {
-		const char *s = x->ip;
-		while (*s) {
-			while (*s == ' ')
-				s++;
-			const char *e = s;
-			while (*e && *e != ' ')
-				e++;
-			if (e == s)
-				break;
-			if (p->n_ips == ARRAY_SIZE(p->ips)) {
-				*why = "more than 4 addresses in ip=";
-				return -EINVAL;
-			}
-			if (parse_ipv4(s, (size_t)(e - s), &p->ips[p->n_ips++])) {
-				*why = "ip= is not a list of IPv4 addresses";
-				return -EINVAL;
-			}
-			s = e;
-		}
+	if (x->nr_ips > ARRAY_SIZE(p->ips)) {
+		*why = "more than 4 addresses in ip=";
+		return -EINVAL;
 	}
+	p->n_ips = x->nr_ips;
+	memcpy(p->ips, x->ips, x->nr_ips * sizeof(x->ips[0]));
+	p->rate_bytes = x->rate_bytes_per_interval;
+	p->rate_interval_us = x->rate_interval_usecs;
 	if (x->backend && strcmp(x->backend, "0") && strcmp(x->backend, "Domain-0")) {
 		*why = "driver domains are not supported: the backend is dom0";
 		return -EOPNOTSUPP;
@@ -112,15 +53,10 @@ static int vif_params(const char *dom_name, const struct xlcfg_vif *x, uint32_t 
 
 static void notes(const char *where, int line, const struct xlcfg_vif *x)
 {
-	if (x->script)
-		kprintf("%s:%d: vif script=%s ignored: keel's switch joins the vif to its bridge\n",
-			where, line, x->script);
-	if (x->model)
-		kprintf("%s:%d: vif model=%s ignored: PV guests get a netfront vif\n", where, line,
-			x->model);
-	if (x->vifname)
-		kprintf("%s:%d: vif vifname=%s ignored: keel names ports vifDOMID.DEVID\n", where,
-			line, x->vifname);
+	if (x->note[0] && line)
+		kprintf("%s:%d: %s\n", where, line, x->note);
+	else if (x->note[0])
+		kprintf("%s: %s\n", where, x->note);
 }
 
 int toolstack_attach_vifs(domid_t domid, const char *name, const struct domain_config *cfg,
@@ -143,38 +79,30 @@ int toolstack_attach_vifs(domid_t domid, const char *name, const struct domain_c
 	return 0;
 }
 
-/* One vif spec through the config parser, so `network-attach` accepts
- * exactly what `vif = [ ... ]` does and reports the same errors. */
-static int parse_spec(int argc, char **argv, struct domain_config *cfg)
+/* The words after DOMAIN as one vif spec, parsed as `vif = [ ... ]` is. */
+static int parse_spec(int argc, char **argv, struct xlcfg_vif *x)
 {
-	char text[1024], spec[768], err[256];
+	char spec[768], err[256];
 	size_t n = 0;
 
 	spec[0] = 0;
 	for (int i = 0; i < argc; i++) {
-		if (strchr(argv[i], '\'') || n + strlen(argv[i]) + 2 >= sizeof(spec)) {
-			kprintf("network-attach: bad vif spec\n");
+		if (n + strlen(argv[i]) + 2 >= sizeof(spec)) {
+			kprintf("network-attach: vif spec too long\n");
 			return -EINVAL;
 		}
 		n += (size_t)ksnprintf(spec + n, sizeof(spec) - n, "%s%s", i ? "," : "", argv[i]);
 	}
-	int len = ksnprintf(text, sizeof(text), "name='x'\nkernel='x'\nvif=['%s']\n", spec);
-	int rc = xlcfg_parse("network-attach", text, (size_t)len, cfg, err, sizeof(err));
-	if (rc) {
-		kprintf("%s\n", err);
-		return rc;
-	}
-	if (cfg->nr_vifs != 1) {
-		kprintf("network-attach: expected one vif spec\n");
-		xlcfg_free(cfg);
-		return -EINVAL;
-	}
-	return 0;
+	int rc = xlcfg_parse_vif_spec(spec, x, err, sizeof(err));
+	if (rc)
+		kprintf("network-attach: %s\n", err);
+	return rc;
 }
 
 static int cmd_network_attach(int argc, char **argv)
 {
-	struct domain_config cfg;
+	struct xlcfg_vif x_;
+	struct xlcfg_vif *x = &x_;
 	domid_t domid;
 
 	if (argc < 2) {
@@ -186,17 +114,9 @@ static int cmd_network_attach(int argc, char **argv)
 		return -ESRCH;
 	}
 	struct domain *d = toolstack_domain_by_id(domid);
-	memset(&cfg, 0, sizeof(cfg));
-	int rc;
-	if (argc == 2) {
-		char *none[] = { (char *)"" };
-		rc = parse_spec(1, none, &cfg);
-	} else {
-		rc = parse_spec(argc - 2, argv + 2, &cfg);
-	}
+	int rc = parse_spec(argc - 2, argv + 2, x);
 	if (rc)
 		return rc;
-	struct xlcfg_vif *x = &cfg.vifs[0];
 	uint32_t devid = 0;
 	if (x->devid >= 0) {
 		devid = (uint32_t)x->devid;
@@ -220,8 +140,8 @@ static int cmd_network_attach(int argc, char **argv)
 	if (rc)
 		kprintf("network-attach: vif %u: %s\n", devid, why);
 	else
-		notes("network-attach", 1, x);
-	xlcfg_free(&cfg);
+		notes("network-attach", 0, x);
+	xlcfg_vif_free(x);
 	return rc;
 }
 
@@ -312,7 +232,13 @@ static int cmd_brctl(int argc, char **argv)
 			kprintf("brctl: %s: bad bridge name\n", argv[2]);
 		return rc;
 	}
-	kprintf("usage: brctl show | brctl addbr NAME\n");
+	if (argc >= 3 && !strcmp(argv[1], "showmacs")) {
+		int rc = net_bridge_showmacs(argv[2]);
+		if (rc)
+			kprintf("brctl: %s: no such bridge\n", argv[2]);
+		return rc;
+	}
+	kprintf("usage: brctl show | brctl showmacs BRIDGE | brctl addbr NAME\n");
 	return -EINVAL;
 }
 
@@ -321,6 +247,6 @@ const struct command xl_net_commands[] = {
 	{ "network-detach", cmd_network_detach, "DOM DEVID|MAC", "detach a vif" },
 	{ "network-list", cmd_network_list, "DOM", "list a domain's vifs" },
 	{ "netback-stats", cmd_netback_stats, "", "per-vif counters" },
-	{ "brctl", cmd_brctl, "show|addbr NAME", "bridges and their ports" },
+	{ "brctl", cmd_brctl, "show|showmacs BR|addbr BR", "bridges, ports, learnt MACs" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -78,7 +78,8 @@ static int errf(struct parse *ps, int line, const char *fmt, ...)
 
 	if (!ps->errlen)
 		return -EINVAL;
-	n = snprintf(ps->err, ps->errlen, "%s:%d: ", ps->file, line);
+	/* Without a file (a spec from a command line) there is no place to name. */
+	n = ps->file ? snprintf(ps->err, ps->errlen, "%s:%d: ", ps->file, line) : 0;
 	if (n >= 0 && (size_t)n < ps->errlen) {
 		va_start(ap, fmt);
 		vsnprintf(ps->err + n, ps->errlen - n, fmt, ap);
@@ -1415,6 +1416,184 @@ static int vif_err(struct parse *ps, int line, const char *spec, const char *wha
 		    sanitize(spec, strlen(spec), b), what, sanitize(near, near_len, a));
 }
 
+/* Appends one sentence to the vif's note ("; " between them), cut to fit. */
+__attribute__((format(printf, 2, 3)))
+static void vif_note(struct xlcfg_vif *v, const char *fmt, ...)
+{
+	size_t used = strlen(v->note);
+	va_list ap;
+
+	if (used && used + 2 < sizeof(v->note)) {
+		memcpy(v->note + used, "; ", 3);
+		used += 2;
+	}
+	if (used + 1 >= sizeof(v->note))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(v->note + used, sizeof(v->note) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* Digits only, as xl's regular expressions; 0 for none or past max. */
+static uint64_t vif_digits(const char **p, const char *end, uint64_t max)
+{
+	uint64_t v = 0;
+	const char *s = *p;
+
+	while (s < end && is_digit(*s)) {
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > max)
+			return 0;
+		s++;
+	}
+	if (s == *p)
+		return 0;
+	*p = s;
+	return v;
+}
+
+/*
+ * rate=RATE/s[@INTERVAL], as libxlu's xlu_vif_parse_rate reads it: RATE is
+ * 1..2^32-1 with G/M/K (x1000 each) and B or b (bits, /8); INTERVAL is
+ * 1..2^32-1 with us, u, ms, m, s or nothing (seconds), at most 2^32-1 us.
+ */
+static int parse_rate(const char *s, size_t len, struct xlcfg_vif *v, const char **why)
+{
+	const char *p = s, *end = s + len, *at = memchr(s, '@', len);
+	const char *rate_end = at ? at : end;
+	uint64_t bytes, usecs = XLCFG_VIF_DEFAULT_RATE_INTERVAL_USECS;
+
+	*why = "invalid rate";
+	if (p == rate_end) {
+		*why = "no rate specified";
+		return -EINVAL;
+	}
+	bytes = vif_digits(&p, rate_end, UINT32_MAX);
+	if (!bytes) {
+		/* All digits but zero or too large: xl's "rate overflow". */
+		const char *q = s;
+		while (q < rate_end && is_digit(*q))
+			q++;
+		if (q != s)
+			*why = "rate overflow";
+		return -EINVAL;
+	}
+	if (p < rate_end && (*p == 'G' || *p == 'M' || *p == 'K')) {
+		bytes *= *p == 'G' ? 1000000000ull : *p == 'M' ? 1000000ull : 1000ull;
+		p++;
+	}
+	if (p >= rate_end || (*p != 'B' && *p != 'b'))
+		return -EINVAL;
+	if (*p == 'b')
+		bytes /= 8;
+	p++;
+	if (rate_end - p != 2 || p[0] != '/' || p[1] != 's')
+		return -EINVAL;
+	if (at) {
+		const char *q = at + 1;
+
+		*why = "invalid replenishment interval";
+		usecs = vif_digits(&q, end, UINT32_MAX);
+		if (!usecs) {
+			const char *d = at + 1;
+			while (d < end && is_digit(*d))
+				d++;
+			if (d != at + 1)
+				*why = "replenishment interval overflow";
+			return -EINVAL;
+		}
+		if (q < end && (*q == 'm' || *q == 'u')) {
+			if (*q == 'm')
+				usecs *= 1000;
+			q++;
+			if (q < end && *q == 's')
+				q++;
+		} else {
+			if (q < end && *q == 's')
+				q++;
+			usecs *= 1000000;
+		}
+		if (q != end)
+			return -EINVAL;
+		if (usecs > UINT32_MAX) {
+			*why = "replenishment interval overflow";
+			return -EINVAL;
+		}
+	}
+	if (bytes > UINT64_MAX / usecs) {
+		*why = "rate overflow";
+		return -EINVAL;
+	}
+	/* xl would store 0 here, which reads as "no limit": a tiny rate over
+	 * a short interval is refused instead. */
+	if (bytes * usecs / 1000000 == 0) {
+		*why = "rate too small for its interval";
+		return -EINVAL;
+	}
+	v->rate_bytes_per_interval = bytes * usecs / 1000000;
+	v->rate_interval_usecs = (uint32_t)usecs;
+	return 0;
+}
+
+/* One dotted-quad IPv4 address, each part 0..255 without a sign; not
+ * 0.0.0.0, the broadcast or a multicast address (a guest's own address). */
+static int parse_ipv4(const char *s, size_t len, uint32_t *out)
+{
+	uint8_t b[4];
+	const char *p = s, *end = s + len;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned int v = 0, digits = 0;
+
+		while (p < end && is_digit(*p) && digits < 4) {
+			v = v * 10 + (unsigned int)(*p++ - '0');
+			digits++;
+		}
+		if (!digits || digits > 3 || v > 255)
+			return -EINVAL;
+		b[i] = (uint8_t)v;
+		if (i < 3) {
+			if (p >= end || *p != '.')
+				return -EINVAL;
+			p++;
+		}
+	}
+	if (p != end)
+		return -EINVAL;
+	if ((b[0] | b[1] | b[2] | b[3]) == 0 || (b[0] & b[1] & b[2] & b[3]) == 255 ||
+	    (b[0] & 0xf0) == 0xe0)
+		return -EINVAL;
+	memcpy(out, b, 4);      /* network byte order, as on the wire */
+	return 0;
+}
+
+static int parse_vif_ips(struct parse *ps, int line, const char *spec, const char *val,
+			 size_t len, struct xlcfg_vif *v)
+{
+	const char *p = val, *end = val + len;
+
+	v->nr_ips = 0;
+	while (p < end) {
+		const char *w;
+
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end)
+			break;
+		w = p;
+		while (p < end && *p != ' ')
+			p++;
+		if (v->nr_ips == XLCFG_VIF_MAX_IPS)
+			return vif_err(ps, line, spec, "more than 4 addresses in", val, len);
+		if (parse_ipv4(w, (size_t)(p - w), &v->ips[v->nr_ips]))
+			return vif_err(ps, line, spec, "invalid IPv4 address", w, (size_t)(p - w));
+		v->nr_ips++;
+	}
+	if (!v->nr_ips)
+		return vif_err(ps, line, spec, "no address in", val, len);
+	return 0;
+}
+
 static int parse_vif(struct parse *ps, const char *spec, int line, struct xlcfg_vif *v)
 {
 	const char *p = spec, *end = spec + strlen(spec);
@@ -1447,24 +1626,47 @@ static int parse_vif(struct parse *ps, const char *spec, int line, struct xlcfg_
 			val_len--;
 
 		if (word_is(p, key_len, "mac")) {
+			static const uint8_t zero[6];
+
 			if (parse_mac(val, val_len, v->mac))
 				return vif_err(ps, line, spec, "invalid MAC address", val, val_len);
-			v->mac_set = true;
+			/* Bit 0 of the first octet: a group address no NIC may own. */
+			if (v->mac[0] & 1)
+				return vif_err(ps, line, spec, "multicast MAC address", val, val_len);
+			/* All zeros is libxl's "not given". */
+			v->mac_set = memcmp(v->mac, zero, 6) != 0;
 		} else if (word_is(p, key_len, "bridge")) {
+			if (!val_len)
+				return vif_err(ps, line, spec, "empty bridge name in", p, (size_t)(comma - p));
 			field = &v->bridge;
 		} else if (word_is(p, key_len, "ip")) {
+			int rc = parse_vif_ips(ps, line, spec, val, val_len, v);
+
+			if (rc)
+				return rc;
 			field = &v->ip;
+		} else if (word_is(p, key_len, "rate")) {
+			const char *why;
+
+			if (parse_rate(val, val_len, v, &why))
+				return vif_err(ps, line, spec, why, val, val_len);
 		} else if (word_is(p, key_len, "script")) {
 			field = &v->script;
+			vif_note(v, "script=%.*s ignored: keel joins the vif to its built-in switch itself",
+				 (int)MIN(val_len, (size_t)40), val);
 		} else if (word_is(p, key_len, "vifname")) {
 			field = &v->vifname;
 		} else if (word_is(p, key_len, "backend")) {
 			field = &v->backend;
 		} else if (word_is(p, key_len, "model")) {
 			field = &v->model;
+			vif_note(v, "model=%.*s ignored: keel's PV guests get a netfront vif",
+				 (int)MIN(val_len, (size_t)40), val);
 		} else if (word_is(p, key_len, "type")) {
 			/* Only HVM guests care (emulated vs PV NIC); both are a PV vif here. */
-			if (!word_is(val, val_len, "vif") && !word_is(val, val_len, "ioemu"))
+			if (word_is(val, val_len, "ioemu"))
+				vif_note(v, "type=ioemu taken as type=vif: keel runs no device model");
+			else if (!word_is(val, val_len, "vif"))
 				return vif_err(ps, line, spec, "unknown type", val, val_len);
 		} else if (word_is(p, key_len, "accel")) {
 			/* Ignored by xl too. */
@@ -1482,8 +1684,8 @@ static int parse_vif(struct parse *ps, const char *spec, int line, struct xlcfg_
 				v->mtu = (unsigned int)n;
 			else
 				v->devid = (int)n;
-		} else if (word_is(p, key_len, "rate") || word_is(p, key_len, "gatewaydev") ||
-			   word_is(p, key_len, "netdev") || word_is(p, key_len, "forwarddev")) {
+		} else if (word_is(p, key_len, "gatewaydev") || word_is(p, key_len, "netdev") ||
+			   word_is(p, key_len, "forwarddev")) {
 			return vif_err(ps, line, spec, "not supported by keel:", p, key_len);
 		} else {
 			return vif_err(ps, line, spec, "unknown parameter", p, key_len);
@@ -1498,17 +1700,70 @@ static int parse_vif(struct parse *ps, const char *spec, int line, struct xlcfg_
 		}
 		p = comma < end ? comma + 1 : end;
 	}
+	if (!v->bridge) {
+		v->bridge = strdup(XLCFG_VIF_DEFAULT_BRIDGE);
+		if (!v->bridge)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
-static void vif_free(struct xlcfg_vif *v)
+void xlcfg_vif_free(struct xlcfg_vif *v)
 {
+	if (!v)
+		return;
 	kfree(v->bridge);
 	kfree(v->ip);
 	kfree(v->script);
 	kfree(v->vifname);
 	kfree(v->backend);
 	kfree(v->model);
+	memset(v, 0, sizeof(*v));
+}
+
+static void vif_free(struct xlcfg_vif *v)
+{
+	xlcfg_vif_free(v);
+}
+
+int xlcfg_parse_vif_spec(const char *spec, struct xlcfg_vif *out, char *err, size_t errlen)
+{
+	/* No file: errf leaves out the "FILE:LINE: " part. */
+	struct parse ps = { .file = NULL, .err = err, .errlen = errlen };
+	int rc;
+
+	if (errlen)
+		err[0] = 0;
+	rc = parse_vif(&ps, spec ? spec : "", 0, out);
+	if (rc) {
+		if (rc == -ENOMEM && errlen)
+			snprintf(err, errlen, "out of memory while parsing a vif specification");
+		xlcfg_vif_free(out);
+	}
+	return rc;
+}
+
+void xlcfg_vif_default_mac(const char *domain_name, unsigned int devid, uint8_t mac[6])
+{
+	/* FNV-1a over the name, a separator and the devid: any change of
+	 * either changes the MAC, and the same pair always gives the same. */
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *p = (const unsigned char *)(domain_name ? domain_name : "");
+
+	for (; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	h = (h ^ 0xff) * 0x100000001b3ull;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ ((devid >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+	h ^= h >> 32;
+	mac[0] = 0x00;
+	mac[1] = 0x16;
+	mac[2] = 0x3e;
+	/* Keep the top bit clear, as libxl's random MACs do (it leaves room
+	 * for MACs an administrator assigns by hand). */
+	mac[3] = (uint8_t)((h >> 16) & 0x7f);
+	mac[4] = (uint8_t)(h >> 8);
+	mac[5] = (uint8_t)h;
 }
 
 static int key_vif(struct parse *ps, const struct setting *s)

@@ -18,9 +18,9 @@
 #include <keel/gnttab.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
+#include <keel/offload.h>
 #include "vif.h"
 
-#define RX_COPY_OPS 48
 
 static void queue_event(evtchn_port_t port, void *ctx)
 {
@@ -95,48 +95,6 @@ void vif_disconnect_queue(struct vif_queue *q)
 	rxq_drop_all(q);
 }
 
-/* ---- checksum position (the frontend leaves it to the backend) ---- */
-
-/*
- * A CSUM_BLANK frame from netfront says only that its L4 checksum is blank;
- * where the checksum sits is read from its headers (IPv4 or IPv6 without
- * extension headers, TCP or UDP), as Linux's checksum_setup does.  -EINVAL
- * for anything else: such a frame is dropped rather than sent on with a
- * blank checksum.
- */
-static int csum_setup(struct net_frame *f)
-{
-	const uint8_t *h = f->hdr;
-	unsigned int l3 = ETH_HLEN, l4, proto;
-	uint16_t type = net_ethertype(f);
-
-	if (type == 0x0800) {
-		if (f->hdr_len < l3 + 20 || (h[l3] >> 4) != 4)
-			return -EINVAL;
-		l4 = l3 + (h[l3] & 15) * 4u;
-		proto = h[l3 + 9];
-		if ((h[l3 + 6] & 0x3f) || h[l3 + 7])
-			return -EINVAL; /* a fragment: no L4 header to fill */
-	} else if (type == 0x86dd) {
-		if (f->hdr_len < l3 + 40)
-			return -EINVAL;
-		l4 = l3 + 40;
-		proto = h[l3 + 6];
-	} else {
-		return -EINVAL;
-	}
-	if (proto == 6)
-		f->meta.csum_offset = 16;
-	else if (proto == 17)
-		f->meta.csum_offset = 6;
-	else
-		return -EINVAL;
-	if (l4 + f->meta.csum_offset + 2u > f->len)
-		return -EINVAL;
-	f->meta.csum_start = (uint16_t)l4;
-	return 0;
-}
-
 /* ---- tx: guest to switch ---- */
 
 static void tx_respond(struct vif_queue *q, uint16_t id, int16_t status)
@@ -145,13 +103,6 @@ static void tx_respond(struct vif_queue *q, uint16_t id, int16_t status)
 
 	memcpy(RING_GET_RESPONSE(&q->tx, q->tx.rsp_prod_pvt), &rsp, sizeof(rsp));
 	q->tx.rsp_prod_pvt++;
-}
-
-static void tx_answer(struct vif_queue *q, const struct netif_tx_packet *pkt, int16_t status)
-{
-	for (unsigned int i = 0; i < pkt->nanswers; i++)
-		tx_respond(q, pkt->answers[i].id,
-			   pkt->answers[i].extra ? NETIF_RSP_NULL : status);
 }
 
 static void tx_push(struct vif_queue *q)
@@ -193,103 +144,202 @@ static bool rate_allows(struct vif *v, struct vif_queue *q, uint32_t len)
 	return false;
 }
 
+/*
+ * A tx pass takes packets in batches of TXB_PACKETS: each packet's slots are
+ * parsed from a private copy and its frame described (the guest's grants);
+ * then one GNTTABOP_copy reads every frame's header; then the frames go to
+ * the bridge inside one net_batch (so each receiving guest gets one copy
+ * hypercall and one event for the burst); only then are the requests
+ * answered, when nothing reads the guest's tx grants any more.  The batch
+ * area is static: a pass never sleeps (SMP: per-CPU).
+ */
+#define TXB_PACKETS 32
+#define TXB_ANSWERS (NETIF_TX_SLOTS_MAX + NETIF_TX_EXTRAS_MAX)
+
+static struct {
+	struct net_frame frames[TXB_PACKETS];
+	struct {
+		uint16_t ids[TXB_ANSWERS];
+		bool extra[TXB_ANSWERS];
+		uint8_t n;
+		int16_t status;
+		bool send;                       /* a frame to forward */
+	} ans[TXB_PACKETS];
+	struct gnttab_copy hdr_ops[TXB_PACKETS * 2];
+	uint8_t hdr_op_packet[TXB_PACKETS * 2];
+} txb;
+
+/* Reads each frame's first bytes into its hdr: one hypercall for all. */
+static void tx_load_headers(unsigned int npk)
+{
+	unsigned int nops = 0;
+
+	for (unsigned int i = 0; i < npk; i++) {
+		struct net_frame *f = &txb.frames[i];
+		if (!txb.ans[i].send)
+			continue;
+		f->hdr_len = (uint16_t)(f->len < NET_HDR_MAX ? f->len : NET_HDR_MAX);
+		uint32_t got = 0;
+		for (unsigned int k = 0; k < f->nfrags && got < f->hdr_len && k < 2; k++) {
+			const struct net_frag *fr = &f->frags[k];
+			uint32_t n = f->hdr_len - got < fr->len ? f->hdr_len - got : fr->len;
+			struct gnttab_copy *op = &txb.hdr_ops[nops];
+			memset(op, 0, sizeof(*op));
+			op->source.u.ref = fr->grant.ref;
+			op->source.domid = fr->grant.dom;
+			op->source.offset = fr->offset;
+			op->flags = GNTCOPY_source_gref;
+			uintptr_t d = (uintptr_t)(f->hdr + got);
+			op->dest.u.gmfn = mfn_x(virt_to_mfn((void *)d));
+			op->dest.domid = DOMID_SELF;
+			op->dest.offset = (uint16_t)(d & (PAGE_SIZE - 1));
+			op->len = (uint16_t)n;
+			txb.hdr_op_packet[nops++] = (uint8_t)i;
+			got += n;
+		}
+		if (got < f->hdr_len || ((uintptr_t)f->hdr & (PAGE_SIZE - 1)) + f->hdr_len > PAGE_SIZE) {
+			/* A header in more than two pieces, or a hdr buffer across a
+			 * page: read it the slow way. */
+			while (nops && txb.hdr_op_packet[nops - 1] == i)
+				nops--;
+			if (net_frame_load_hdr(f))
+				txb.ans[i].status = NETIF_RSP_ERROR;
+		}
+	}
+	if (nops && gnttab_copy(txb.hdr_ops, nops))
+		for (unsigned int o = 0; o < nops; o++)
+			if (txb.hdr_ops[o].status != GNTST_okay)
+				txb.ans[txb.hdr_op_packet[o]].status = NETIF_RSP_ERROR;
+}
+
 /* Takes up to VIF_TX_BUDGET packets; true if more are waiting. */
 static bool tx_pass(struct vif *v, struct vif_queue *q)
 {
 	union netif_tx_slot slots[NETIF_TX_SLOTS_MAX + NETIF_TX_EXTRAS_MAX];
-	struct netif_tx_packet *pkt_ = &v->tx_pkt;
-	struct net_frame *f_ = &v->tx_frame;
-#define pkt (*pkt_)
-#define f (*f_)
-	bool more = false;
+	struct netif_tx_packet *pkt = &v->tx_pkt;
+	unsigned int taken = 0, npk = 0;
+	bool more = false, stop = false;
 
-	for (unsigned int n = 0; n < VIF_TX_BUDGET; n++) {
-		RING_IDX prod = __atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE);
-		RING_IDX pending = prod - q->tx.req_cons;
-		if (pending > RING_SIZE(&q->tx)) {
-			vif_fail(v, "impossible tx ring indices");
-			return false;
-		}
-		if (pending == 0) {
-			/* Ask for an event at the next request, then look again. */
-			q->tx.sring->req_event = q->tx.req_cons + 1;
-			mb();
-			if (__atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE) == q->tx.req_cons)
-				break;
-			continue;
-		}
-		unsigned int avail = pending < ARRAY_SIZE(slots) ? pending : ARRAY_SIZE(slots);
-		for (unsigned int i = 0; i < avail; i++)
-			memcpy(&slots[i], RING_GET_REQUEST(&q->tx, q->tx.req_cons + i), sizeof(slots[i]));
-		int rc = netif_tx_parse(slots, avail, &v->tx_lim, &pkt);
-		if (rc == -EAGAIN) {
-			if (avail == ARRAY_SIZE(slots)) {
-				vif_fail(v, "endless tx fragment chain");
+	while (!stop) {
+		npk = 0;
+		while (npk < TXB_PACKETS && taken < VIF_TX_BUDGET) {
+			RING_IDX prod = __atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE);
+			RING_IDX pending = prod - q->tx.req_cons;
+			if (pending > RING_SIZE(&q->tx)) {
+				vif_fail(v, "impossible tx ring indices");
 				return false;
 			}
-			/* The rest of the packet is not pushed yet. */
-			q->tx.sring->req_event = prod + 1;
-			mb();
-			if (__atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE) == prod)
-				break;
-			continue;
-		}
-		if (rc == -EPROTO || (rc && pkt.nslots == 0)) {
-			vif_fail(v, netif_tx_reason_name(pkt.reason));
-			return false;
-		}
-		if (rc == 0 && !rate_allows(v, q, pkt.len)) {
-			v->rate_pending = true;
-			break;
-		}
-		q->tx.req_cons += pkt.nslots;
-		if (rc) {
-			v->stats.tx_errors++;
-			vif_log(v, "tx packet dropped: %s", netif_tx_reason_name(pkt.reason));
-			tx_answer(q, &pkt, NETIF_RSP_ERROR);
-			continue;
-		}
-		if (pkt.mcast_add || pkt.mcast_del) {
-			/* A filter update, not a frame: every port gets all
-			 * multicast (feature-multicast-control is not offered). */
-			tx_answer(q, &pkt, NETIF_RSP_OKAY);
-			continue;
-		}
-		f.len = pkt.len;
-		f.nfrags = 0;
-		f.meta = pkt.meta;
-		for (unsigned int i = 0; i < pkt.nfrags; i++) {
-			if (!pkt.frags[i].len)
+			if (pending == 0) {
+				/* Ask for an event at the next request, then look again. */
+				q->tx.sring->req_event = q->tx.req_cons + 1;
+				mb();
+				if (__atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE) ==
+				    q->tx.req_cons) {
+					stop = true;
+					break;
+				}
 				continue;
-			struct net_frag *fr = &f.frags[f.nfrags++];
-			fr->kind = NET_FRAG_GRANT;
-			fr->offset = pkt.frags[i].offset;
-			fr->len = pkt.frags[i].len;
-			fr->grant.dom = v->domid;
-			fr->grant.ref = pkt.frags[i].gref;
+			}
+			unsigned int avail = pending < ARRAY_SIZE(slots) ? pending : ARRAY_SIZE(slots);
+			for (unsigned int i = 0; i < avail; i++)
+				memcpy(&slots[i], RING_GET_REQUEST(&q->tx, q->tx.req_cons + i),
+				       sizeof(slots[i]));
+			int rc = netif_tx_parse(slots, avail, &v->tx_lim, pkt);
+			if (rc == -EAGAIN) {
+				if (avail == ARRAY_SIZE(slots)) {
+					vif_fail(v, "endless tx fragment chain");
+					return false;
+				}
+				/* The rest of the packet is not pushed yet. */
+				q->tx.sring->req_event = prod + 1;
+				mb();
+				if (__atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE) == prod) {
+					stop = true;
+					break;
+				}
+				continue;
+			}
+			if (rc == -EPROTO || (rc && pkt->nslots == 0)) {
+				vif_fail(v, netif_tx_reason_name(pkt->reason));
+				return false;
+			}
+			if (rc == 0 && !rate_allows(v, q, pkt->len)) {
+				v->rate_pending = true;
+				stop = true;
+				break;
+			}
+			q->tx.req_cons += pkt->nslots;
+			taken++;
+			struct net_frame *f = &txb.frames[npk];
+			typeof(txb.ans[0]) *a = &txb.ans[npk++];
+			a->n = (uint8_t)pkt->nanswers;
+			for (unsigned int i = 0; i < pkt->nanswers; i++) {
+				a->ids[i] = pkt->answers[i].id;
+				a->extra[i] = pkt->answers[i].extra;
+			}
+			a->status = NETIF_RSP_OKAY;
+			a->send = false;
+			if (rc) {
+				v->stats.tx_errors++;
+				vif_log(v, "tx packet dropped: %s", netif_tx_reason_name(pkt->reason));
+				a->status = NETIF_RSP_ERROR;
+				continue;
+			}
+			if (pkt->mcast_add || pkt->mcast_del)
+				continue; /* a filter update, not a frame: all multicast floods */
+			f->len = pkt->len;
+			f->nfrags = 0;
+			f->meta = pkt->meta;
+			for (unsigned int i = 0; i < pkt->nfrags; i++) {
+				if (!pkt->frags[i].len)
+					continue;
+				struct net_frag *fr = &f->frags[f->nfrags++];
+				fr->kind = NET_FRAG_GRANT;
+				fr->offset = pkt->frags[i].offset;
+				fr->len = pkt->frags[i].len;
+				fr->grant.dom = v->domid;
+				fr->grant.ref = pkt->frags[i].gref;
+			}
+			a->send = true;
 		}
-		int16_t status = NETIF_RSP_OKAY;
-		if (net_frame_load_hdr(&f)) {
-			status = NETIF_RSP_ERROR;      /* a bad grant ref */
-			vif_log(v, "tx packet dropped: its grant cannot be read");
-		} else if ((f.meta.flags & NET_META_CSUM_BLANK) && csum_setup(&f)) {
-			status = NETIF_RSP_ERROR;
-			vif_log(v, "tx packet dropped: checksum offload on a frame that is not TCP/UDP over IP");
-		}
-		if (status == NETIF_RSP_OKAY) {
+		if (taken == VIF_TX_BUDGET && !stop)
+			more = stop = true;
+		if (!npk)
+			break;
+		tx_load_headers(npk);
+		net_batch_begin();
+		for (unsigned int i = 0; i < npk; i++) {
+			struct net_frame *f = &txb.frames[i];
+			if (!txb.ans[i].send)
+				continue;
+			if (txb.ans[i].status != NETIF_RSP_OKAY) {
+				vif_log(v, "tx packet dropped: its grant cannot be read");
+				v->stats.tx_errors++;
+				continue;
+			}
+			if ((f->meta.flags & NET_META_CSUM_BLANK) &&
+			    offload_csum_setup(f->hdr, f->hdr_len, f->len, &f->meta, false)) {
+				vif_log(v, "tx packet dropped: checksum offload on a frame that is not "
+					   "TCP/UDP over IP");
+				txb.ans[i].status = NETIF_RSP_ERROR;
+				v->stats.tx_errors++;
+				continue;
+			}
 			v->stats.tx_packets++;
-			v->stats.tx_bytes += f.len;
-			net_port_input(&v->port, &f);
-		} else {
-			v->stats.tx_errors++;
+			v->stats.tx_bytes += f->len;
+			net_port_input(&v->port, f);
 		}
-		tx_answer(q, &pkt, status);
-		more = n + 1 == VIF_TX_BUDGET;
+		net_batch_end();
+		/* Every copy from the guest's tx grants is done: answer. */
+		for (unsigned int i = 0; i < npk; i++)
+			for (unsigned int k = 0; k < txb.ans[i].n; k++)
+				tx_respond(q, txb.ans[i].ids[k],
+					   txb.ans[i].extra[k] ? NETIF_RSP_NULL : txb.ans[i].status);
+		tx_push(q);
+		if (v->phase != VIF_CONNECTED)
+			return false;
 	}
-	tx_push(q);
 	return more;
-#undef pkt
-#undef f
 }
 
 /* ---- rx: switch to guest ---- */
@@ -316,19 +366,122 @@ static void copy_source(struct gnttab_copy *op, const struct net_frag *fr, uint3
 }
 
 /*
- * Puts frame f into the guest's posted rx buffers: 0 done (or dropped for a
- * reason counted), -EAGAIN not enough buffers posted yet, -EPROTO the ring
- * is broken (the vif was failed).
+ * Frames for guests are copied in batches: rx_build reserves a frame's rx
+ * slots and appends its copy ops to `rxb`; rx_flush does every op of the
+ * batch in one GNTTABOP_copy, writes the responses and notifies each ring
+ * once.  A vif's tx pass forwards its frames inside net_batch_begin/end, so
+ * a burst from one guest costs one hypercall for all the receivers; frames
+ * that do not come from a tx batch (a NIC's, the IP stack's, a backlog's)
+ * are flushed at once.  The batch lives in one static area: it is filled
+ * and flushed without sleeping, so with cooperative threads no two users
+ * interleave (with SMP it becomes per-CPU).
  */
-static int rx_put(struct vif *v, struct vif_queue *q, const struct net_frame *f)
-{
-	netif_rx_request_t reqs[VIF_RX_SLOTS_MAX];
-	struct gnttab_copy ops[RX_COPY_OPS];
-	bool gso = (f->meta.flags & NET_META_GSO) != 0;
-	unsigned int ndata = data_slots(f->len), need = ndata + (gso ? 1 : 0), nops = 0;
+#define RXB_OPS 512
+#define RXB_RECS 64
 
-	if (need > VIF_RX_SLOTS_MAX || (ndata > 1 && !v->fe_sg))
+struct rx_rec {
+	struct vif *v;
+	struct vif_queue *q;
+	RING_IDX first;                          /* ring index of its first slot */
+	uint16_t ids[VIF_RX_SLOTS_MAX];
+	uint8_t need, ndata;
+	bool gso;
+	uint16_t op_first, nops;
+	uint32_t len;
+	struct net_meta meta;
+};
+
+static struct {
+	struct gnttab_copy ops[RXB_OPS];
+	unsigned int nops;
+	struct rx_rec recs[RXB_RECS];
+	unsigned int nrecs;
+} rxb;
+
+static void rx_write_responses(const struct rx_rec *r, bool failed)
+{
+	struct vif_queue *q = r->q;
+	uint16_t csum_flags = 0;
+
+	if (r->meta.flags & NET_META_CSUM_BLANK)
+		csum_flags = NETRXF_csum_blank | NETRXF_data_validated;
+	else if (r->meta.flags & NET_META_CSUM_OK)
+		csum_flags = NETRXF_data_validated;
+	for (unsigned int i = 0, k = 0; i < r->need; i++) {
+		netif_rx_response_t *rsp = RING_GET_RESPONSE(&q->rx, r->first + i);
+		if (r->gso && i == 1) {
+			netif_extra_info_t extra;
+			memset(&extra, 0, sizeof(extra));
+			extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+			extra.u.gso.size = r->meta.gso_size;
+			extra.u.gso.type = r->meta.gso_type == NET_GSO_TCPV6 ? XEN_NETIF_GSO_TYPE_TCPV6
+									     : XEN_NETIF_GSO_TYPE_TCPV4;
+			memcpy(rsp, &extra, sizeof(extra));
+			continue;
+		}
+		netif_rx_response_t out = { .id = r->ids[i], .offset = 0 };
+		uint32_t bytes = r->len - k * PAGE_SIZE < PAGE_SIZE ? r->len - k * PAGE_SIZE : PAGE_SIZE;
+		out.flags = (k + 1 < r->ndata ? NETRXF_more_data : 0);
+		if (k == 0)
+			out.flags |= csum_flags | (r->gso ? NETRXF_extra_info : 0);
+		out.status = failed ? NETIF_RSP_ERROR : (int16_t)bytes;
+		memcpy(rsp, &out, sizeof(out));
+		k++;
+	}
+	q->rx.rsp_prod_pvt = r->first + r->need;
+}
+
+/* Copies every frame of the batch, answers and notifies. */
+static void rx_flush(void)
+{
+	if (!rxb.nrecs)
+		return;
+	bool any_failed = rxb.nops && gnttab_copy(rxb.ops, rxb.nops) != 0;
+	for (unsigned int i = 0; i < rxb.nrecs; i++) {
+		struct rx_rec *r = &rxb.recs[i];
+		bool failed = false;
+		for (unsigned int o = 0; any_failed && o < r->nops; o++)
+			if (rxb.ops[r->op_first + o].status != GNTST_okay)
+				failed = true;
+		rx_write_responses(r, failed);
+		if (failed) {
+			r->v->stats.rx_copy_errors++;
+		} else {
+			r->v->stats.rx_packets++;
+			r->v->stats.rx_bytes += r->len;
+		}
+		r->q->rx_touched = true;
+	}
+	/* One push and at most one event per ring for the whole batch. */
+	for (unsigned int i = 0; i < rxb.nrecs; i++) {
+		struct vif_queue *q = rxb.recs[i].q;
+		if (!q->rx_touched)
+			continue;
+		q->rx_touched = false;
+		int notify;
+		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
+		if (notify)
+			evtchn_notify(q->rx_port);
+	}
+	rxb.nops = rxb.nrecs = 0;
+}
+
+/*
+ * Reserves frame f's slots in the guest's posted rx buffers and queues its
+ * copy in the batch: 0 queued (or dropped for a reason counted), -EAGAIN
+ * not enough buffers posted yet, -EPROTO the ring is broken (the vif was
+ * failed), -EMSGSIZE a frame this guest cannot take.
+ */
+static int rx_build(struct vif *v, struct vif_queue *q, const struct net_frame *f)
+{
+	bool gso = (f->meta.flags & NET_META_GSO) != 0;
+	unsigned int ndata = data_slots(f->len), need = ndata + (gso ? 1 : 0);
+
+	if (need > VIF_RX_SLOTS_MAX || (ndata > 1 && !v->fe_sg) || f->len == 0)
 		return -EMSGSIZE;
+	/* Room for the worst case: one op per slot and per fragment. */
+	if (rxb.nrecs == RXB_RECS || rxb.nops + ndata + f->nfrags > RXB_OPS)
+		rx_flush();
 	RING_IDX prod = __atomic_load_n(&q->rx.sring->req_prod, __ATOMIC_ACQUIRE);
 	RING_IDX avail = prod - q->rx.req_cons;
 	if (avail > RING_SIZE(&q->rx)) {
@@ -343,23 +496,34 @@ static int rx_put(struct vif *v, struct vif_queue *q, const struct net_frame *f)
 		if (prod - q->rx.req_cons < need)
 			return -EAGAIN;
 	}
-	for (unsigned int i = 0; i < need; i++)
+	struct rx_rec *r = &rxb.recs[rxb.nrecs];
+	netif_rx_request_t reqs[VIF_RX_SLOTS_MAX];
+	for (unsigned int i = 0; i < need; i++) {
 		memcpy(&reqs[i], RING_GET_REQUEST(&q->rx, q->rx.req_cons + i), sizeof(reqs[i]));
+		r->ids[i] = reqs[i].id;
+	}
+	r->v = v;
+	r->q = q;
+	r->first = q->rx.req_cons;
+	r->need = (uint8_t)need;
+	r->ndata = (uint8_t)ndata;
+	r->gso = gso;
+	r->len = f->len;
+	r->meta = f->meta;
+	r->op_first = (uint16_t)rxb.nops;
 
 	/* Copy ops: data slot k (ring slot k, or k+1 after the GSO extra)
 	 * takes bytes k*4096 .. of the frame, from as many fragments. */
-	unsigned int fi = 0;
+	unsigned int fi = 0, nops = 0;
 	uint32_t foff = 0;
 	for (unsigned int k = 0; k < ndata; k++) {
 		const netif_rx_request_t *req = &reqs[k == 0 || !gso ? k : k + 1];
 		uint32_t room = f->len - k * PAGE_SIZE < PAGE_SIZE ? f->len - k * PAGE_SIZE : PAGE_SIZE;
 		uint32_t doff = 0;
-		while (room) {
+		while (room && fi < f->nfrags) {
 			const struct net_frag *fr = &f->frags[fi];
 			uint32_t n = fr->len - foff < room ? fr->len - foff : room;
-			if (nops == RX_COPY_OPS)
-				return -EMSGSIZE;
-			struct gnttab_copy *op = &ops[nops++];
+			struct gnttab_copy *op = &rxb.ops[rxb.nops + nops++];
 			memset(op, 0, sizeof(*op));
 			copy_source(op, fr, foff);
 			op->dest.u.ref = req->gref;
@@ -376,47 +540,27 @@ static int rx_put(struct vif *v, struct vif_queue *q, const struct net_frame *f)
 			}
 		}
 	}
-	bool failed = gnttab_copy(ops, nops) != 0;
-	if (failed)
-		v->stats.rx_copy_errors++;
-
-	uint16_t csum_flags = 0;
-	if (f->meta.flags & NET_META_CSUM_BLANK)
-		csum_flags = NETRXF_csum_blank | NETRXF_data_validated;
-	else if (f->meta.flags & NET_META_CSUM_OK)
-		csum_flags = NETRXF_data_validated;
-	for (unsigned int i = 0, k = 0; i < need; i++) {
-		netif_rx_response_t *rsp = RING_GET_RESPONSE(&q->rx, q->rx.rsp_prod_pvt + i);
-		if (gso && i == 1) {
-			netif_extra_info_t extra;
-			memset(&extra, 0, sizeof(extra));
-			extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
-			extra.u.gso.size = f->meta.gso_size;
-			extra.u.gso.type = f->meta.gso_type == NET_GSO_TCPV6 ? XEN_NETIF_GSO_TYPE_TCPV6
-									     : XEN_NETIF_GSO_TYPE_TCPV4;
-			memcpy(rsp, &extra, sizeof(extra));
-			continue;
-		}
-		netif_rx_response_t r = { .id = reqs[i].id, .offset = 0 };
-		uint32_t bytes = f->len - k * PAGE_SIZE < PAGE_SIZE ? f->len - k * PAGE_SIZE : PAGE_SIZE;
-		r.flags = (k + 1 < ndata ? NETRXF_more_data : 0);
-		if (k == 0)
-			r.flags |= csum_flags | (gso ? NETRXF_extra_info : 0);
-		r.status = failed ? NETIF_RSP_ERROR : (int16_t)bytes;
-		memcpy(rsp, &r, sizeof(r));
-		k++;
-	}
+	r->nops = (uint16_t)nops;
+	rxb.nops += nops;
+	rxb.nrecs++;
 	q->rx.req_cons += need;
-	q->rx.rsp_prod_pvt += need;
-	int notify;
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
-	if (notify)
-		evtchn_notify(q->rx_port);
-	if (!failed) {
-		v->stats.rx_packets++;
-		v->stats.rx_bytes += f->len;
-	}
 	return 0;
+}
+
+/* A frame now (built and flushed at once). */
+static int rx_put(struct vif *v, struct vif_queue *q, const struct net_frame *f)
+{
+	int rc = rx_build(v, q, f);
+	rx_flush();
+	return rc;
+}
+
+static bool all_granted(const struct net_frame *f)
+{
+	for (unsigned int i = 0; i < f->nfrags; i++)
+		if (f->frags[i].kind != NET_FRAG_GRANT)
+			return false;
+	return true;
 }
 
 /* A frame of dom0 bytes (a backlog copy) as LOCAL fragments. */
@@ -520,7 +664,15 @@ static int vif_deliver(struct net_port *p, const struct net_frame *f)
 		waitq_wake_all(&v->wq);
 		return rc;
 	}
-	int rc = rx_put(v, q, f);
+	int rc;
+	if (net_batch_active() && all_granted(f)) {
+		/* The sender's grants stay valid until net_batch_end. */
+		rc = rx_build(v, q, f);
+		if (rc == 0)
+			net_batch_defer(p);
+	} else {
+		rc = rx_put(v, q, f);
+	}
 	if (rc == -EAGAIN) {
 		rc = rxq_add(v, q, f);
 		waitq_wake_all(&v->wq);
@@ -528,7 +680,13 @@ static int vif_deliver(struct net_port *p, const struct net_frame *f)
 	return rc;
 }
 
-const struct net_port_ops vif_port_ops = { .deliver = vif_deliver };
+static void vif_flush(struct net_port *p)
+{
+	(void)p;
+	rx_flush();
+}
+
+const struct net_port_ops vif_port_ops = { .deliver = vif_deliver, .flush = vif_flush };
 
 bool vif_has_work(struct vif *v)
 {

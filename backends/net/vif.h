@@ -53,6 +53,7 @@ struct vif_queue {
 	grant_handle_t tx_handle, rx_handle;
 	evtchn_port_t tx_port, rx_port;          /* equal without split channels */
 	bool kick;                               /* an event came (upcall) */
+	bool rx_touched;                         /* responses written in this rx flush */
 	/* rx backlog */
 	struct vif_rxq_frame *rxq_head, *rxq_tail;
 	uint32_t rxq_frames, rxq_bytes;
@@ -98,7 +99,7 @@ struct vif {
 	/* Scratch of the vif thread and of deliver (never both at once: threads
 	 * are cooperative and neither sleeps while using them). */
 	struct netif_tx_packet tx_pkt;
-	struct net_frame tx_frame, rx_frame;
+	struct net_frame rx_frame;
 };
 
 /* io.c */

@@ -37,6 +37,8 @@ static struct power_hook shutdown_hook;
 static const struct pci_driver *const drivers[] = {
 	&virtio_blk_driver,
 	&nvme_driver,
+	&virtio_net_driver,
+	&e1000_driver,
 };
 
 struct pci_dev *pci_first(void)

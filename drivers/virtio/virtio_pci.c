@@ -173,6 +173,49 @@ uint8_t virtio_pci_isr(struct virtio_pci *vp)
 	return mmio_read8(vp->isr);
 }
 
+int virtio_pci_set_config_vector(struct virtio_pci *vp, uint16_t vec)
+{
+	mmio_write16(vp->common + C_MSIX, vec);
+	if (vec != 0xffff && mmio_read16(vp->common + C_MSIX) != vec)
+		return -EIO;
+	return 0;
+}
+
+void virtq_publish(struct virtqueue *vq, uint16_t head)
+{
+	vq->avail[2 + (vq->avail_idx % vq->size)] = head;
+	/* The ring entry must be visible before the index that publishes it. */
+	dma_wmb();
+	vq->avail_idx++;
+	vq->avail[1] = vq->avail_idx;
+}
+
+void virtq_notify(struct virtqueue *vq)
+{
+	/* The index must be visible before the device is told to look. */
+	mb();
+	mmio_write16(vq->notify, vq->index);
+}
+
+uint16_t virtq_used_pending(const struct virtqueue *vq)
+{
+	uint16_t idx = *(const volatile uint16_t *)(vq->used + 2);
+
+	return (uint16_t)(idx - vq->used_seen);
+}
+
+void virtq_peek_used(const struct virtqueue *vq, uint16_t n, uint32_t *id, uint32_t *len)
+{
+	/* Entries are read only after the index that covers them was seen
+	 * (virtq_used_pending). */
+	dma_rmb();
+	const volatile struct virtq_used_elem *e =
+		(const volatile struct virtq_used_elem *)(vq->used + 4) +
+		((uint16_t)(vq->used_seen + n) % vq->size);
+	*id = e->id;
+	*len = e->len;
+}
+
 void virtq_push(struct virtqueue *vq, uint16_t head)
 {
 	vq->avail[2 + (vq->avail_idx % vq->size)] = head;

@@ -22,5 +22,6 @@ extern const struct command device_commands[];
 extern const struct command lvm_commands[];
 extern const struct command xl_block_commands[];
 extern const struct command xl_net_commands[];
+extern const struct command nic_commands[];
 
 #endif

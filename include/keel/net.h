@@ -109,6 +109,11 @@ struct net_port_ops {
 	 * another -errno dropped for a reason.  The bridge counts.
 	 */
 	int (*deliver)(struct net_port *p, const struct net_frame *f);
+	/*
+	 * Optional: finishes what deliver deferred (net_batch_defer) while a
+	 * batch was open.  Called once per batch by net_batch_end.
+	 */
+	void (*flush)(struct net_port *p);
 };
 
 /* Port capabilities: what a port can receive as is. */
@@ -132,6 +137,8 @@ struct net_port {
 	struct net_port_stats stats;
 	/* Owned by the bridge. */
 	struct net_bridge *bridge;
+	bool batch_queued;
+	struct net_port *batch_next;
 	uint16_t index;
 	struct net_port *next;
 };
@@ -155,6 +162,19 @@ void net_port_remove(struct net_port *p);
  */
 void net_port_input(struct net_port *from, struct net_frame *f);
 
+/*
+ * Batches.  A port that brings many frames at once (a vif's tx pass)
+ * brackets them with net_batch_begin/end and keeps every GRANT fragment of
+ * them valid until net_batch_end returns; a port's deliver may then queue
+ * its copies (net_batch_defer) and do them all in its flush, one hypercall
+ * for the whole burst.  LOCAL fragments are never deferred (their buffers
+ * are reused as soon as deliver returns).  Batches do not nest.
+ */
+void net_batch_begin(void);
+void net_batch_end(void);
+bool net_batch_active(void);
+void net_batch_defer(struct net_port *p);
+
 /* ---- bridges ---- */
 
 /* Boot: makes xenbr0 (its uplink joins when the first NIC registers). */
@@ -165,7 +185,11 @@ struct net_bridge;
 struct net_bridge *net_bridge_find(const char *name);
 /* Makes an empty bridge (no uplink). 0, -EEXIST, -EINVAL, -ENOMEM. */
 int net_bridge_create(const char *name);
-/* Prints `brctl show` and per-port counters (the shell's commands). */
+/* Prints `brctl show`. */
 void net_bridge_show(void);
+/* Prints `brctl showmacs NAME` and the bridge's forwarding counters; -ENOENT. */
+int net_bridge_showmacs(const char *name);
+/* Prints `ip -s link`-style lines: each bridge, each port with its counters. */
+void net_link_show(void);
 
 #endif

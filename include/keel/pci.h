@@ -121,5 +121,7 @@ const char *pci_vendor_name(uint16_t vendor);
 /* Per-driver entry points, listed in drivers/pci/pci.c's driver table. */
 extern const struct pci_driver virtio_blk_driver;
 extern const struct pci_driver nvme_driver;
+extern const struct pci_driver virtio_net_driver;
+extern const struct pci_driver e1000_driver;
 
 #endif

@@ -74,10 +74,22 @@ void virtio_pci_reset(struct virtio_pci *vp);
 void virtio_pci_free_queue(struct virtqueue *vq);
 /* Reads the ISR (clears it: INTx acknowledge). */
 uint8_t virtio_pci_isr(struct virtio_pci *vp);
+/* Routes configuration-change interrupts to MSI-X vector vec (0xffff:
+ * none).  0, or -EIO if the device refused the vector. */
+int virtio_pci_set_config_vector(struct virtio_pci *vp, uint16_t vec);
 
 /* Publishes descriptor head `head` and rings the doorbell. */
 void virtq_push(struct virtqueue *vq, uint16_t head);
 /* Takes one used entry if there is one; true with *id, *len. */
 bool virtq_pop_used(struct virtqueue *vq, uint32_t *id, uint32_t *len);
+/* Publishes head without ringing the doorbell (a batch ends with
+ * virtq_notify). */
+void virtq_publish(struct virtqueue *vq, uint16_t head);
+void virtq_notify(struct virtqueue *vq);
+/* Used entries the device has returned and the driver not yet taken; more
+ * than vq->size means the device wrote an impossible index. */
+uint16_t virtq_used_pending(const struct virtqueue *vq);
+/* The n-th (0: next) returned entry, without taking it (n < pending). */
+void virtq_peek_used(const struct virtqueue *vq, uint16_t n, uint32_t *id, uint32_t *len);
 
 #endif

@@ -36,7 +36,7 @@
  *   rejected with "... is not supported by keel" (they would change the guest):
  *     type = "hvm"/"pvh", builder = "hvm", bootloader, bootloader_args,
  *     vnc/sdl other than 0, a non-empty list above, cpus, cpus_soft,
- *     cpu_weight, cap, seclabel, rate-limited or gatewaydev vifs
+ *     cpu_weight, cap, seclabel, gatewaydev vifs
  *   anything else: "unknown parameter" error.
  * Defaults, as xl: memory 128 MiB, maxmem = memory, vcpus 1, maxvcpus =
  * vcpus, on_poweroff destroy, on_reboot restart, on_crash destroy,
@@ -49,8 +49,8 @@
  * and positional ones <target>,<format>,<vdev>,<access>, where an old
  * "phy:"/"file:"/"aio:"/"tap:"... prefix on the target means the format was
  * left out ('phy:/dev/loop0,xvda,w'); "raw:"/"qcow2:" prefixes set it.
- * vif entries are key=value lists: mac, bridge, ip, script, vifname, backend,
- * model, type, mtu, devid.
+ * vif entries are key=value lists: mac, bridge, ip, rate, script, vifname,
+ * backend, model, type, mtu, devid (see struct xlcfg_vif).
  */
 #ifndef KEEL_XLCFG_H
 #define KEEL_XLCFG_H
@@ -111,18 +111,50 @@ struct xlcfg_disk {
 	int line;
 };
 
+#define XLCFG_VIF_MAX_IPS 4          /* as struct net_port holds */
+#define XLCFG_VIF_NOTE_BYTES 192
+#define XLCFG_VIF_DEFAULT_BRIDGE "xenbr0"
+#define XLCFG_VIF_DEFAULT_RATE_INTERVAL_USECS 50000  /* xl: 50 ms */
+
+/*
+ * One vif = [ ... ] entry (xl-network-configuration(5)).  Keys:
+ *   mac=XX:XX:XX:XX:XX:XX   6 hex pairs, unicast (00:00:00:00:00:00 means
+ *                           unset, as in libxl); unset: the toolstack uses
+ *                           xlcfg_vif_default_mac
+ *   bridge=NAME             default xenbr0
+ *   ip="A.B.C.D A.B.C.D"    up to XLCFG_VIF_MAX_IPS IPv4 addresses the guest
+ *                           may send from (anti-spoofing)
+ *   rate=RATE/s[@INTERVAL]  xl's syntax: RATE digits with an optional G/M/K
+ *                           (powers of 1000) and B (bytes) or b (bits);
+ *                           INTERVAL digits with us, ms, s (or m, u; none:
+ *                           seconds), default 50 ms; stored as bytes per
+ *                           interval (credit-based, as netback does); a
+ *                           rate that gives 0 bytes per interval is refused
+ *   type=vif | ioemu        ioemu is a PV vif here too (with a note)
+ *   script=, model=         accepted and ignored, with a note
+ *   vifname=, backend=, mtu=, devid=, accel=  as xl (accel ignored)
+ *   gatewaydev=, netdev=, forwarddev=  "not supported by keel"
+ *   anything else           "unknown parameter"
+ */
 struct xlcfg_vif {
 	uint8_t mac[6];
 	bool mac_set;           /* false: the toolstack picks 00:16:3e:xx:xx:xx */
-	char *bridge;           /* NULL when not given */
-	char *ip;
-	char *script;
+	char *bridge;           /* never NULL after parsing: default xenbr0 */
+	char *ip;               /* as written, NULL when not given */
+	uint32_t ips[XLCFG_VIF_MAX_IPS];   /* ip= parsed, IPv4 network byte order */
+	unsigned int nr_ips;
+	uint64_t rate_bytes_per_interval;  /* 0: no rate limit; else >= 1 */
+	uint32_t rate_interval_usecs;      /* 0 when no rate limit */
+	char *script;           /* kept to show; keel runs no hotplug script */
 	char *vifname;
 	char *backend;
 	char *model;
 	unsigned int mtu;       /* 0: default */
 	int devid;              /* -1: next free */
 	int line;
+	/* What was accepted but ignored, for the toolstack to print: one line,
+	 * "" when nothing was. */
+	char note[XLCFG_VIF_NOTE_BYTES];
 };
 
 /* Unknown keys remembered for the caller's warnings (the rest are counted). */
@@ -185,5 +217,24 @@ const char *xlcfg_action_name(enum xlcfg_action action);
  * docs/misc/vbd-interface.txt.  Returns 0 or -EINVAL.
  */
 int xlcfg_vdev_to_devid(const char *vdev, uint32_t *devid);
+
+/*
+ * Parses one vif spec outside a file (`network-attach DOM SPEC`), with the
+ * same keys and checks as a vif = [ ... ] entry.  0 with *out filled (free
+ * with xlcfg_vif_free), -EINVAL with a one-line message in err (no file or
+ * line in it), or -ENOMEM.  On error *out holds nothing to free.
+ */
+int xlcfg_parse_vif_spec(const char *spec, struct xlcfg_vif *out, char *err, size_t errlen);
+
+/* Frees what a vif's parse allocated and zeroes it.  NULL-safe. */
+void xlcfg_vif_free(struct xlcfg_vif *v);
+
+/*
+ * The MAC a vif gets when its spec names none: 00:16:3e (Xen's OUI) and
+ * three bytes of a hash of the domain name and devid, so the same config
+ * gives the same MAC each time it is started (xl picks a random one).  Two
+ * names can share a MAC (24 bits): the toolstack checks the bridge.
+ */
+void xlcfg_vif_default_mac(const char *domain_name, unsigned int devid, uint8_t mac[6]);
 
 #endif

@@ -47,6 +47,7 @@
 #define ENODATA 61
 #define ETIME 62
 #define EOVERFLOW 75
+#define EPROTO 71
 #define EBADMSG 74
 #define EPROTO 71
 #define EMSGSIZE 90

@@ -40,6 +40,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    xlcfg_vdev_to_devid(cfg.disks[i].vdev, &devid) || devid != cfg.disks[i].devid)
 			abort();
 	}
+	for (unsigned int i = 0; i < cfg.nr_vifs; i++) {
+		const struct xlcfg_vif *v = &cfg.vifs[i];
+
+		/* A bridge always; IPs bounded; a set MAC is unicast and not zero;
+		 * a rate names both its bytes and interval; the note is a string. */
+		if (!v->bridge || !*v->bridge || v->nr_ips > XLCFG_VIF_MAX_IPS ||
+		    (v->nr_ips && !v->ip) || (v->mac_set && (v->mac[0] & 1)) ||
+		    (!v->rate_bytes_per_interval != !v->rate_interval_usecs) ||
+		    !memchr(v->note, 0, sizeof(v->note)))
+			abort();
+	}
 	xlcfg_free(&cfg);
 	return 0;
 }

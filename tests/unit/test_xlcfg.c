@@ -429,11 +429,182 @@ TEST(vif_specs)
 		  "`00:16:3g:00:00:01'");
 	CHECK_ERR(MIN_OK "vif = [ 'bridge=br0',\n 'colour=blue' ]\n",
 		  "/kt/t.cfg:4: vif specification `colour=blue': unknown parameter `colour'");
-	CHECK_ERR(MIN_OK "vif = [ 'rate=10Mb/s' ]\n",
-		  "/kt/t.cfg:3: vif specification `rate=10Mb/s': not supported by keel: `rate'");
+	CHECK_ERR(MIN_OK "vif = [ 'gatewaydev=eth0' ]\n",
+		  "/kt/t.cfg:3: vif specification `gatewaydev=eth0': not supported by keel: `gatewaydev'");
 	CHECK_ERR(MIN_OK "vif = [ 'mtu=9' ]\n",
 		  "/kt/t.cfg:3: vif specification `mtu=9': invalid mtu `9'");
 	xlcfg_free(&cfg);
+}
+
+/* Parses one standalone spec; returns its rc (v holds the result). */
+static struct xlcfg_vif v;
+
+static int spec(const char *text)
+{
+	xlcfg_vif_free(&v);
+	return xlcfg_parse_vif_spec(text, &v, err, sizeof(err));
+}
+
+TEST(vif_rate_as_xl)
+{
+	/* libxl's own test vectors (tools/libxl/check-xl-vif-parse). */
+	static const struct { const char *rate; uint64_t bytes; uint32_t usecs; } ok[] = {
+		{ "16000000b/s", 100000, 50000 }, { "16000000b/s@50ms", 100000, 50000 },
+		{ "2000000B/s", 100000, 50000 }, { "2000000B/s@50ms", 100000, 50000 },
+		{ "16Kb/s", 100, 50000 }, { "2KB/s@50ms", 100, 50000 },
+		{ "16Mb/s", 100000, 50000 }, { "2MB/s@50ms", 100000, 50000 },
+		{ "8Gb/s", 50000000, 50000 }, { "1GB/s@50ms", 50000000, 50000 },
+		{ "80Mb/s@1s", 10000000, 1000000 }, { "10MB/s@1s", 10000000, 1000000 },
+		{ "1MB/s@20ms", 20000, 20000 }, { "10Mb/s", 62500, 50000 },
+		{ "1MB/s@20000us", 20000, 20000 }, { "1MB/s@2", 2000000, 2000000 },
+		{ "1MB/s@20m", 20000, 20000 }, { "1MB/s@20000u", 20000, 20000 },
+	};
+	static const char *const bad[] = {
+		"foo", "10MB", "10MB/m", "10ZB", "10ZB/s", "10ZB/m",
+		"4294967296b/s", "4294967296Kb/s", "4294967296Mb/s", "4294967296Gb/s", "0B/s",
+		"10Mb/s@foo", "10Mb/s@10h", "10MB/s@foo", "10MB/s@10h",
+		"1B/s@4294967296us", "1B/s@4294968ms", "1B/s@4295s", "1B/s@0us",
+		"4294967295GB/s@5us", "4296MB/s@4294s", "1B/s@1us", "", "@50ms", "10MB/s@", "-1MB/s", "10 MB/s",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "rate=%s", ok[i].rate);
+		CHECK_EQ(spec(text), 0);
+		if (v.rate_bytes_per_interval != ok[i].bytes || v.rate_interval_usecs != ok[i].usecs)
+			printf("  rate=%s\n", ok[i].rate);
+		CHECK_EQ(v.rate_bytes_per_interval, ok[i].bytes);
+		CHECK_EQ(v.rate_interval_usecs, ok[i].usecs);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "rate=%s", bad[i]);
+		if (spec(text) != -EINVAL)
+			printf("  rate=%s accepted\n", bad[i]);
+		CHECK_EQ(spec(text), -EINVAL);
+	}
+	CHECK_EQ(spec("rate=4294967296b/s"), -EINVAL);
+	CHECK_STR(err, "vif specification `rate=4294967296b/s': rate overflow `4294967296b/s'");
+	CHECK_EQ(spec("rate=10Mb/s@10h"), -EINVAL);
+	CHECK_STR(err, "vif specification `rate=10Mb/s@10h': invalid replenishment interval `10Mb/s@10h'");
+	/* No rate: unlimited. */
+	CHECK_EQ(spec("bridge=xenbr0"), 0);
+	CHECK_EQ(v.rate_bytes_per_interval, 0);
+	CHECK_EQ(v.rate_interval_usecs, 0);
+	xlcfg_vif_free(&v);
+}
+
+TEST(vif_ip_list)
+{
+	CHECK_EQ(spec("ip=10.0.0.5"), 0);
+	CHECK_EQ(v.nr_ips, 1);
+	CHECK(!memcmp(&v.ips[0], "\x0a\x00\x00\x05", 4));   /* network byte order */
+	CHECK_STR(v.ip, "10.0.0.5");
+	CHECK_EQ(spec("ip=10.0.0.5 192.168.1.254  172.16.0.1 1.2.3.4,bridge=br1"), 0);
+	CHECK_EQ(v.nr_ips, 4);
+	CHECK(!memcmp(&v.ips[1], "\xc0\xa8\x01\xfe", 4));
+	CHECK(!memcmp(&v.ips[3], "\x01\x02\x03\x04", 4));
+	CHECK_STR(v.bridge, "br1");
+	CHECK_EQ(spec("ip=1.2.3.4 1.2.3.5 1.2.3.6 1.2.3.7 1.2.3.8"), -EINVAL);
+	CHECK_STR(err, "vif specification `ip=1.2.3.4 1.2.3.5 1.2.3.6 1.2.3.7 1.2.3.8': "
+		  "more than 4 addresses in `1.2.3.4 1.2.3.5 1.2.3.6 1.2.3.7 1.2.3.8'");
+	static const char *const bad[] = {
+		"ip=10.0.0", "ip=10.0.0.256", "ip=10.0.0.5.6", "ip=10.0.0.x", "ip=0.0.0.0",
+		"ip=255.255.255.255", "ip=224.0.0.1", "ip=", "ip=10.0.0.5/24", "ip=1..2.3",
+		"ip=0010.0.0.1", "ip=-1.0.0.1",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (spec(bad[i]) != -EINVAL)
+			printf("  %s accepted\n", bad[i]);
+		CHECK_EQ(spec(bad[i]), -EINVAL);
+	}
+	CHECK_EQ(spec("ip=10.0.0.x"), -EINVAL);
+	CHECK_STR(err, "vif specification `ip=10.0.0.x': invalid IPv4 address `10.0.0.x'");
+	xlcfg_vif_free(&v);
+}
+
+TEST(vif_mac_and_defaults)
+{
+	CHECK_EQ(spec(""), 0);
+	CHECK(!v.mac_set);
+	CHECK_STR(v.bridge, "xenbr0");
+	CHECK_EQ(v.devid, -1);
+	CHECK(v.ip == NULL);
+	CHECK_EQ(v.nr_ips, 0);
+	CHECK_STR(v.note, "");
+	CHECK_EQ(spec("mac=01:16:3e:00:00:01"), -EINVAL);
+	CHECK_STR(err, "vif specification `mac=01:16:3e:00:00:01': multicast MAC address "
+		  "`01:16:3e:00:00:01'");
+	CHECK_EQ(spec("mac=ff:ff:ff:ff:ff:ff"), -EINVAL);
+	CHECK_EQ(spec("mac=00:00:00:00:00:00"), 0);   /* libxl: not given */
+	CHECK(!v.mac_set);
+	CHECK_EQ(spec("mac=00:16:3e:0a:0B:0c"), 0);
+	CHECK(v.mac_set);
+	CHECK_EQ(v.mac[4], 0x0b);
+	CHECK_EQ(spec("mac=00-16-3e-00-00-01"), -EINVAL);
+	CHECK_EQ(spec("mac=00:16:3e:00:00:001"), -EINVAL);
+	CHECK_EQ(spec("bridge="), -EINVAL);
+	CHECK_EQ(spec("type=hvm"), -EINVAL);
+	CHECK_STR(err, "vif specification `type=hvm': unknown type `hvm'");
+	CHECK_EQ(spec("colour=blue"), -EINVAL);
+	CHECK_STR(err, "vif specification `colour=blue': unknown parameter `colour'");
+	CHECK_EQ(spec("bridge"), -EINVAL);
+	/* The standalone parser frees what it built on error. */
+	CHECK_EQ(spec("bridge=br0,script=x,colour=blue"), -EINVAL);
+	CHECK(v.bridge == NULL && v.script == NULL);
+	xlcfg_vif_free(&v);
+}
+
+TEST(vif_ignored_keys_leave_a_note)
+{
+	CHECK_EQ(spec("script=vif-bridge,model=e1000,type=ioemu"), 0);
+	CHECK_STR(v.script, "vif-bridge");
+	CHECK_STR(v.model, "e1000");
+	CHECK_STR(v.note, "script=vif-bridge ignored: keel joins the vif to its built-in switch "
+		  "itself; model=e1000 ignored: keel's PV guests get a netfront vif; "
+		  "type=ioemu taken as type=vif: keel runs no device model");
+	/* Many notes are cut, never overflow. */
+	CHECK_EQ(spec("script=a,script=b,script=c,script=d,script=e,model=f,model=g"), 0);
+	CHECK(strlen(v.note) < XLCFG_VIF_NOTE_BYTES);
+	/* And in a file: the same note on the parsed vif. */
+	CHECK_EQ(parse(MIN_OK "vif = [ 'model=rtl8139' ]\n"), 0);
+	CHECK_STR(cfg.vifs[0].note, "model=rtl8139 ignored: keel's PV guests get a netfront vif");
+	CHECK_STR(cfg.vifs[0].bridge, "xenbr0");
+	CHECK_EQ(parse(MIN_OK "vif = [ 'ip=10.1.2.3 10.1.2.4,rate=1MB/s@20ms' ]\n"), 0);
+	CHECK_EQ(cfg.vifs[0].nr_ips, 2);
+	CHECK_EQ(cfg.vifs[0].rate_bytes_per_interval, 20000);
+	CHECK_ERR(MIN_OK "\nvif = [ 'bridge=xenbr0', 'rate=10ZB/s' ]\n",
+		  "/kt/t.cfg:4: vif specification `rate=10ZB/s': invalid rate `10ZB/s'");
+	CHECK_ERR(MIN_OK "vif = [ 'ip=10.0.0.300' ]\n",
+		  "/kt/t.cfg:3: vif specification `ip=10.0.0.300': invalid IPv4 address `10.0.0.300'");
+	xlcfg_free(&cfg);
+	xlcfg_vif_free(&v);
+}
+
+TEST(vif_default_mac_is_stable)
+{
+	uint8_t a[6], b[6], c[6], d[6];
+	xlcfg_vif_default_mac("web1", 0, a);
+	xlcfg_vif_default_mac("web1", 0, b);
+	xlcfg_vif_default_mac("web1", 1, c);
+	xlcfg_vif_default_mac("web2", 0, d);
+	CHECK(!memcmp(a, b, 6));
+	CHECK(memcmp(a, c, 6) != 0);
+	CHECK(memcmp(a, d, 6) != 0);
+	CHECK_EQ(a[0], 0x00);
+	CHECK_EQ(a[1], 0x16);
+	CHECK_EQ(a[2], 0x3e);
+	CHECK(!(a[3] & 0x80));
+	/* Spread: 2000 names give (nearly) 2000 MACs. */
+	static uint8_t seen[2000][6];
+	unsigned int dup = 0;
+	for (int i = 0; i < 2000; i++) {
+		char name[24];
+		snprintf(name, sizeof(name), "guest%d", i);
+		xlcfg_vif_default_mac(name, 0, seen[i]);
+		for (int j = 0; j < i; j++)
+			dup += !memcmp(seen[i], seen[j], 6);
+	}
+	CHECK(dup <= 2);
 }
 
 TEST(hostile_input_is_bounded)
@@ -505,6 +676,11 @@ static const struct test_case tests[] = {
 	T(disk_specs),
 	T(vdev_numbers),
 	T(vif_specs),
+	T(vif_rate_as_xl),
+	T(vif_ip_list),
+	T(vif_mac_and_defaults),
+	T(vif_ignored_keys_leave_a_note),
+	T(vif_default_mac_is_stable),
 	T(hostile_input_is_bounded),
 	T(crlf_and_semicolons),
 };

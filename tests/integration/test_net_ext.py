@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""
+A guest on the wire through keel (issue 9, "External path"): QEMU's user
+network (restrict=on: nothing leaves QEMU but one forwarded port on
+127.0.0.1) on a virtio-net NIC, then on an e1000, each driven by keel and
+joined to xenbr0 as its uplink.  A stock Debian guest with a netfront vif on
+xenbr0 gets its lease from QEMU's DHCP through keel's switch and NIC driver;
+the test pushes a known 4 MiB stream from the host through the forwarded
+port into the guest and gets its md5 back; keel's NIC counters and the
+bridge's learnt MACs show the path.  One machine per NIC model.
+"""
+import hashlib
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+
+from harness import ROOT, Machine, TestFailure, run_shared_checks
+
+ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
+GUEST_MAC = "00:16:3e:00:00:2e"
+GATEWAY_MAC = "52:55:0a:00:02:02"   # QEMU slirp's router
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def push(port, data, timeout=120):
+    """Sends data to 127.0.0.1:port, half-closes, returns the reply."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.settimeout(60)
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            reply = b""
+            while True:
+                x = s.recv(4096)
+                if not x:
+                    break
+                reply += x
+            s.close()
+            if reply:
+                return reply
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TestFailure("no answer through 127.0.0.1:%d" % port)
+        time.sleep(1)
+
+
+def model_checks(model):
+    state = {}
+    port = free_port()
+    qemu = ("-netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:5003 "
+            "-device %s,netdev=n0,mac=52:54:00:12:34:56" % (port, model))
+
+    def boot():
+        # keel takes a static address so that the guest's lease is .15.
+        m = Machine("net-ext-" + model, keel_args="autostart=0 ip=10.0.2.10/24 gw=10.0.2.2",
+                    timeout=900, env={"KEEL_ARCHIVE": ARCHIVE, "QEMU_ARGS": qemu})
+        state["m"] = m
+        m.boot(120)
+        t0 = time.monotonic()
+        while "is xenbr0's uplink" not in m.buf and time.monotonic() - t0 < 60:
+            time.sleep(0.5)
+        if "is xenbr0's uplink" not in m.buf:
+            raise TestFailure("no NIC joined xenbr0:\n" + m.command("nic"))
+
+    def lease_through_keel():
+        m = state["m"]
+        out = m.command("create kt-netext.cfg", timeout=300)
+        if re.search(r"cannot|error|fail", out, re.I):
+            raise TestFailure("create: " + out)
+        out = m.command("console-wait kt-netext KEEL-NETEXT-READY 200", timeout=240)
+        log = m.command("console-log kt-netext 8000")
+        d = re.search(r"KEEL-TEST net-dhcp (ok|fail) ?(.*)", log)
+        if "found" not in out or not d or d.group(1) != "ok":
+            raise TestFailure("the guest got no lease:\n" + log[-2500:])
+        if "addr=10.0.2.15/24" not in d.group(2) or "route=10.0.2.2" not in d.group(2):
+            raise TestFailure("unexpected lease: " + d.group(2))
+        print("  " + d.group(2))
+
+    def stream_from_host():
+        m = state["m"]
+        data = random.Random(9).randbytes(4 << 20)
+        t0 = time.monotonic()
+        reply = push(port, data)
+        secs = time.monotonic() - t0
+        want = hashlib.md5(data).hexdigest()
+        if not reply.decode(errors="replace").startswith(want):
+            raise TestFailure("md5 from the guest %r, sent %s" % (reply[:60], want))
+        print("  4 MiB host -> guest through keel: md5 equal, %.1f s (%.2f MB/s)" %
+              (secs, len(data) / secs / 1e6))
+
+    def counters_and_macs():
+        m = state["m"]
+        nic = m.command("nic")
+        macs = m.command("brctl showmacs xenbr0")
+        if GUEST_MAC not in macs or GATEWAY_MAC not in macs:
+            raise TestFailure("the bridge did not learn the guest and the gateway:\n" + macs)
+        rows = {l.split()[1]: l.split()[0] for l in macs.splitlines()
+                if re.match(r"^\S+\s+[0-9a-f:]{17}\s", l)}
+        if not rows.get(GATEWAY_MAC, "").startswith("eth") or \
+                not rows.get(GUEST_MAC, "").startswith("vif"):
+            raise TestFailure("MACs learnt on the wrong ports:\n" + macs)
+        print("  " + "\n  ".join(nic.strip().splitlines()[:8]))
+
+    def destroy():
+        m = state["m"]
+        m.command("destroy kt-netext", timeout=60)
+        if "vif" in m.command("brctl show").split("interfaces", 1)[-1]:
+            raise TestFailure("a vif port is left on the bridge")
+
+    return run_shared_checks([
+        ("%s: boot, the NIC is xenbr0's uplink" % model, boot),
+        ("%s: a Debian guest leases 10.0.2.15 from QEMU's DHCP through keel" % model,
+         lease_through_keel),
+        ("%s: a 4 MiB stream from the host reaches the guest intact (md5 back)" % model,
+         stream_from_host),
+        ("%s: the bridge learnt the guest's and the gateway's MACs on the right ports" % model,
+         counters_and_macs),
+        ("%s: destroy leaves no port" % model, destroy),
+    ], state)
+
+
+if __name__ == "__main__":
+    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
+                   check=True, stdout=subprocess.DEVNULL)
+    failed = 0
+    for model in ("virtio-net-pci", "e1000"):
+        failed += model_checks(model)
+    sys.exit(1 if failed else 0)
