@@ -35,9 +35,11 @@
  *   norx          two vifs: a sink that posts no rx buffers and a flooder
  *                 that sends it 1514-byte frames for FLOOD_SECONDS; then the
  *                 sink posts rx buffers with bad grant refs (answered with
- *                 errors) and good ones (answered with data).  After its
- *                 result line it prints KEEL-TEST-DONE and floods for ever
- *                 (the test destroys the guest in the middle of it).
+ *                 errors) and good ones (answered with data).  Then
+ *                 (result "rxrunahead") the sink's rx req_prod runs 5000
+ *                 ahead: fatal.  It prints KEEL-TEST-DONE and, once dom0 writes
+ *                 data/nethostile-flood, floods for ever (the test destroys
+ *                 the guest in the middle of it).
  *
  * Fatal modes check that the backend goes to Closing (5) with an `error`
  * node, that nothing was answered, and that dom0 survives more notifies on
@@ -660,6 +662,19 @@ static void mode_badgref(struct vif *v, const char *mode)
 	snprintf(d + l, sizeof(d) - l, "; good header then a bad ref: %d/2 answered (%d, %d)", got,
 		 st[0], st[1]);
 	ok &= got == 2;
+	/* One burst: good, bad, good.  dom0 reads a burst's headers in one
+	 * grant copy; only the bad one may fail. */
+	put_req(v, frame(v, 0, nobody, 60), 0, 0, 60);
+	put_req(v, 0xfffffff0u, 0, 0, 60);
+	put_req(v, frame(v, 1, nobody, 60), 0, 0, 60);
+	push(v);
+	int16_t b[3] = { -99, -99, -99 };
+	got = tx_wait(v, 3, b, 5000);
+	l = strlen(d);
+	snprintf(d + l, sizeof(d) - l, "; burst good/bad/good: %d/3 answered (%d, %d, %d)", got,
+		 b[0], b[1], b[2]);
+	ok &= got == 3 && b[0] == NETIF_RSP_OKAY && b[1] == NETIF_RSP_ERROR &&
+	      b[2] == NETIF_RSP_OKAY;
 	still_alive(v, mode, ok, d, sizeof(d));
 	ungrant(fidx, 1);
 }
@@ -862,8 +877,21 @@ static void run(const char *name)
 		return;
 	}
 	mode_norx(&a, &b, name);
+	/* Last, the sink's rx req_prod runs 5000 ahead: fatal at the next
+	 * frame dom0 has for it. */
+	xen_wmb();
+	a.rx.sring->req_prod = a.rx.req_prod_pvt + 5000;
+	notify(a.port);
+	unsigned long o1 = 0, e1 = 0;
+	flood(&b, a.mac, 300, &o1, &e1);
+	expect_fatal(&a, "rxrunahead", "rx req_prod 5000 past the ring", NULL);
 	out("KEEL-TEST-DONE\n");
-	/* Flood for ever: the test destroys this guest in the middle. */
+	/* When dom0 writes data/nethostile-flood, flood for ever: the test
+	 * destroys this guest in the middle. */
+	char val[16];
+	while (xs_read("data/nethostile-flood", val, sizeof(val)))
+		sleep_ms(200);
+	out("KEEL-NETHOSTILE-FLOODING again\n");
 	unsigned long o = 0, e = 0;
 	flood(&b, a.mac, 0, &o, &e);
 }
