@@ -32,6 +32,8 @@
  *   badextra      dropped: an extra type given twice; fatal: an unknown type
  *   extrachain    fatal: extra-info slots that all say FLAG_MORE
  *   runahead      fatal: req_prod 5000 ahead of what dom0 consumed
+ *   badring       fatal at connect: an event channel that does not exist
+ *                 (dom0 has mapped the rings by then and must unmap them)
  *   norx          two vifs: a sink that posts no rx buffers and a flooder
  *                 that sends it 1514-byte frames for FLOOD_SECONDS; then the
  *                 sink posts rx buffers with bad grant refs (answered with
@@ -330,7 +332,9 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-static int vif_connect(struct vif *v, int devid)
+/* Connects vif devid as netfront does; with bad_port, names an event
+ * channel that does not exist and returns the backend state it ends in. */
+static int vif_connect(struct vif *v, int devid, int bad_port)
 {
 	char mac[96];
 
@@ -362,11 +366,13 @@ static int vif_connect(struct vif *v, int devid)
 	v->port = (unsigned int)port;
 	if (xs_printf(v->fe, "tx-ring-ref", "%u", v->grefs[PG_TX_RING]) ||
 	    xs_printf(v->fe, "rx-ring-ref", "%u", v->grefs[PG_RX_RING]) ||
-	    xs_printf(v->fe, "event-channel", "%u", v->port) ||
+	    xs_printf(v->fe, "event-channel", "%u", bad_port ? 65000 : v->port) ||
 	    xs_printf(v->fe, "request-rx-copy", "1") ||
 	    xs_printf(v->fe, "feature-rx-notify", "1") || xs_printf(v->fe, "feature-sg", "1") ||
 	    xs_printf(v->fe, "state", "%d", XenbusStateConnected))
 		return -1;
+	if (bad_port)
+		return wait_be_state(v, XenbusStateClosing, 10000);
 	int st = wait_be_state(v, XenbusStateConnected, 20000);
 	if (st != XenbusStateConnected) {
 		out("nethostile: vif %d: backend state %d, not Connected\n", devid, st);
@@ -834,7 +840,7 @@ static const struct {
 	{ "toomanyfrags", mode_toomanyfrags }, { "endless", mode_endless },
 	{ "badgref", mode_badgref },       { "badextra", mode_badextra },
 	{ "extrachain", mode_extrachain }, { "runahead", mode_runahead },
-	{ "norx", NULL },
+	{ "badring", NULL },  { "norx", NULL },
 };
 
 static int wait_vif(int exclude)
@@ -859,10 +865,22 @@ static void run(const char *name)
 		result(name, 0, "no such mode");
 		return;
 	}
-	int two = modes[i].fn == NULL;
+	int two = !strcmp(name, "norx");
 	out("KEEL-NETHOSTILE-WAIT %s %d\n", name, two ? 2 : 1);
 	int d1 = wait_vif(-1);
-	if (d1 < 0 || vif_connect(&a, d1)) {
+	if (d1 >= 0 && !strcmp(name, "badring")) {
+		/* dom0 maps both rings, then cannot bind the channel: it must
+		 * unmap them again and fail the vif. */
+		char path[200], err[256] = "(none)";
+		int st = vif_connect(&a, d1, 1);
+		snprintf(path, sizeof(path), "%s/error", a.be);
+		xs_read(path, err, sizeof(err));
+		result(name, st == XenbusStateClosing && strcmp(err, "(none)"),
+		       "event-channel 65000 (not allocated): backend state %d error=\"%s\"", st, err);
+		vif_close(&a, 120000);
+		return;
+	}
+	if (d1 < 0 || vif_connect(&a, d1, 0)) {
 		result(name, 0, "no vif to connect (devid %d)", d1);
 		return;
 	}
@@ -872,7 +890,7 @@ static void run(const char *name)
 		return;
 	}
 	int d2 = wait_vif(d1);
-	if (d2 < 0 || vif_connect(&b, d2)) {
+	if (d2 < 0 || vif_connect(&b, d2, 0)) {
 		result(name, 0, "no second vif to connect (devid %d)", d2);
 		return;
 	}

@@ -15,6 +15,8 @@ hand through gntalloc, evtchn and xenbus on a fresh vif per mode:
   badextra      dropped: an extra type twice; fatal: an unknown type
   extrachain    fatal: extra-info slots that all say FLAG_MORE
   runahead      fatal: req_prod 5000 ahead of the ring
+  badring       fatal at connect: an event channel that does not exist (the
+                rings dom0 mapped first are unmapped at once)
   norx          a vif that posts no rx buffers, flooded from a second vif;
                 then rx buffers with bad refs, then good ones
   rxrunahead    fatal: that vif's rx req_prod 5000 ahead of the ring
@@ -56,6 +58,7 @@ MODES = [
     ("badextra", "invalid extra info type", 1),
     ("extrachain", "extra info chain too long", 0),
     ("runahead", "impossible tx ring indices", 0),
+    ("badring", "cannot map the rings or bind the event channels", 0),
 ]
 
 
@@ -259,6 +262,11 @@ def main():
                                       (mode, st))
                 if "couldn't read" not in err:
                     raise TestFailure("%s: an error node on a live vif: %r" % (mode, err))
+            # A vif keeps its two rings mapped until the frontend closes;
+            # one that never connected keeps none.
+            held = grants_mapped(m) - state["grants_pair"]
+            if held != (0 if mode == "badring" else 2):
+                raise TestFailure("%s: %d grants mapped for the vif before detach" % (mode, held))
             if s["tx_err"] < min_err:
                 raise TestFailure("%s: keel counted %d tx errors, expected at least %d" %
                                   (mode, s["tx_err"], min_err))
