@@ -200,6 +200,8 @@ static int cmd_stats(int argc, char **argv)
 	kprintf("switches       : %llu\n", (unsigned long long)s.switches);
 	kprintf("blocks         : %llu\n", (unsigned long long)s.blocks);
 	kprintf("event upcalls  : %llu\n", (unsigned long long)evtchn_upcall_count());
+	unsigned int highest, bound = evtchn_bound_count(&highest);
+	kprintf("event ports    : %u bound, highest %u\n", bound, highest);
 	return 0;
 }
 

@@ -180,3 +180,16 @@ int evtchn_close(evtchn_port_t port)
 	sync_clear_bit(port, shared_info->evtchn_pending);
 	return (int)hyp_event_channel_op(EVTCHNOP_close, &op);
 }
+
+unsigned int evtchn_bound_count(unsigned int *highest)
+{
+	unsigned int n = 0;
+
+	*highest = 0;
+	for (unsigned int p = 1; p < NR_PORTS; p++)
+		if (handlers[p].fn) {
+			n++;
+			*highest = p;
+		}
+	return n;
+}

@@ -38,5 +38,7 @@ int evtchn_notify(evtchn_port_t port);
 int evtchn_close(evtchn_port_t port);
 
 uint64_t evtchn_upcall_count(void);
+/* Ports with a handler now, and the highest of them. */
+unsigned int evtchn_bound_count(unsigned int *highest);
 
 #endif

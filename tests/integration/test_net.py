@@ -18,6 +18,7 @@ from harness import ROOT, Machine, TestFailure, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 GUESTS = ("kt-neta", "kt-netb")
+MID_GUESTS = ("kt-neta", "kt-netc")
 
 
 def results(m, name):
@@ -122,7 +123,8 @@ def main():
         m = state["m"]
         for g, mac in (("kt-neta", "00:16:3e:00:00:0a"), ("kt-netb", "00:16:3e:00:00:0b")):
             out = m.command("network-list " + g)
-            row = re.search(r"^0\s+0\s+%s\s+0\s+4\s+\d+\s+\d+/\d+\s+/local/domain/0/backend/vif/"
+            # A multi-queue vif has its rings under queue-N/: xl shows -1.
+            row = re.search(r"^0\s+0\s+%s\s+0\s+4\s+-?\d+\s+-?\d+/-?\d+\s+/local/domain/0/backend/vif/"
                             % mac, out, re.M)
             if not row:
                 raise TestFailure("network-list %s:\n%s" % (g, out))
@@ -161,22 +163,26 @@ def main():
             raise TestFailure("%d grant pages still mapped" % left)
 
     def destroy_mid_transfer():
-        # The baseline is taken after one create/destroy round: Xen gives
-        # dom0 event-channel buckets as its port numbers grow and keeps them.
+        # The baseline is taken after one create/destroy round: Xen keeps a
+        # page or so it allocated for dom0 on the way (event-channel
+        # buckets).  One-vCPU guests: cycles of a two-vCPU guest, even with
+        # no vif, sometimes leave Xen's free count a page lower (Xen's own
+        # heap), which would make this check flaky without saying anything
+        # about netback.
         m = state["m"]
         free0 = settled_free(m, None)
-        for g in GUESTS:
+        for g in MID_GUESTS:
             out = m.command("create %s.cfg" % g, timeout=300)
             if re.search(r"cannot|error|fail", out, re.I):
                 raise TestFailure("create %s: %s" % (g, out))
-        for g in GUESTS:
+        for g in MID_GUESTS:
             out = m.command("console-wait %s net-tx-md5 200" % g, timeout=240)
             if "found" not in out:
                 raise TestFailure("%s never started sending:\n%s" %
                                   (g, m.command("console-log %s 2000" % g)))
         time.sleep(1)
         stats = m.command("netback-stats")
-        for g in GUESTS:
+        for g in MID_GUESTS:
             m.command("destroy " + g, timeout=60)
         left = grants_mapped(m)
         if left:
