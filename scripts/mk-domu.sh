@@ -106,7 +106,10 @@ done
 # Debian builds the PV block and network frontends as modules: the guest
 # loads them from its initramfs (by kernel version, so another guest kernel
 # simply finds none of its own).
-for mod in drivers/block/xen-blkfront drivers/net/xen-netfront; do
+# xen-gntalloc and xen-evtchn give user space /dev/xen/gntalloc and
+# /dev/xen/evtchn, which the hostile netfront (nethostile, below) plays with.
+for mod in drivers/block/xen-blkfront drivers/net/xen-netfront drivers/xen/xen-gntalloc \
+	drivers/xen/xen-evtchn; do
 	src=/lib/modules/$kver/kernel/$mod.ko
 	[ -r "$src" ] || die "$src missing (linux-image-amd64's modules)"
 	mkdir -p "$root/lib/modules/$kver"
@@ -129,7 +132,13 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 # for us: take /dev/console now that devtmpfs is there.  It is hvc0 under Xen
 # (console=hvc0) and ttyS0 under plain QEMU (console=ttyS0).
 exec </dev/console >/dev/console 2>&1
-for m in /lib/modules/$(uname -r)/*.ko; do [ -e "$m" ] && insmod "$m"; done
+# keelnomod=a,b on the command line: modules not to load (a guest that
+# plays netfront itself must not have xen-netfront take its vifs).
+nomod=$(sed -n 's/.*keelnomod=\([^ ]*\).*/\1/p' /proc/cmdline)
+for m in /lib/modules/$(uname -r)/*.ko; do
+	case ",$nomod," in *,"$(basename "$m" .ko)",*) continue ;; esac
+	[ -e "$m" ] && insmod "$m"
+done
 echo KEEL-DOMU-INIT
 hostname keel-domu
 
@@ -466,6 +475,14 @@ for mode in "txflood txflood 30000 2048" "xsspin spin" "watchflood watchflood 16
 	printf '#!/bin/sh\nexec /bin/xshostile %s\n' "$*" > "$root/tests/$name.sh"
 	chmod 755 "$root/tests/$name.sh"
 done
+
+# ---- hostile netfront (tests/integration/test_net_hostile.py) --------------
+# tests/integration/nethostile.c: netfront played by hand through gntalloc,
+# evtchn and xenbus, run in a guest booted with keelnomod=xen-netfront.
+src=$(dirname "$0")/../tests/integration/nethostile.c
+gcc -static -O2 -o "$root/bin/nethostile" "$src" || die "cannot build $src statically"
+printf '#!/bin/sh\nexec /bin/nethostile all\n' > "$root/tests/nethostile.sh"
+chmod 755 "$root/tests/nethostile.sh"
 
 # ---- pack ------------------------------------------------------------------
 # Fixed times and root ownership (-R 0:0 works without root) make the archive

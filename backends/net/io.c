@@ -690,6 +690,11 @@ const struct net_port_ops vif_port_ops = { .deliver = vif_deliver, .flush = vif_
 
 bool vif_has_work(struct vif *v)
 {
+	/* A failed vif (Closing) still has its rings mapped and its channels
+	 * bound until the frontend closes: its events are no work, or the vif
+	 * thread would find "work" that vif_do_io refuses and never sleep. */
+	if (v->phase != VIF_CONNECTED)
+		return false;
 	if (v->rate_pending && !v->rate_blocked)
 		return true;
 	for (unsigned int i = 0; i < v->nqueues; i++)
