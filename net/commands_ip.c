@@ -8,6 +8,7 @@
 #include <keel/commands.h>
 #include <keel/ip.h>
 #include <keel/kernel.h>
+#include <keel/net.h>
 
 #include "lwip/apps/lwiperf.h"
 #include "lwip/dhcp.h"
@@ -130,10 +131,11 @@ static int cmd_ip(int argc, char **argv)
 		return rc ? rc : ip_route_show();
 	if (!strcmp(obj, "stats"))
 		return rc ? rc : ip_stats_show();
-	if (!strcmp(obj, "link") || !strcmp(obj, "l"))
-		kprintf("ip: 'link' is not implemented yet (keel's own interface: ip addr)\n");
-	else
-		kprintf("usage: ip addr | ip route | ip stats\n");
+	if (!strcmp(obj, "link") || !strcmp(obj, "l")) {
+		net_link_show();
+		return 0;
+	}
+	kprintf("usage: ip addr | ip route | ip link | ip stats\n");
 	return -EINVAL;
 }
 
@@ -572,7 +574,7 @@ static int cmd_net_bench(int argc, char **argv)
 }
 
 const struct command ip_commands[] = {
-	{ "ip", cmd_ip, "addr|route|stats", "keel's own address on xenbr0 (as `ip -4`)" },
+	{ "ip", cmd_ip, "addr|route|link|stats", "keel's own address on xenbr0 (as `ip -4`)" },
 	{ "ping", cmd_ping, "[-c N] HOST", "ICMP echo from keel's own address" },
 	{ "net-bench", cmd_net_bench, "[start [PORT]|stop]",
 	  "iperf 2 TCP server (port 5001): received bytes, time, Mbit/s" },
