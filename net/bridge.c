@@ -167,24 +167,11 @@ static void count_out(struct net_port *to, int rc, uint32_t len)
 	to->stats.tx_bytes += len;
 }
 
-/* A LOCAL frame over len bytes of dom0 memory (split at page ends). */
 static void local_frame(struct net_frame *f, const uint8_t *buf, uint32_t len, uint16_t flags)
 {
-	memset(&f->meta, 0, sizeof(f->meta));
-	f->meta.flags = flags;
-	f->len = len;
-	f->nfrags = 0;
-	for (uint32_t off = 0; off < len && f->nfrags < NET_FRAGS_MAX;) {
-		uintptr_t va = (uintptr_t)(buf + off);
-		uint32_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));
-		if (n > len - off)
-			n = len - off;
-		f->frags[f->nfrags++] = (struct net_frag){ .kind = NET_FRAG_LOCAL, .len = (uint16_t)n,
-							   .va = buf + off };
-		off += n;
-	}
-	f->hdr_len = (uint16_t)(len < NET_HDR_MAX ? len : NET_HDR_MAX);
-	memcpy(f->hdr, buf, f->hdr_len);
+	struct net_meta meta = { .flags = flags };
+
+	net_frame_local(f, buf, len, &meta);
 }
 
 static int emit_segment(void *ctx, const uint8_t *seg, uint32_t len)

@@ -75,3 +75,25 @@ int net_frame_load_hdr(struct net_frame *f)
 	f->hdr_len = (uint16_t)(f->len < NET_HDR_MAX ? f->len : NET_HDR_MAX);
 	return net_frame_read(f, 0, f->hdr, f->hdr_len);
 }
+
+void net_frame_local(struct net_frame *f, const uint8_t *buf, uint32_t len,
+		     const struct net_meta *meta)
+{
+	if (meta)
+		f->meta = *meta;
+	else
+		memset(&f->meta, 0, sizeof(f->meta));
+	f->len = len;
+	f->nfrags = 0;
+	for (uint32_t off = 0; off < len && f->nfrags < NET_FRAGS_MAX;) {
+		uintptr_t va = (uintptr_t)(buf + off);
+		uint32_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+		if (n > len - off)
+			n = len - off;
+		f->frags[f->nfrags++] = (struct net_frag){ .kind = NET_FRAG_LOCAL, .len = (uint16_t)n,
+							   .va = buf + off };
+		off += n;
+	}
+	f->hdr_len = (uint16_t)(len < NET_HDR_MAX ? len : NET_HDR_MAX);
+	memcpy(f->hdr, buf, f->hdr_len);
+}

@@ -14,6 +14,7 @@
 # Exits 0 with both files present (already there: no network used), 2 if
 # deb.debian.org cannot be reached (said clearly), 1 on any other error.
 set -euo pipefail
+. "$(dirname "$0")/private-apt.sh"
 
 die() { echo "fetch-guest-kernels: $*" >&2; exit 1; }
 
@@ -32,47 +33,19 @@ for tool in apt-get apt-cache dpkg-deb; do
 done
 [ -r "$keyring" ] || die "$keyring missing (apt-get install debian-archive-keyring)"
 
-if ! timeout 30 bash -c 'exec 3<>/dev/tcp/deb.debian.org/80' 2>/dev/null; then
-	echo "fetch-guest-kernels: deb.debian.org cannot be reached from this machine;" \
-		"trixie's kernels cannot be fetched" >&2
-	exit 2
-fi
+private_apt_reachable fetch-guest-kernels "trixie's kernels cannot be fetched"
 
 apt_dir=$cache/apt
-mkdir -p "$apt_dir"/{etc/preferences.d,etc/apt.conf.d,state/lists/partial,cache/archives/partial,debs}
-cat > "$apt_dir/etc/sources.list" <<EOF
-deb [arch=amd64 signed-by=$keyring] $mirror trixie main
-EOF
-: > "$apt_dir/status"
-# Every Dir:: apt would otherwise take from /etc/apt or /var is pointed here.
-opts=(
-	-o "Dir::Etc=$apt_dir/etc"
-	-o "Dir::Etc::sourcelist=$apt_dir/etc/sources.list"
-	-o "Dir::Etc::sourceparts=-"
-	-o "Dir::Etc::preferencesparts=$apt_dir/etc/preferences.d"
-	-o "Dir::Etc::parts=$apt_dir/etc/apt.conf.d"
-	-o "Dir::State=$apt_dir/state"
-	-o "Dir::State::status=$apt_dir/status"
-	-o "Dir::Cache=$apt_dir/cache"
-	-o "APT::Architecture=amd64"
-	-o "APT::Architectures=amd64"
-	-o "APT::Sandbox::User=root"
-	-o "Acquire::Languages=none"
-)
-echo "fetch-guest-kernels: apt-get update (private config in $apt_dir)" >&2
-apt-get -qq "${opts[@]}" update || {
-	echo "fetch-guest-kernels: apt-get update of trixie from $mirror failed" \
-		"(is deb.debian.org reachable?)" >&2
-	exit 2
-}
+private_apt_setup fetch-guest-kernels "$apt_dir" \
+	"deb [arch=amd64 signed-by=$keyring] $mirror trixie main"
 
 # The metapackages name the current ABI's image package.
 fetch_flavour() { # FLAVOUR OUTNAME
 	local meta=linux-image-$1 pkg deb
-	pkg=$(apt-cache "${opts[@]}" depends "$meta" |
+	pkg=$(apt-cache "${apt_opts[@]}" depends "$meta" |
 		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 	[ -n "$pkg" ] || die "cannot resolve $meta in trixie"
-	(cd "$apt_dir/debs" && apt-get -qq "${opts[@]}" download "$pkg") ||
+	(cd "$apt_dir/debs" && apt-get -qq "${apt_opts[@]}" download "$pkg") ||
 		die "apt-get download $pkg failed"
 	deb=$(ls "$apt_dir/debs/${pkg}"_*.deb | head -1)
 	rm -rf "$apt_dir/x"

@@ -17,6 +17,7 @@
 # patch set re-unpacks from CACHE/dl), 2 if deb.debian.org cannot be
 # reached (said clearly), 1 on any other error.
 set -euo pipefail
+. "$(dirname "$0")/private-apt.sh"
 
 die() { echo "fetch-lwip: $*" >&2; exit 1; }
 
@@ -43,41 +44,15 @@ done
 
 dl=$cache/dl
 if ! ls "$dl"/lwip_*.dsc >/dev/null 2>&1; then
-	if ! timeout 30 bash -c 'exec 3<>/dev/tcp/deb.debian.org/80' 2>/dev/null; then
-		echo "fetch-lwip: deb.debian.org cannot be reached from this machine;" \
-			"lwIP's source package cannot be fetched" >&2
-		exit 2
-	fi
+	private_apt_reachable fetch-lwip "lwIP's source package cannot be fetched"
 
 	apt_dir=$cache/apt
-	mkdir -p "$apt_dir"/{etc/preferences.d,etc/apt.conf.d,state/lists/partial,cache/archives/partial}
-	cat > "$apt_dir/etc/sources.list" <<-EOT
-	deb-src [signed-by=$keyring] $mirror $suite main
-	EOT
-	: > "$apt_dir/status"
-	# Every Dir:: apt would otherwise take from /etc/apt or /var is pointed here.
-	opts=(
-		-o "Dir::Etc=$apt_dir/etc"
-		-o "Dir::Etc::sourcelist=$apt_dir/etc/sources.list"
-		-o "Dir::Etc::sourceparts=-"
-		-o "Dir::Etc::preferencesparts=$apt_dir/etc/preferences.d"
-		-o "Dir::Etc::parts=$apt_dir/etc/apt.conf.d"
-		-o "Dir::State=$apt_dir/state"
-		-o "Dir::State::status=$apt_dir/status"
-		-o "Dir::Cache=$apt_dir/cache"
-		-o "APT::Sandbox::User=root"
-		-o "Acquire::Languages=none"
-	)
-	echo "fetch-lwip: apt-get update (private config in $apt_dir)" >&2
-	apt-get -qq "${opts[@]}" update || {
-		echo "fetch-lwip: apt-get update of $suite sources from $mirror failed" \
-			"(is deb.debian.org reachable?)" >&2
-		exit 2
-	}
+	private_apt_setup fetch-lwip "$apt_dir" \
+		"deb-src [signed-by=$keyring] $mirror $suite main"
 
 	rm -rf "$dl.tmp"
 	mkdir -p "$dl.tmp"
-	(cd "$dl.tmp" && apt-get -qq "${opts[@]}" source --download-only lwip) ||
+	(cd "$dl.tmp" && apt-get -qq "${apt_opts[@]}" source --download-only lwip) ||
 		die "apt-get source --download-only lwip failed"
 	rm -rf "$dl"
 	mv "$dl.tmp" "$dl"

@@ -17,6 +17,7 @@
 # Exits 0 with everything present (already there: no network used), 2 if
 # deb.debian.org cannot be reached (said clearly), 1 on any other error.
 set -euo pipefail
+. "$(dirname "$0")/private-apt.sh"
 
 die() { echo "fetch-xen420: $*" >&2; exit 1; }
 
@@ -34,47 +35,19 @@ for tool in apt-get apt-cache dpkg-deb; do
 done
 [ -r "$keyring" ] || die "$keyring missing (apt-get install debian-archive-keyring)"
 
-if ! timeout 30 bash -c 'exec 3<>/dev/tcp/deb.debian.org/80' 2>/dev/null; then
-	echo "fetch-xen420: deb.debian.org cannot be reached from this machine;" \
-		"trixie's Xen 4.20 cannot be fetched" >&2
-	exit 2
-fi
+private_apt_reachable fetch-xen420 "trixie's Xen 4.20 cannot be fetched"
 
 apt_dir=$cache/apt
-mkdir -p "$apt_dir"/{etc/preferences.d,etc/apt.conf.d,state/lists/partial,cache/archives/partial,debs}
-cat > "$apt_dir/etc/sources.list" <<EOF
-deb [arch=amd64 signed-by=$keyring] $mirror trixie main
-deb [arch=amd64 signed-by=$keyring] $mirror trixie-updates main
-deb [arch=amd64 signed-by=$keyring] http://security.debian.org/debian-security trixie-security main
-EOF
-: > "$apt_dir/status"
-# Every Dir:: apt would otherwise take from /etc/apt or /var is pointed here.
-opts=(
-	-o "Dir::Etc=$apt_dir/etc"
-	-o "Dir::Etc::sourcelist=$apt_dir/etc/sources.list"
-	-o "Dir::Etc::sourceparts=-"
-	-o "Dir::Etc::preferencesparts=$apt_dir/etc/preferences.d"
-	-o "Dir::Etc::parts=$apt_dir/etc/apt.conf.d"
-	-o "Dir::State=$apt_dir/state"
-	-o "Dir::State::status=$apt_dir/status"
-	-o "Dir::Cache=$apt_dir/cache"
-	-o "APT::Architecture=amd64"
-	-o "APT::Architectures=amd64"
-	-o "APT::Sandbox::User=root"
-	-o "Acquire::Languages=none"
-)
-echo "fetch-xen420: apt-get update (private config in $apt_dir)" >&2
-apt-get -qq "${opts[@]}" update || {
-	echo "fetch-xen420: apt-get update of trixie from $mirror failed" \
-		"(is deb.debian.org reachable?)" >&2
-	exit 2
-}
+private_apt_setup fetch-xen420 "$apt_dir" \
+	"deb [arch=amd64 signed-by=$keyring] $mirror trixie main" \
+	"deb [arch=amd64 signed-by=$keyring] $mirror trixie-updates main" \
+	"deb [arch=amd64 signed-by=$keyring] http://security.debian.org/debian-security trixie-security main"
 
 # Downloads package $1 and unpacks it into $apt_dir/x; prints its version.
 unpack() {
 	local pkg=$1 deb
 	rm -f "$apt_dir"/debs/*.deb
-	(cd "$apt_dir/debs" && apt-get -qq "${opts[@]}" download "$pkg") ||
+	(cd "$apt_dir/debs" && apt-get -qq "${apt_opts[@]}" download "$pkg") ||
 		die "apt-get download $pkg failed"
 	deb=$(ls "$apt_dir/debs/${pkg}"_*.deb | head -1)
 	rm -rf "$apt_dir/x"

@@ -16,6 +16,7 @@
 #include <keel/blkback.h>
 #include <keel/kernel.h>
 #include <keel/xenstored.h>
+#include <keel/xenbus.h>
 #include <keel/xsd.h>
 #include <lib/printf.h>
 #include <keel/pci.h>
@@ -27,41 +28,6 @@ static struct vbd *vbds;
 static struct mutex vbds_lock = MUTEX_INIT("blkback vbd list");
 static struct blkback_stats totals;
 
-static int be_write(struct vbd *v, const char *node, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int be_write(struct vbd *v, const char *node, const char *fmt, ...)
-{
-	char path[128], val[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	kvsnprintf(val, sizeof(val), fmt, ap);
-	va_end(ap);
-	ksnprintf(path, sizeof(path), "%s/%s", v->be_path, node);
-	return xs_write(xenstore, path, val, strlen(val));
-}
-
-static int read_uint(const char *dir, const char *node, uint64_t *out)
-{
-	char path[128], *val, *end;
-	size_t len;
-
-	ksnprintf(path, sizeof(path), "%s/%s", dir, node);
-	int rc = xs_read(xenstore, path, &val, &len);
-	if (rc)
-		return rc;
-	*out = strtoull(val, &end, 10);
-	rc = (end == val || *end) ? -EINVAL : 0;
-	kfree(val);
-	return rc;
-}
-
-static void set_state(struct vbd *v, enum xenbus_state s)
-{
-	be_write(v, "state", "%d", (int)s);
-}
-
 void vbd_fail(struct vbd *v, const char *why)
 {
 	static uint64_t last_ns;
@@ -72,8 +38,8 @@ void vbd_fail(struct vbd *v, const char *why)
 		klog("blkback: vbd %u/%u: %s: device failed\n", v->domid, v->devid, why);
 		last_ns = now;
 	}
-	be_write(v, "error", "%s", why);
-	set_state(v, XenbusStateClosing);
+	xenbus_printf(v->be_path, "error", "%s", why);
+	xenbus_set_state(v->be_path, XenbusStateClosing);
 	v->phase = VBD_CLOSING;
 }
 
@@ -100,7 +66,7 @@ static int connect(struct vbd *v)
 	char path[128], *proto;
 	size_t len;
 
-	if (read_uint(v->fe_path, "ring-page-order", &order) == 0) {
+	if (xenbus_read_uint(v->fe_path, "ring-page-order", &order) == 0) {
 		if (order > VBD_MAX_RING_ORDER) {
 			vbd_fail(v, "ring-page-order above max-ring-page-order");
 			return -EINVAL;
@@ -108,7 +74,7 @@ static int connect(struct vbd *v)
 		for (unsigned int i = 0; i < (1u << order); i++) {
 			char node[16];
 			ksnprintf(node, sizeof(node), "ring-ref%u", i);
-			if (read_uint(v->fe_path, node, &val) || val > 0xffffffffu) {
+			if (xenbus_read_uint(v->fe_path, node, &val) || val > 0xffffffffu) {
 				vbd_fail(v, "missing or bad ring-ref<N>");
 				return -EINVAL;
 			}
@@ -116,13 +82,13 @@ static int connect(struct vbd *v)
 		}
 	} else {
 		order = 0;
-		if (read_uint(v->fe_path, "ring-ref", &val) || val > 0xffffffffu) {
+		if (xenbus_read_uint(v->fe_path, "ring-ref", &val) || val > 0xffffffffu) {
 			vbd_fail(v, "missing or bad ring-ref");
 			return -EINVAL;
 		}
 		refs[0] = (grant_ref_t)val;
 	}
-	if (read_uint(v->fe_path, "event-channel", &port) || port > 0xffffffffu) {
+	if (xenbus_read_uint(v->fe_path, "event-channel", &port) || port > 0xffffffffu) {
 		vbd_fail(v, "missing or bad event-channel");
 		return -EINVAL;
 	}
@@ -136,7 +102,7 @@ static int connect(struct vbd *v)
 		}
 	}
 	uint64_t fe_persistent = 0;
-	if (read_uint(v->fe_path, "feature-persistent", &fe_persistent))
+	if (xenbus_read_uint(v->fe_path, "feature-persistent", &fe_persistent))
 		fe_persistent = 0;
 	int rc = vbd_connect_ring(v, refs, 1u << order, (evtchn_port_t)port, fe_persistent == 1);
 	if (rc) {
@@ -145,7 +111,7 @@ static int connect(struct vbd *v)
 	}
 	v->inflight.closing = false;
 	v->phase = VBD_CONNECTED;
-	set_state(v, XenbusStateConnected);
+	xenbus_set_state(v->be_path, XenbusStateConnected);
 	klog("blkback: vbd %u/%u (%s) connected: %s, %u-page ring%s\n", v->domid, v->devid,
 	     v->vdev, v->bdev->name, 1u << order, v->persistent ? ", persistent grants" : "");
 	return 0;
@@ -176,12 +142,12 @@ static void frontend_changed(struct vbd *v)
 {
 	uint64_t st;
 
-	if (read_uint(v->fe_path, "state", &st))
+	if (xenbus_read_uint(v->fe_path, "state", &st))
 		st = XenbusStateUnknown;
 	switch (st) {
 	case XenbusStateInitialising:
 		if (v->phase == VBD_CLOSED) {
-			set_state(v, XenbusStateInitWait);
+			xenbus_set_state(v->be_path, XenbusStateInitWait);
 			v->phase = VBD_INITWAIT;
 		}
 		break;
@@ -192,15 +158,15 @@ static void frontend_changed(struct vbd *v)
 		break;
 	case XenbusStateClosing:
 		disconnect(v);
-		set_state(v, XenbusStateClosing);
+		xenbus_set_state(v->be_path, XenbusStateClosing);
 		v->phase = VBD_CLOSING;
 		break;
 	case XenbusStateClosed: {
 		uint64_t online = 1;
 		disconnect(v);
-		set_state(v, XenbusStateClosed);
+		xenbus_set_state(v->be_path, XenbusStateClosed);
 		v->phase = VBD_CLOSED;
-		if (read_uint(v->be_path, "online", &online) == 0 && online == 0)
+		if (xenbus_read_uint(v->be_path, "online", &online) == 0 && online == 0)
 			v->stop = true;
 		break;
 	}
@@ -272,40 +238,40 @@ static int write_nodes(struct vbd *v, const struct xlcfg_disk *disk)
 
 	rc |= xs_mkdir(xenstore, v->be_path);
 	rc |= xsd_set_owner(v->be_path, 0, XS_PERM_NONE, v->domid, XS_PERM_READ);
-	rc |= be_write(v, "frontend", "%s", v->fe_path);
-	rc |= be_write(v, "frontend-id", "%u", v->domid);
-	rc |= be_write(v, "online", "1");
-	rc |= be_write(v, "removable", "0");
-	rc |= be_write(v, "bootable", "1");
-	rc |= be_write(v, "dev", "%s", v->vdev);
-	rc |= be_write(v, "type", "phy");
-	rc |= be_write(v, "mode", "%s", v->writable ? "w" : "r");
-	rc |= be_write(v, "device-type", "%s", v->cdrom ? "cdrom" : "disk");
-	rc |= be_write(v, "params", "%s", disk->target);
-	rc |= be_write(v, "physical-device", "%x:%x", b->major, b->minor);
-	rc |= be_write(v, "physical-device-path", "/dev/%s", b->name);
-	rc |= be_write(v, "discard-enable", "%d", v->lim.can_discard);
-	rc |= be_write(v, "feature-flush-cache", "1");
-	rc |= be_write(v, "feature-barrier", "1");
-	rc |= be_write(v, "feature-persistent", "1");
-	rc |= be_write(v, "feature-max-indirect-segments", "%u", VBD_MAX_INDIRECT_SEGS);
-	rc |= be_write(v, "max-ring-page-order", "%u", VBD_MAX_RING_ORDER);
-	rc |= be_write(v, "multi-queue-max-queues", "1");
+	rc |= xenbus_printf(v->be_path, "frontend", "%s", v->fe_path);
+	rc |= xenbus_printf(v->be_path, "frontend-id", "%u", v->domid);
+	rc |= xenbus_printf(v->be_path, "online", "1");
+	rc |= xenbus_printf(v->be_path, "removable", "0");
+	rc |= xenbus_printf(v->be_path, "bootable", "1");
+	rc |= xenbus_printf(v->be_path, "dev", "%s", v->vdev);
+	rc |= xenbus_printf(v->be_path, "type", "phy");
+	rc |= xenbus_printf(v->be_path, "mode", "%s", v->writable ? "w" : "r");
+	rc |= xenbus_printf(v->be_path, "device-type", "%s", v->cdrom ? "cdrom" : "disk");
+	rc |= xenbus_printf(v->be_path, "params", "%s", disk->target);
+	rc |= xenbus_printf(v->be_path, "physical-device", "%x:%x", b->major, b->minor);
+	rc |= xenbus_printf(v->be_path, "physical-device-path", "/dev/%s", b->name);
+	rc |= xenbus_printf(v->be_path, "discard-enable", "%d", v->lim.can_discard);
+	rc |= xenbus_printf(v->be_path, "feature-flush-cache", "1");
+	rc |= xenbus_printf(v->be_path, "feature-barrier", "1");
+	rc |= xenbus_printf(v->be_path, "feature-persistent", "1");
+	rc |= xenbus_printf(v->be_path, "feature-max-indirect-segments", "%u", VBD_MAX_INDIRECT_SEGS);
+	rc |= xenbus_printf(v->be_path, "max-ring-page-order", "%u", VBD_MAX_RING_ORDER);
+	rc |= xenbus_printf(v->be_path, "multi-queue-max-queues", "1");
 	if (v->lim.can_discard) {
-		rc |= be_write(v, "feature-discard", "1");
-		rc |= be_write(v, "discard-granularity", "%u",
+		rc |= xenbus_printf(v->be_path, "feature-discard", "1");
+		rc |= xenbus_printf(v->be_path, "discard-granularity", "%u",
 			       d->discard_granularity_bytes ? d->discard_granularity_bytes : 512);
-		rc |= be_write(v, "discard-alignment", "0");
-		rc |= be_write(v, "discard-secure", "0");
+		rc |= xenbus_printf(v->be_path, "discard-alignment", "0");
+		rc |= xenbus_printf(v->be_path, "discard-secure", "0");
 	}
-	rc |= be_write(v, "sectors", "%llu", (unsigned long long)b->nr_sectors);
-	rc |= be_write(v, "sector-size", "512");
-	rc |= be_write(v, "physical-sector-size", "%u",
+	rc |= xenbus_printf(v->be_path, "sectors", "%llu", (unsigned long long)b->nr_sectors);
+	rc |= xenbus_printf(v->be_path, "sector-size", "512");
+	rc |= xenbus_printf(v->be_path, "physical-sector-size", "%u",
 		       d->physical_block_bytes ? d->physical_block_bytes : 512);
-	rc |= be_write(v, "info", "%u", (v->cdrom ? VDISK_CDROM : 0) |
+	rc |= xenbus_printf(v->be_path, "info", "%u", (v->cdrom ? VDISK_CDROM : 0) |
 					     (v->writable ? 0 : VDISK_READONLY));
-	rc |= be_write(v, "hotplug-status", "connected");
-	rc |= be_write(v, "state", "%d", XenbusStateInitialising);
+	rc |= xenbus_printf(v->be_path, "hotplug-status", "connected");
+	rc |= xenbus_printf(v->be_path, "state", "%d", XenbusStateInitialising);
 
 	/* The frontend directory belongs to the guest, dom0 may read it. */
 	rc |= xs_mkdir(xenstore, v->fe_path);
@@ -442,7 +408,7 @@ int blkback_attach(domid_t domid, const struct xlcfg_disk *disk, const char **wh
 	vbds = v;
 	totals.vbds++;
 	v->phase = VBD_INITWAIT;
-	set_state(v, XenbusStateInitWait);
+	xenbus_set_state(v->be_path, XenbusStateInitWait);
 	mutex_unlock(&vbds_lock);
 	return 0;
 }
@@ -483,12 +449,12 @@ int blkback_detach(domid_t domid, uint32_t devid, uint64_t timeout_ns, bool forc
 		mutex_unlock(&vbds_lock);
 		return -ENOENT;
 	}
-	be_write(v, "online", "0");
+	xenbus_printf(v->be_path, "online", "0");
 	if (v->phase == VBD_CLOSED || v->phase == VBD_INITWAIT) {
 		v->stop = true;
 		wake(v);
 	} else {
-		set_state(v, XenbusStateClosing);
+		xenbus_set_state(v->be_path, XenbusStateClosing);
 	}
 	int rc = 0;
 	if (!completion_wait(&v->gone, timeout_ns)) {
@@ -529,10 +495,10 @@ void blkback_list(domid_t domid)
 		if (v->domid != domid)
 			continue;
 		uint64_t st = 0, evt = 0, ref = 0;
-		read_uint(v->be_path, "state", &st);
-		if (read_uint(v->fe_path, "event-channel", &evt))
+		xenbus_read_uint(v->be_path, "state", &st);
+		if (xenbus_read_uint(v->fe_path, "event-channel", &evt))
 			evt = (uint64_t)-1;
-		if (read_uint(v->fe_path, "ring-ref", &ref) && read_uint(v->fe_path, "ring-ref0", &ref))
+		if (xenbus_read_uint(v->fe_path, "ring-ref", &ref) && xenbus_read_uint(v->fe_path, "ring-ref0", &ref))
 			ref = (uint64_t)-1;
 		kprintf("%-5u %-3d %-6u %-5d %-6d %-8d %-30s\n", v->devid, 0, v->domid, (int)st,
 			(int)evt, (int)ref, v->be_path);

@@ -563,24 +563,6 @@ static bool all_granted(const struct net_frame *f)
 	return true;
 }
 
-/* A frame of dom0 bytes (a backlog copy) as LOCAL fragments. */
-static void frame_from_buf(struct net_frame *f, const uint8_t *data, uint32_t len,
-			   const struct net_meta *meta)
-{
-	f->len = len;
-	f->nfrags = 0;
-	f->meta = *meta;
-	for (uint32_t off = 0; off < len && f->nfrags < NET_FRAGS_MAX;) {
-		uintptr_t va = (uintptr_t)(data + off);
-		uint32_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));
-		if (n > len - off)
-			n = len - off;
-		f->frags[f->nfrags++] = (struct net_frag){ .kind = NET_FRAG_LOCAL, .len = (uint16_t)n,
-							   .va = data + off };
-		off += n;
-	}
-}
-
 static int rxq_add(struct vif *v, struct vif_queue *q, const struct net_frame *f)
 {
 	if (q->rxq_frames >= VIF_RXQ_FRAMES || q->rxq_bytes + f->len > VIF_RXQ_BYTES) {
@@ -621,7 +603,7 @@ static bool rxq_drain(struct vif *v, struct vif_queue *q)
 	while (q->rxq_head && q->connected) {
 		struct vif_rxq_frame *fr = q->rxq_head;
 		if (now - fr->queued_ns <= VIF_RXQ_MAX_AGE_NS) {
-			frame_from_buf(f, fr->data, fr->len, &fr->meta);
+			net_frame_local(f, fr->data, fr->len, &fr->meta);
 			int rc = rx_put(v, q, f);
 			if (rc == -EAGAIN)
 				return true;

@@ -14,6 +14,7 @@
 #include <keel/kernel.h>
 #include <keel/netback.h>
 #include <keel/xenstored.h>
+#include <keel/xenbus.h>
 #include <keel/xsd.h>
 #include <lib/printf.h>
 #include <xen/io/xenbus.h>
@@ -21,48 +22,6 @@
 
 static struct vif *vifs;
 static struct mutex vifs_lock = MUTEX_INIT("netback vif list");
-
-static int be_write(struct vif *v, const char *node, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int be_write(struct vif *v, const char *node, const char *fmt, ...)
-{
-	char path[128], val[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	kvsnprintf(val, sizeof(val), fmt, ap);
-	va_end(ap);
-	ksnprintf(path, sizeof(path), "%s/%s", v->be_path, node);
-	return xs_write(xenstore, path, val, strlen(val));
-}
-
-static int read_uint(const char *dir, const char *node, uint64_t *out)
-{
-	char path[128], *val, *end;
-	size_t len;
-
-	ksnprintf(path, sizeof(path), "%s/%s", dir, node);
-	int rc = xs_read(xenstore, path, &val, &len);
-	if (rc)
-		return rc;
-	*out = strtoull(val, &end, 10);
-	rc = (end == val || *end) ? -EINVAL : 0;
-	kfree(val);
-	return rc;
-}
-
-/* A frontend flag: 1 if the node says 1, else 0. */
-static bool fe_flag(struct vif *v, const char *node)
-{
-	uint64_t x = 0;
-	return read_uint(v->fe_path, node, &x) == 0 && x == 1;
-}
-
-static void set_state(struct vif *v, enum xenbus_state s)
-{
-	be_write(v, "state", "%d", (int)s);
-}
 
 void vif_log(struct vif *v, const char *fmt, ...)
 {
@@ -83,8 +42,8 @@ void vif_log(struct vif *v, const char *fmt, ...)
 void vif_fail(struct vif *v, const char *why)
 {
 	vif_log(v, "%s: device failed", why);
-	be_write(v, "error", "%s", why);
-	set_state(v, XenbusStateClosing);
+	xenbus_printf(v->be_path, "error", "%s", why);
+	xenbus_set_state(v->be_path, XenbusStateClosing);
 	v->port.up = false;
 	v->phase = VIF_CLOSING;
 }
@@ -120,17 +79,17 @@ static int connect_queue(struct vif *v, unsigned int i, const char *dir)
 {
 	uint64_t tx, rx, evt_tx, evt_rx;
 
-	if (read_uint(dir, "tx-ring-ref", &tx) || read_uint(dir, "rx-ring-ref", &rx) ||
+	if (xenbus_read_uint(dir, "tx-ring-ref", &tx) || xenbus_read_uint(dir, "rx-ring-ref", &rx) ||
 	    tx > 0xffffffffu || rx > 0xffffffffu) {
 		vif_fail(v, "missing or bad tx-ring-ref/rx-ring-ref");
 		return -EINVAL;
 	}
-	if (read_uint(dir, "event-channel-tx", &evt_tx) == 0) {
-		if (read_uint(dir, "event-channel-rx", &evt_rx)) {
+	if (xenbus_read_uint(dir, "event-channel-tx", &evt_tx) == 0) {
+		if (xenbus_read_uint(dir, "event-channel-rx", &evt_rx)) {
 			vif_fail(v, "event-channel-tx without event-channel-rx");
 			return -EINVAL;
 		}
-	} else if (read_uint(dir, "event-channel", &evt_tx) == 0) {
+	} else if (xenbus_read_uint(dir, "event-channel", &evt_tx) == 0) {
 		evt_rx = evt_tx;
 	} else {
 		vif_fail(v, "missing event-channel");
@@ -154,24 +113,24 @@ static int connect(struct vif *v)
 {
 	uint64_t nq = 1;
 
-	if (read_uint(v->fe_path, "multi-queue-num-queues", &nq) == 0 &&
+	if (xenbus_read_uint(v->fe_path, "multi-queue-num-queues", &nq) == 0 &&
 	    (nq == 0 || nq > VIF_MAX_QUEUES)) {
 		vif_fail(v, "multi-queue-num-queues above multi-queue-max-queues");
 		return -EINVAL;
 	}
-	if (!fe_flag(v, "request-rx-copy")) {
+	if (!xenbus_read_flag(v->fe_path, "request-rx-copy")) {
 		vif_fail(v, "only rx-copy is served (request-rx-copy=1)");
 		return -EOPNOTSUPP;
 	}
-	if (!fe_flag(v, "feature-rx-notify")) {
+	if (!xenbus_read_flag(v->fe_path, "feature-rx-notify")) {
 		vif_fail(v, "feature-rx-notify is required");
 		return -EOPNOTSUPP;
 	}
-	v->fe_sg = fe_flag(v, "feature-sg");
-	v->fe_gso4 = fe_flag(v, "feature-gso-tcpv4");
-	v->fe_gso6 = fe_flag(v, "feature-gso-tcpv6");
-	v->fe_csum = !fe_flag(v, "feature-no-csum-offload");
-	v->fe_ipv6_csum = fe_flag(v, "feature-ipv6-csum-offload");
+	v->fe_sg = xenbus_read_flag(v->fe_path, "feature-sg");
+	v->fe_gso4 = xenbus_read_flag(v->fe_path, "feature-gso-tcpv4");
+	v->fe_gso6 = xenbus_read_flag(v->fe_path, "feature-gso-tcpv6");
+	v->fe_csum = !xenbus_read_flag(v->fe_path, "feature-no-csum-offload");
+	v->fe_ipv6_csum = xenbus_read_flag(v->fe_path, "feature-ipv6-csum-offload");
 	netif_tx_limits_default(&v->tx_lim);
 	v->nqueues = (unsigned int)nq;
 	for (unsigned int i = 0; i < v->nqueues; i++) {
@@ -192,7 +151,7 @@ static int connect(struct vif *v)
 		       (v->fe_sg && v->fe_csum && v->fe_gso6 ? NET_PORT_CAN_GSO_TCPV6 : 0);
 	v->phase = VIF_CONNECTED;
 	v->port.up = true;
-	set_state(v, XenbusStateConnected);
+	xenbus_set_state(v->be_path, XenbusStateConnected);
 	klog("netback: vif%u.%u connected on %s: %u queue%s%s%s\n", v->domid, v->params.devid,
 	     v->params.bridge, v->nqueues, v->nqueues == 1 ? "" : "s",
 	     v->fe_sg ? ", sg" : "", v->fe_gso4 ? ", gso" : "");
@@ -203,12 +162,12 @@ static void frontend_changed(struct vif *v)
 {
 	uint64_t st;
 
-	if (read_uint(v->fe_path, "state", &st))
+	if (xenbus_read_uint(v->fe_path, "state", &st))
 		st = XenbusStateUnknown;
 	switch (st) {
 	case XenbusStateInitialising:
 		if (v->phase == VIF_CLOSED) {
-			set_state(v, XenbusStateInitWait);
+			xenbus_set_state(v->be_path, XenbusStateInitWait);
 			v->phase = VIF_INITWAIT;
 		}
 		break;
@@ -218,15 +177,15 @@ static void frontend_changed(struct vif *v)
 		break;
 	case XenbusStateClosing:
 		disconnect(v);
-		set_state(v, XenbusStateClosing);
+		xenbus_set_state(v->be_path, XenbusStateClosing);
 		v->phase = VIF_CLOSING;
 		break;
 	case XenbusStateClosed: {
 		uint64_t online = 1;
 		disconnect(v);
-		set_state(v, XenbusStateClosed);
+		xenbus_set_state(v->be_path, XenbusStateClosed);
 		v->phase = VIF_CLOSED;
-		if (read_uint(v->be_path, "online", &online) == 0 && online == 0)
+		if (xenbus_read_uint(v->be_path, "online", &online) == 0 && online == 0)
 			v->stop = true;
 		break;
 	}
@@ -291,23 +250,23 @@ static int write_nodes(struct vif *v)
 	mac_str(v->params.mac, mac);
 	rc |= xs_mkdir(xenstore, v->be_path);
 	rc |= xsd_set_owner(v->be_path, 0, XS_PERM_NONE, v->domid, XS_PERM_READ);
-	rc |= be_write(v, "frontend", "%s", v->fe_path);
-	rc |= be_write(v, "frontend-id", "%u", v->domid);
-	rc |= be_write(v, "online", "1");
-	rc |= be_write(v, "handle", "%u", v->params.devid);
-	rc |= be_write(v, "mac", "%s", mac);
-	rc |= be_write(v, "bridge", "%s", v->params.bridge);
-	rc |= be_write(v, "type", "vif");
-	rc |= be_write(v, "feature-sg", "1");
-	rc |= be_write(v, "feature-gso-tcpv4", "1");
-	rc |= be_write(v, "feature-gso-tcpv6", "1");
-	rc |= be_write(v, "feature-ipv6-csum-offload", "1");
-	rc |= be_write(v, "feature-rx-copy", "1");
-	rc |= be_write(v, "feature-rx-flip", "0");
-	rc |= be_write(v, "feature-split-event-channels", "1");
-	rc |= be_write(v, "multi-queue-max-queues", "%u", VIF_MAX_QUEUES);
-	rc |= be_write(v, "hotplug-status", "connected");
-	rc |= be_write(v, "state", "%d", XenbusStateInitialising);
+	rc |= xenbus_printf(v->be_path, "frontend", "%s", v->fe_path);
+	rc |= xenbus_printf(v->be_path, "frontend-id", "%u", v->domid);
+	rc |= xenbus_printf(v->be_path, "online", "1");
+	rc |= xenbus_printf(v->be_path, "handle", "%u", v->params.devid);
+	rc |= xenbus_printf(v->be_path, "mac", "%s", mac);
+	rc |= xenbus_printf(v->be_path, "bridge", "%s", v->params.bridge);
+	rc |= xenbus_printf(v->be_path, "type", "vif");
+	rc |= xenbus_printf(v->be_path, "feature-sg", "1");
+	rc |= xenbus_printf(v->be_path, "feature-gso-tcpv4", "1");
+	rc |= xenbus_printf(v->be_path, "feature-gso-tcpv6", "1");
+	rc |= xenbus_printf(v->be_path, "feature-ipv6-csum-offload", "1");
+	rc |= xenbus_printf(v->be_path, "feature-rx-copy", "1");
+	rc |= xenbus_printf(v->be_path, "feature-rx-flip", "0");
+	rc |= xenbus_printf(v->be_path, "feature-split-event-channels", "1");
+	rc |= xenbus_printf(v->be_path, "multi-queue-max-queues", "%u", VIF_MAX_QUEUES);
+	rc |= xenbus_printf(v->be_path, "hotplug-status", "connected");
+	rc |= xenbus_printf(v->be_path, "state", "%d", XenbusStateInitialising);
 
 	/* The frontend directory belongs to the guest, dom0 may read it. */
 	rc |= xs_mkdir(xenstore, v->fe_path);
@@ -410,7 +369,7 @@ int netback_attach(domid_t domid, const struct netback_params *params, const cha
 	v->next = vifs;
 	vifs = v;
 	v->phase = VIF_INITWAIT;
-	set_state(v, XenbusStateInitWait);
+	xenbus_set_state(v->be_path, XenbusStateInitWait);
 	mutex_unlock(&vifs_lock);
 	return 0;
 }
@@ -439,12 +398,12 @@ int netback_detach(domid_t domid, uint32_t devid, uint64_t timeout_ns, bool forc
 		mutex_unlock(&vifs_lock);
 		return -ENOENT;
 	}
-	be_write(v, "online", "0");
+	xenbus_printf(v->be_path, "online", "0");
 	if (v->phase == VIF_CLOSED || v->phase == VIF_INITWAIT) {
 		v->stop = true;
 		wake(v);
 	} else {
-		set_state(v, XenbusStateClosing);
+		xenbus_set_state(v->be_path, XenbusStateClosing);
 	}
 	int rc = 0;
 	if (!completion_wait(&v->gone, timeout_ns)) {
@@ -499,13 +458,13 @@ void netback_list(domid_t domid)
 		if (v->domid != domid)
 			continue;
 		uint64_t st = 0, evt = 0, tx = 0, rx = 0;
-		read_uint(v->be_path, "state", &st);
-		if (read_uint(v->fe_path, "event-channel", &evt) &&
-		    read_uint(v->fe_path, "event-channel-tx", &evt))
+		xenbus_read_uint(v->be_path, "state", &st);
+		if (xenbus_read_uint(v->fe_path, "event-channel", &evt) &&
+		    xenbus_read_uint(v->fe_path, "event-channel-tx", &evt))
 			evt = (uint64_t)-1;
-		if (read_uint(v->fe_path, "tx-ring-ref", &tx))
+		if (xenbus_read_uint(v->fe_path, "tx-ring-ref", &tx))
 			tx = (uint64_t)-1;
-		if (read_uint(v->fe_path, "rx-ring-ref", &rx))
+		if (xenbus_read_uint(v->fe_path, "rx-ring-ref", &rx))
 			rx = (uint64_t)-1;
 		kprintf("%-3u %-2d %-17s %6u %5d %6d %5d/%-11d %-30s\n", v->params.devid, 0,
 			mac_str(v->params.mac, mac), v->params.devid, (int)st, (int)evt, (int)tx,

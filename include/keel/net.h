@@ -86,6 +86,10 @@ static inline uint16_t net_ethertype(const struct net_frame *f)
 int net_frame_read(const struct net_frame *f, uint32_t from, void *dst, uint32_t len);
 /* Fills f->hdr from the fragments (after they are set). 0 or -errno. */
 int net_frame_load_hdr(struct net_frame *f);
+/* Describes len bytes of dom0 memory at buf as frame f (LOCAL fragments cut
+ * at page ends; hdr filled), with meta (NULL: none).  len <= NET_FRAME_MAX. */
+void net_frame_local(struct net_frame *f, const uint8_t *buf, uint32_t len,
+		     const struct net_meta *meta);
 
 /* ---- switch ports ---- */
 
