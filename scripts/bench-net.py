@@ -129,6 +129,13 @@ def keel_run(i=0):
             if cpu0 is not None and cpu1 is not None:
                 extra["dom0_cpu_s"] = "%.2f" % (cpu1 - cpu0)
                 extra["wall_s"] = "%.1f" % wall
+            # dom0 memory of one connected vif: used pages with it, then
+            # after network-detach (the guest idles; netfront lets it go).
+            det = m.command("network-detach rigdomu 0", timeout=60)
+            time.sleep(2)
+            extra["mem_detached"] = m.command("mem")
+            if det.strip():
+                notes.append("network-detach: " + det.strip())
             m.command("destroy rigdomu", timeout=120)
             m.command("destroy rigsrv", timeout=120)
             extra["serial_log"] = m.log_path
@@ -190,13 +197,19 @@ def main():
     print("(keel/linux: above 1 is keel better, for times too)")
     if kx:
         if "dom0_cpu_s" in kx:
-            print("keel dom0 CPU during the client's run: %s s of %s s wall" %
-                  (kx["dom0_cpu_s"], kx["wall_s"]))
+            mb = 2 * 8 * 1.048576          # the pair mode moves 8 MiB each way
+            print("keel dom0 CPU during the client's run: %s s of %s s wall (%.0f ms per MB "
+                  "moved: 2 x 8 MiB)" % (kx["dom0_cpu_s"], kx["wall_s"],
+                                         1000 * float(kx["dom0_cpu_s"]) / mb))
         print("keel netback-stats after the run:\n" + kx.get("stats", "").rstrip())
         u0, u1 = bb.used_kib(kx.get("mem_before", "")), bb.used_kib(kx.get("mem_after", ""))
         if u0 is not None and u1 is not None:
             print("keel dom0 used KiB before the guests / with both vifs connected: %d / %d" %
                   (u0, u1))
+        u2 = bb.used_kib(kx.get("mem_detached", ""))
+        if u1 is not None and u2 is not None:
+            print("keel dom0 memory per connected vif: %d KiB (used with the client's vif "
+                  "connected minus after network-detach)" % (u1 - u2))
         print("keel serial log " + kx.get("serial_log", "?"))
     for n in notes_all:
         print("note: " + n)

@@ -327,6 +327,8 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 			}
 			v->stats.tx_packets++;
 			v->stats.tx_bytes += f->len;
+			v->stats.tx_gso += (f->meta.flags & NET_META_GSO) != 0;
+			v->stats.tx_csum_blank += (f->meta.flags & NET_META_CSUM_BLANK) != 0;
 			net_port_input(&v->port, f);
 		}
 		net_batch_end();
@@ -449,6 +451,7 @@ static void rx_flush(void)
 		} else {
 			r->v->stats.rx_packets++;
 			r->v->stats.rx_bytes += r->len;
+			r->v->stats.rx_gso += r->gso;
 		}
 		r->q->rx_touched = true;
 	}

@@ -64,8 +64,8 @@ struct vif_queue {
 enum vif_phase { VIF_INIT, VIF_INITWAIT, VIF_CONNECTED, VIF_CLOSING, VIF_CLOSED };
 
 struct vif_stats {
-	uint64_t tx_packets, tx_bytes, tx_errors, tx_rate_waits;
-	uint64_t rx_packets, rx_bytes, rx_queued, rx_dropped_full, rx_dropped_old;
+	uint64_t tx_packets, tx_bytes, tx_errors, tx_rate_waits, tx_gso, tx_csum_blank;
+	uint64_t rx_packets, rx_bytes, rx_queued, rx_dropped_full, rx_dropped_old, rx_gso;
 	uint64_t rx_copy_errors;
 };
 
