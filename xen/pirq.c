@@ -30,8 +30,18 @@ int pirq_map_msi(uint16_t seg, uint8_t bus, uint8_t devfn, bool msix, unsigned i
 	return 0;
 }
 
+/* GSIs dom0 mapped already (+1; 0: not mapped): a second device on the
+ * same line gets the same PIRQ. */
+static int gsi_pirq[256];
+static unsigned int gsi_users[256];
+
 int pirq_map_gsi(unsigned int gsi, bool level, bool active_low, int *pirq)
 {
+	if (gsi < ARRAY_SIZE(gsi_pirq) && gsi_pirq[gsi]) {
+		*pirq = gsi_pirq[gsi] - 1;
+		gsi_users[gsi]++;
+		return 0;
+	}
 	struct physdev_setup_gsi setup = {
 		.gsi = (int)gsi, .triggering = level ? 1 : 0, .polarity = active_low ? 1 : 0,
 	};
@@ -46,23 +56,41 @@ int pirq_map_gsi(unsigned int gsi, bool level, bool active_low, int *pirq)
 	if (rc)
 		return (int)rc;
 	*pirq = op.pirq;
+	if (gsi < ARRAY_SIZE(gsi_pirq)) {
+		gsi_pirq[gsi] = op.pirq + 1;
+		gsi_users[gsi] = 1;
+	}
 	return 0;
 }
 
 int pirq_unmap(int pirq)
 {
+	/* A GSI another device still uses stays mapped. */
+	for (unsigned int g = 0; g < ARRAY_SIZE(gsi_pirq); g++)
+		if (gsi_pirq[g] == pirq + 1) {
+			if (--gsi_users[g])
+				return 0;
+			gsi_pirq[g] = 0;
+			break;
+		}
 	struct physdev_unmap_pirq op = { .domid = DOMID_SELF, .pirq = pirq };
 	return (int)hyp_physdev_op(PHYSDEVOP_unmap_pirq, &op);
 }
+
+/* The first binding of each shared PIRQ (GSIs are small numbers). */
+#define SHARED_PIRQS 256
+static struct pirq_binding *shared_head[SHARED_PIRQS];
 
 static void pirq_event(evtchn_port_t port, void *ctx)
 {
 	struct pirq_binding *b = ctx;
 
 	(void)port;
-	b->count++;
-	if (b->handler)
-		b->handler(b->ctx);
+	for (struct pirq_binding *x = b; x; x = x->shared_next) {
+		x->count++;
+		if (x->handler)
+			x->handler(x->ctx);
+	}
 	if (b->needs_eoi) {
 		struct physdev_eoi eoi = { .irq = (uint32_t)b->pirq };
 		hyp_physdev_op(PHYSDEVOP_eoi, &eoi);
@@ -78,11 +106,25 @@ int pirq_bind(struct pirq_binding *b, int pirq, pirq_handler_t h, void *ctx)
 	b->ctx = ctx;
 	b->count = 0;
 	b->needs_eoi = false;
-	int rc = evtchn_bind_pirq((uint32_t)pirq, false, pirq_event, b, &b->port);
+	b->shared_next = NULL;
+	struct pirq_binding *head = pirq >= 0 && pirq < SHARED_PIRQS ? shared_head[pirq] : NULL;
+	if (head) {
+		/* Joined under events masked: the head's handler walks the chain. */
+		evtchn_mask(head->port);
+		b->shared_next = head->shared_next;
+		head->shared_next = b;
+		b->port = head->port;
+		b->needs_eoi = head->needs_eoi;
+		evtchn_unmask(head->port);
+		return 0;
+	}
+	int rc = evtchn_bind_pirq((uint32_t)pirq, true, pirq_event, b, &b->port);
 	if (rc) {
 		b->port = 0;
 		return rc;
 	}
+	if (pirq >= 0 && pirq < SHARED_PIRQS)
+		shared_head[pirq] = b;
 	if (hyp_physdev_op(PHYSDEVOP_irq_status_query, &q) == 0)
 		b->needs_eoi = q.flags & XENIRQSTAT_needs_eoi;
 	return 0;
@@ -90,8 +132,32 @@ int pirq_bind(struct pirq_binding *b, int pirq, pirq_handler_t h, void *ctx)
 
 void pirq_unbind(struct pirq_binding *b)
 {
-	if (b->port) {
-		evtchn_close(b->port);
+	if (!b->port)
+		return;
+	struct pirq_binding *head =
+		b->pirq >= 0 && b->pirq < SHARED_PIRQS ? shared_head[b->pirq] : NULL;
+	if (head && (head != b || b->shared_next)) {
+		evtchn_port_t port = head->port;
+		evtchn_mask(port);
+		if (head == b) {
+			/* The next binding becomes the head: the channel is its now. */
+			struct pirq_binding *next = b->shared_next;
+			shared_head[b->pirq] = next;
+			evtchn_set_handler(port, pirq_event, next);
+		} else {
+			for (struct pirq_binding *x = head; x; x = x->shared_next)
+				if (x->shared_next == b) {
+					x->shared_next = b->shared_next;
+					break;
+				}
+		}
+		evtchn_unmask(port);
+		b->shared_next = NULL;
 		b->port = 0;
+		return;
 	}
+	if (head == b)
+		shared_head[b->pirq] = NULL;
+	evtchn_close(b->port);
+	b->port = 0;
 }

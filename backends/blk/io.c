@@ -25,11 +25,11 @@ static mfn_t mapped_mfn(const void *va)
 
 static void ring_event(evtchn_port_t port, void *ctx)
 {
-	struct vbd *v = ctx;
+	struct vbd_ring *r = ctx;
 
 	(void)port;
-	v->ring_kick = true;
-	waitq_wake_all(&v->wq);
+	r->kick = true;
+	waitq_wake_all(&r->vbd->wq);
 }
 
 int vbd_alloc_reqs(struct vbd *v)
@@ -146,30 +146,44 @@ static int map_persistent(struct vbd *v, struct vbd_req *req)
 	return 0;
 }
 
-int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
-		     evtchn_port_t fe_port, bool persistent)
+void vbd_connect_begin(struct vbd *v, bool persistent)
 {
 	v->persistent = false;
 	if (persistent) {
 		v->pgrants = kzalloc(VBD_PGRANT_SLOTS * sizeof(*v->pgrants));
 		v->persistent = v->pgrants != NULL;
 	}
-	int rc = gnttab_map_refs(v->domid, refs, nr_pages, false, &v->ring_va, v->ring_handles,
-				 NULL);
+}
+
+int vbd_connect_ring(struct vbd *v, uint32_t q, const grant_ref_t *refs, uint32_t nr_pages,
+		     evtchn_port_t fe_port)
+{
+	struct vbd_ring *r = &v->rings[q];
+
+	r->vbd = v;
+	int rc = gnttab_map_refs(v->domid, refs, nr_pages, false, &r->va, r->handles, NULL);
 	if (rc)
 		return rc;
-	v->ring_pages = nr_pages;
-	BACK_RING_INIT(&v->ring, (blkif_sring_t *)v->ring_va, nr_pages * PAGE_SIZE);
-	v->ring_size = RING_SIZE(&v->ring);
-	v->ring_broken = false;
-	rc = evtchn_bind_interdomain(v->domid, fe_port, ring_event, v, &v->port);
+	r->pages = nr_pages;
+	BACK_RING_INIT(&r->ring, (blkif_sring_t *)r->va, nr_pages * PAGE_SIZE);
+	r->size = RING_SIZE(&r->ring);
+	r->broken = false;
+	r->kick = true;
+	rc = evtchn_bind_interdomain(v->domid, fe_port, ring_event, r, &r->port);
 	if (rc) {
-		gnttab_unmap_refs(v->ring_va, v->ring_handles, nr_pages);
-		v->ring_va = NULL;
-		v->port = 0;
+		gnttab_unmap_refs(r->va, r->handles, nr_pages);
+		r->va = NULL;
+		r->port = 0;
 		return rc;
 	}
+	if (q + 1 > v->nr_rings)
+		v->nr_rings = q + 1;
 	return 0;
+}
+
+bool vbd_connected(const struct vbd *v)
+{
+	return v->nr_rings && v->rings[0].va;
 }
 
 /* Only called once the in-flight count is zero. */
@@ -177,16 +191,21 @@ void vbd_disconnect_ring(struct vbd *v)
 {
 	pgrants_release(v);
 	v->persistent = false;
-	if (v->port) {
-		evtchn_close(v->port);
-		v->port = 0;
+	for (uint32_t q = 0; q < VBD_MAX_QUEUES; q++) {
+		struct vbd_ring *r = &v->rings[q];
+		if (r->port) {
+			evtchn_close(r->port);
+			r->port = 0;
+		}
+		if (r->va) {
+			int rc = gnttab_unmap_refs(r->va, r->handles, r->pages);
+			if (rc)
+				klog("blkback: vbd %u/%u: ring unmap failed (%d)\n", v->domid, v->devid,
+				     rc);
+			r->va = NULL;
+		}
 	}
-	if (v->ring_va) {
-		int rc = gnttab_unmap_refs(v->ring_va, v->ring_handles, v->ring_pages);
-		if (rc)
-			klog("blkback: vbd %u/%u: ring unmap failed (%d)\n", v->domid, v->devid, rc);
-		v->ring_va = NULL;
-	}
+	v->nr_rings = 0;
 }
 
 /* The operation a response names: blkfront expects an INDIRECT request's
@@ -196,24 +215,30 @@ static uint8_t rsp_op(const struct blkif_req *r)
 	return r->operation == BLKIF_OP_INDIRECT ? r->data_op : r->operation;
 }
 
-static void respond(struct vbd *v, uint64_t id, uint8_t op, int16_t status)
+/* Answers a request on the ring it came from. */
+static void respond(struct vbd *v, struct vbd_req *req, int16_t status)
 {
+	struct vbd_ring *r = req->ring;
 	struct blkif_response rsp;
 
-	blkif_make_response(&rsp, id, op, status);
-	memcpy(RING_GET_RESPONSE(&v->ring, v->ring.rsp_prod_pvt), &rsp, sizeof(rsp));
-	v->ring.rsp_prod_pvt++;
+	blkif_make_response(&rsp, req->r.id, rsp_op(&req->r), status);
+	memcpy(RING_GET_RESPONSE(&r->ring, r->ring.rsp_prod_pvt), &rsp, sizeof(rsp));
+	r->ring.rsp_prod_pvt++;
 	if (status != BLKIF_RSP_OKAY)
 		v->nr_errors++;
 }
 
 static void push_responses(struct vbd *v)
 {
-	int notify;
-
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->ring, notify);
-	if (notify)
-		evtchn_notify(v->port);
+	for (uint32_t q = 0; q < v->nr_rings; q++) {
+		struct vbd_ring *r = &v->rings[q];
+		int notify;
+		if (!r->va)
+			continue;
+		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->ring, notify);
+		if (notify)
+			evtchn_notify(r->port);
+	}
 }
 
 static void req_release(struct vbd *v, struct vbd_req *req)
@@ -323,7 +348,7 @@ static void finish(struct vbd *v, struct vbd_req *req)
 {
 	if (req->r.operation == BLKIF_OP_WRITE_BARRIER)
 		v->barrier_wait = false;
-	respond(v, req->r.id, rsp_op(&req->r), (int16_t)req->status);
+	respond(v, req, (int16_t)req->status);
 	req_release(v, req);
 	inflight_put(&v->inflight);
 }
@@ -389,18 +414,18 @@ static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_en
 			     (unsigned long long)req->r.sector, req->r.nr_segs, req->status);
 		}
 		v->nr_bad++;
-		respond(v, req->r.id, rsp_op(&req->r), (int16_t)req->status);
+		respond(v, req, (int16_t)req->status);
 		req_release(v, req);
 		return;
 	}
 	if (req->r.nr_segs && map_data(v, req)) {
 		v->nr_bad++;
-		respond(v, req->r.id, rsp_op(&req->r), BLKIF_RSP_ERROR);
+		respond(v, req, BLKIF_RSP_ERROR);
 		req_release(v, req);
 		return;
 	}
 	if (!inflight_get(&v->inflight)) {
-		respond(v, req->r.id, rsp_op(&req->r), BLKIF_RSP_ERROR);
+		respond(v, req, BLKIF_RSP_ERROR);
 		req_release(v, req);
 		return;
 	}
@@ -433,68 +458,83 @@ bool vbd_has_work(struct vbd *v)
 {
 	if (v->done_head || (v->held && v->inflight.count == 0))
 		return true;
-	if (!v->ring_va || v->ring_broken || v->phase != VBD_CONNECTED)
+	if (!vbd_connected(v) || v->phase != VBD_CONNECTED)
 		return false;
-	return v->ring_kick;
+	for (uint32_t q = 0; q < v->nr_rings; q++)
+		if (v->rings[q].kick && !v->rings[q].broken)
+			return true;
+	return false;
 }
 
-bool vbd_do_io(struct vbd *v)
+/* Takes up to VBD_BUDGET requests from ring r; true if it stopped on the
+ * budget with more waiting, -1 (as true) never: a broken ring fails the vbd. */
+static bool ring_pass(struct vbd *v, struct vbd_ring *r, bool *failed)
 {
 	bool more = false;
 
-	reap_completions(v);
-	if (!v->ring_va || v->ring_broken || v->phase != VBD_CONNECTED) {
-		if (v->ring_va)
-			push_responses(v);
-		return false;
-	}
-	v->ring_kick = false;
-	if (v->held && v->inflight.count == 0) {
-		struct vbd_req *req = v->held;
-		v->held = NULL;
-		start(v, req, &v->held_slot);
-	}
+	r->kick = false;
 	for (unsigned int n = 0; n < VBD_BUDGET; n++) {
-		if (!v->free || v->barrier_wait) {
-			more = false;  /* a completion will wake us */
-			break;
-		}
+		if (!v->free || v->barrier_wait)
+			return false;  /* a completion will wake us */
 		/* Read the producer index once, then only trust it within bounds. */
-		uint32_t prod = __atomic_load_n(&v->ring.sring->req_prod, __ATOMIC_ACQUIRE);
-		int pending = blkif_ring_pending(prod, v->ring.req_cons, v->ring_size);
-		if (pending < 0 || v->ring.req_cons - v->ring.rsp_prod_pvt > v->ring_size) {
-			v->ring_broken = true;
+		uint32_t prod = __atomic_load_n(&r->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+		int pending = blkif_ring_pending(prod, r->ring.req_cons, r->size);
+		if (pending < 0 || r->ring.req_cons - r->ring.rsp_prod_pvt > r->size) {
+			r->broken = true;
 			vbd_fail(v, "impossible ring indices");
+			*failed = true;
 			return false;
 		}
 		if (pending == 0) {
 			/* Ask for an event at the next request, then look again. */
-			v->ring.sring->req_event = v->ring.req_cons + 1;
+			r->ring.sring->req_event = r->ring.req_cons + 1;
 			mb();
-			prod = __atomic_load_n(&v->ring.sring->req_prod, __ATOMIC_ACQUIRE);
-			if (prod == v->ring.req_cons)
+			prod = __atomic_load_n(&r->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+			if (prod == r->ring.req_cons)
 				break;
 			continue;
 		}
 		union blkif_sring_entry slot;
-		memcpy(&slot, RING_GET_REQUEST(&v->ring, v->ring.req_cons), sizeof(slot));
-		v->ring.req_cons++;
+		memcpy(&slot, RING_GET_REQUEST(&r->ring, r->ring.req_cons), sizeof(slot));
+		r->ring.req_cons++;
 		v->nr_requests++;
 		struct vbd_req *req = v->free;
 		v->free = req->next;
-		/* A barrier waits for every earlier request to finish, and nothing
-		 * after it starts until it is done. */
+		req->ring = r;
+		/* A barrier waits for every earlier request to finish (on every
+		 * ring), and nothing after it starts until it is done. */
 		if (slot.req.operation == BLKIF_OP_WRITE_BARRIER) {
 			v->barrier_wait = true;
 			if (v->inflight.count) {
 				v->held = req;
 				v->held_slot = slot;
-				break;
+				return false;
 			}
 		}
 		start(v, req, &slot);
 		more = n + 1 == VBD_BUDGET;
 	}
-	push_responses(v);
 	return more;
+}
+
+bool vbd_do_io(struct vbd *v)
+{
+	bool more = false, failed = false;
+
+	reap_completions(v);
+	if (!vbd_connected(v) || v->phase != VBD_CONNECTED) {
+		if (vbd_connected(v))
+			push_responses(v);
+		return false;
+	}
+	if (v->held && v->inflight.count == 0) {
+		struct vbd_req *req = v->held;
+		v->held = NULL;
+		start(v, req, &v->held_slot);
+	}
+	for (uint32_t q = 0; q < v->nr_rings && !failed; q++)
+		if (!v->rings[q].broken && ring_pass(v, &v->rings[q], &failed))
+			more = true;
+	push_responses(v);
+	return more && !failed;
 }

@@ -20,6 +20,7 @@
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
 
+#define VBD_MAX_QUEUES 4                     /* multi-queue-max-queues */
 #define VBD_MAX_RING_ORDER 4                 /* max-ring-page-order: 16 pages */
 #define VBD_MAX_RING_PAGES (1u << VBD_MAX_RING_ORDER)
 #define VBD_MAX_INDIRECT_SEGS 256            /* feature-max-indirect-segments */
@@ -30,6 +31,21 @@
 #define VBD_PGRANT_SLOTS 2048                /* hash slots (power of two) */
 
 struct vbd;
+
+/* One queue's shared ring and event channel (multi-queue: one per queue;
+ * request ids are the frontend's per ring, so a response goes back on the
+ * ring its request came from). */
+struct vbd_ring {
+	struct vbd *vbd;
+	void *va;
+	uint32_t pages;
+	grant_handle_t handles[VBD_MAX_RING_PAGES];
+	blkif_back_ring_t ring;
+	uint32_t size;
+	evtchn_port_t port;
+	bool kick;                               /* an event came (upcall) */
+	bool broken;
+};
 
 /* A grant the frontend reuses (feature-persistent): mapped once, writable,
  * until the ring disconnects. */
@@ -44,6 +60,7 @@ struct pgrant {
 /* One guest request being served. */
 struct vbd_req {
 	struct vbd *vbd;
+	struct vbd_ring *ring;                   /* the ring it came from */
 	struct blkif_req r;
 	struct blkif_seg segs[VBD_MAX_INDIRECT_SEGS];
 	void *va;                                /* the mapped data pages */
@@ -68,14 +85,9 @@ struct vbd {
 	bool writable, cdrom;
 	struct blkif_limits lim;
 
-	/* Ring (while connected). */
-	void *ring_va;
-	uint32_t ring_pages;
-	grant_handle_t ring_handles[VBD_MAX_RING_PAGES];
-	blkif_back_ring_t ring;
-	uint32_t ring_size;
-	evtchn_port_t port;
-	bool ring_broken;
+	/* Rings (while connected): one per queue. */
+	struct vbd_ring rings[VBD_MAX_QUEUES];
+	uint32_t nr_rings;
 	bool persistent;                         /* both ends said feature-persistent */
 	struct pgrant *pgrants;                  /* VBD_PGRANT_SLOTS, while persistent */
 	uint32_t nr_pgrants;
@@ -88,11 +100,12 @@ struct vbd {
 	bool barrier_wait;                       /* a barrier holds later requests */
 	struct vbd_req *held;                    /* a barrier waiting for the rest */
 	union blkif_sring_entry held_slot;
+	struct vbd_ring *held_ring;
 
 	/* Thread and events. */
 	struct spinlock lock;
 	struct waitq wq;
-	bool ring_kick, fe_changed, stop;
+	bool fe_changed, stop;
 	struct completion gone;
 	enum vbd_phase phase;
 	struct vbd *next;
@@ -106,9 +119,14 @@ struct vbd {
 };
 
 /* io.c */
-int vbd_connect_ring(struct vbd *v, const grant_ref_t *refs, uint32_t nr_pages,
-		     evtchn_port_t fe_port, bool persistent);
+/* Sets up persistent grants (if both ends want them) before the rings. */
+void vbd_connect_begin(struct vbd *v, bool persistent);
+/* Maps queue q's ring and binds its event channel.  0 or -errno. */
+int vbd_connect_ring(struct vbd *v, uint32_t q, const grant_ref_t *refs, uint32_t nr_pages,
+		     evtchn_port_t fe_port);
+/* Lets go of every ring and persistent grant (in-flight count zero). */
 void vbd_disconnect_ring(struct vbd *v);
+bool vbd_connected(const struct vbd *v);
 /* One pass of the data path; returns true if work remains. */
 bool vbd_do_io(struct vbd *v);
 int vbd_alloc_reqs(struct vbd *v);

@@ -59,37 +59,52 @@ static void fe_state_changed(void *ctx, const char *path, const char *token)
 	wake(v);
 }
 
-static int connect(struct vbd *v)
+/* One queue's ring refs (ring-ref, or ring-ref0.. for a multi-page ring)
+ * and event channel, from dir: the frontend directory or its queue-N. */
+static int read_ring(struct vbd *v, const char *dir, uint64_t order, grant_ref_t *refs,
+		     uint64_t *port)
 {
-	grant_ref_t refs[VBD_MAX_RING_PAGES];
-	uint64_t order = 0, port, val;
-	char path[128], *proto;
-	size_t len;
+	uint64_t val;
 
-	if (xenbus_read_uint(v->fe_path, "ring-page-order", &order) == 0) {
-		if (order > VBD_MAX_RING_ORDER) {
-			vbd_fail(v, "ring-page-order above max-ring-page-order");
+	if (order == 0 && xenbus_read_uint(dir, "ring-ref", &val) == 0) {
+		if (val > 0xffffffffu) {
+			vbd_fail(v, "bad ring-ref");
 			return -EINVAL;
 		}
+		refs[0] = (grant_ref_t)val;
+	} else {
 		for (unsigned int i = 0; i < (1u << order); i++) {
 			char node[16];
 			ksnprintf(node, sizeof(node), "ring-ref%u", i);
-			if (xenbus_read_uint(v->fe_path, node, &val) || val > 0xffffffffu) {
-				vbd_fail(v, "missing or bad ring-ref<N>");
+			if (xenbus_read_uint(dir, node, &val) || val > 0xffffffffu) {
+				vbd_fail(v, "missing or bad ring-ref");
 				return -EINVAL;
 			}
 			refs[i] = (grant_ref_t)val;
 		}
-	} else {
-		order = 0;
-		if (xenbus_read_uint(v->fe_path, "ring-ref", &val) || val > 0xffffffffu) {
-			vbd_fail(v, "missing or bad ring-ref");
-			return -EINVAL;
-		}
-		refs[0] = (grant_ref_t)val;
 	}
-	if (xenbus_read_uint(v->fe_path, "event-channel", &port) || port > 0xffffffffu) {
+	if (xenbus_read_uint(dir, "event-channel", port) || *port > 0xffffffffu) {
 		vbd_fail(v, "missing or bad event-channel");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int connect(struct vbd *v)
+{
+	grant_ref_t refs[VBD_MAX_RING_PAGES];
+	uint64_t order = 0, port, nq = 1;
+	char path[128], *proto;
+	size_t len;
+
+	if (xenbus_read_uint(v->fe_path, "ring-page-order", &order) == 0 &&
+	    order > VBD_MAX_RING_ORDER) {
+		vbd_fail(v, "ring-page-order above max-ring-page-order");
+		return -EINVAL;
+	}
+	if (xenbus_read_uint(v->fe_path, "multi-queue-num-queues", &nq) == 0 &&
+	    (nq == 0 || nq > VBD_MAX_QUEUES)) {
+		vbd_fail(v, "multi-queue-num-queues above multi-queue-max-queues");
 		return -EINVAL;
 	}
 	ksnprintf(path, sizeof(path), "%s/protocol", v->fe_path);
@@ -101,26 +116,36 @@ static int connect(struct vbd *v)
 			return -EOPNOTSUPP;
 		}
 	}
-	uint64_t fe_persistent = 0;
-	if (xenbus_read_uint(v->fe_path, "feature-persistent", &fe_persistent))
-		fe_persistent = 0;
-	int rc = vbd_connect_ring(v, refs, 1u << order, (evtchn_port_t)port, fe_persistent == 1);
-	if (rc) {
-		vbd_fail(v, "cannot map the ring or bind the event channel");
-		return rc;
+	vbd_connect_begin(v, xenbus_read_flag(v->fe_path, "feature-persistent"));
+	for (uint32_t q = 0; q < nq; q++) {
+		char dir[100];
+		if (nq == 1)
+			ksnprintf(dir, sizeof(dir), "%s", v->fe_path);
+		else
+			ksnprintf(dir, sizeof(dir), "%s/queue-%u", v->fe_path, q);
+		int rc = read_ring(v, dir, order, refs, &port);
+		if (rc == 0 && vbd_connect_ring(v, q, refs, 1u << order, (evtchn_port_t)port)) {
+			vbd_fail(v, "cannot map the ring or bind the event channel");
+			rc = -EIO;
+		}
+		if (rc) {
+			vbd_disconnect_ring(v);
+			return rc;
+		}
 	}
 	v->inflight.closing = false;
 	v->phase = VBD_CONNECTED;
 	xenbus_set_state(v->be_path, XenbusStateConnected);
-	klog("blkback: vbd %u/%u (%s) connected: %s, %u-page ring%s\n", v->domid, v->devid,
-	     v->vdev, v->bdev->name, 1u << order, v->persistent ? ", persistent grants" : "");
+	klog("blkback: vbd %u/%u (%s) connected: %s, %u queue%s, %u-page ring%s\n", v->domid,
+	     v->devid, v->vdev, v->bdev->name, (unsigned int)nq, nq == 1 ? "" : "s", 1u << order,
+	     v->persistent ? ", persistent grants" : "");
 	return 0;
 }
 
 /* Waits for the device to finish every request, then lets go of the ring. */
 static void disconnect(struct vbd *v)
 {
-	if (!v->ring_va)
+	if (!vbd_connected(v))
 		return;
 	v->phase = VBD_CLOSING;
 	/* Completions keep arriving while we wait: reap them so responses are
@@ -256,7 +281,7 @@ static int write_nodes(struct vbd *v, const struct xlcfg_disk *disk)
 	rc |= xenbus_printf(v->be_path, "feature-persistent", "1");
 	rc |= xenbus_printf(v->be_path, "feature-max-indirect-segments", "%u", VBD_MAX_INDIRECT_SEGS);
 	rc |= xenbus_printf(v->be_path, "max-ring-page-order", "%u", VBD_MAX_RING_ORDER);
-	rc |= xenbus_printf(v->be_path, "multi-queue-max-queues", "1");
+	rc |= xenbus_printf(v->be_path, "multi-queue-max-queues", "%u", VBD_MAX_QUEUES);
 	if (v->lim.can_discard) {
 		rc |= xenbus_printf(v->be_path, "feature-discard", "1");
 		rc |= xenbus_printf(v->be_path, "discard-granularity", "%u",

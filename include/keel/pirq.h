@@ -25,6 +25,9 @@ struct pirq_binding {
 	pirq_handler_t handler;
 	void *ctx;
 	uint64_t count;         /* deliveries */
+	/* A level-triggered GSI shared by several devices: one event channel,
+	 * the bindings chained from the first one bound (xen/pirq.c). */
+	struct pirq_binding *shared_next;
 };
 
 /* Maps MSI (msix false: entry 0, table_base 0) or MSI-X vector `entry` of
@@ -40,6 +43,9 @@ int pirq_unmap(int pirq);
 /* Binds `pirq` to a new event channel with handler h; b is filled and must
  * stay allocated until pirq_unbind.  0 or -errno. */
 int pirq_bind(struct pirq_binding *b, int pirq, pirq_handler_t h, void *ctx);
+/* A PIRQ already bound by another device (a shared INTx line) is joined:
+ * every handler on the line runs at each event, each driver asks its own
+ * device whether it was the one (ISR/ICR), and the line is EOIed once. */
 /* Closes the event channel (the PIRQ stays mapped). */
 void pirq_unbind(struct pirq_binding *b);
 

@@ -169,9 +169,10 @@ def main():
             ok, got = res.get(name, (False, "missing"))
             if not ok or (detail and detail not in got):
                 raise TestFailure("guest %s: %s (want %s)\n%s" % (name, got, detail, log[-1500:]))
-        if not re.search(r"blkback: vbd \d+/51712 \(xvda\) connected: vg0/guest, \d+-page ring, "
-                         r"persistent grants", m.buf):
-            raise TestFailure("xvda did not connect with persistent grants")
+        # kt-blk has two vCPUs: blkfront asks for two queues (multi-queue).
+        if not re.search(r"blkback: vbd \d+/51712 \(xvda\) connected: vg0/guest, 2 queues, "
+                         r"\d+-page ring, persistent grants", m.buf):
+            raise TestFailure("xvda did not connect with two queues and persistent grants")
         st = re.search(r"persistent\s*: (\d+) grant uses without a map, (\d+) grants mapped",
                        m.command("blkback-stats"))
         if not st or int(st.group(1)) == 0 or int(st.group(2)) == 0:

@@ -229,12 +229,12 @@ def main():
     tests = [
         ("virtio-blk on i440fx, MSI-X, MBR with logical partitions as sfdisk sees them; "
          "host bytes read, keel bytes on the image",
-         lambda: run_machine("pc-msix", "pc", "", r"00:04\.0", "MSI-X", mbr_with_logicals)),
+         lambda: run_machine("pc-msix", "pc", "", r"00:03\.0", "MSI-X", mbr_with_logicals)),
         ("virtio-blk on q35 (ECAM), MSI-X, GPT; a GPT with both headers corrupt is refused",
          lambda: run_machine("q35-msix", "q35", "", r"00:0[0-9a-f]\.0", "MSI-X", gpt_three,
                              [(gpt_corrupt, refused_gpt)])),
         ("virtio-blk on i440fx with pci_nomsi: INTx; an MBR extended loop is cut",
-         lambda: run_machine("pc-intx", "pc", "pci_nomsi", r"00:04\.0", "INTx",
+         lambda: run_machine("pc-intx", "pc", "pci_nomsi", r"00:03\.0", "INTx",
                              mbr_with_logicals, [(mbr_loop, looped_mbr)])),
     ]
     return 1 if run_tests(tests) else 0
