@@ -20,6 +20,10 @@ int toolstack_attach_disks(domid_t domid, const struct domain_config *cfg, const
 				disk->vdev, why);
 			return rc;
 		}
+		if (disk->script)
+			kprintf("%s:%d: disk '%s' (%s): script=%s ignored: keel serves its block "
+				"devices itself, with no hotplug script\n", cfg_path, disk->line,
+				disk->target, disk->vdev, disk->script);
 	}
 	return 0;
 }
