@@ -154,6 +154,9 @@ def main():
         out = m.command("create kt-blk.cfg", timeout=180)
         if "started" not in m.command("list") and "kt-blk" not in m.command("list"):
             raise TestFailure("kt-blk not created: " + out)
+        if not re.search(r"kt-blk\.cfg:\d+: disk '/dev/nvme0n1p1' \(xvdb\): "
+                         r"script=/etc/xen/scripts/block ignored", out):
+            raise TestFailure("create did not say script= is ignored:\n" + out)
         res, log = guest_results(m, "kt-blk")
         want_md5 = hashlib.md5(HOST_DATA[:65536 * 4]).hexdigest()
         checks = {
