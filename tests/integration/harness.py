@@ -169,3 +169,42 @@ def run_shared_checks(checks, state):
     finally:
         if "m" in state:
             state["m"].kill()
+
+
+# ---- readings several test files take from a booted keel -----------------
+
+def xen_free(m):
+    """Xen's free pages (`info`)."""
+    return int(re.search(r"^xen_free_pages\s*:\s*(\d+)", m.command("info"), re.M).group(1))
+
+
+def settled_free(m, want):
+    """Xen's free pages once a dead domain's last pages are back (Xen frees
+    them a moment after destroy returns): the value, after it equals want
+    (None: after it stops changing), or the last one read in 10 s."""
+    last = cur = None
+    for _ in range(20):
+        cur = xen_free(m)
+        if cur == want or (want is None and cur == last):
+            return cur
+        last = cur
+        time.sleep(0.5)
+    return cur
+
+
+def grants_mapped(m):
+    """Foreign grant pages dom0 has mapped now (`mem`)."""
+    out = m.command("mem")
+    g = re.search(r"grants mapped\s*:\s*(\d+) now", out)
+    if not g:
+        raise TestFailure("mem shows no grant count:\n" + out)
+    return int(g.group(1))
+
+
+def heap_kib(m):
+    """keel's heap in use, KiB (`mem`)."""
+    out = m.command("mem")
+    found = re.search(r"heap\s*:\s*(\d+) KiB in use", out)
+    if not found:
+        raise TestFailure("no heap figure in `mem`: " + out)
+    return int(found.group(1))

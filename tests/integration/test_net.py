@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import (ROOT, Machine, TestFailure, grants_mapped, run_shared_checks,
+                     settled_free)
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 GUESTS = ("kt-neta", "kt-netb")
@@ -27,32 +28,6 @@ def results(m, name):
     if "found" not in out:
         raise TestFailure("%s never finished its network test:\n%s" % (name, log[-2500:]))
     return {c: (s == "ok", d) for c, s, d in re.findall(r"KEEL-TEST (\S+) (ok|fail) ?(.*)", log)}
-
-
-def xen_free(m):
-    return int(re.search(r"^xen_free_pages\s*:\s*(\d+)", m.command("info"), re.M).group(1))
-
-
-def grants_mapped(m):
-    out = m.command("mem")
-    g = re.search(r"grants mapped\s*:\s*(\d+) now", out)
-    if not g:
-        raise TestFailure("mem shows no grant count:\n" + out)
-    return int(g.group(1))
-
-
-def settled_free(m, want):
-    """Xen's free pages once a dead domain's last pages are back (Xen frees
-    them a moment after destroy returns): the value, after it equals want
-    or stops changing."""
-    last = None
-    for _ in range(20):
-        cur = xen_free(m)
-        if cur == want or (want is None and cur == last):
-            return cur
-        last = cur
-        time.sleep(0.5)
-    return cur
 
 
 def main():
@@ -100,10 +75,21 @@ def main():
         keel = {}
         for line in out.splitlines():
             f = line.split()
-            if len(f) >= 9 and re.match(r"vif\d+\.\d+$", f[0]):
+            if len(f) >= 12 and re.match(r"vif\d+\.\d+$", f[0]):
                 keel[f[0]] = {"tx_pkts": int(f[2]), "tx_bytes": int(f[3]), "rx_pkts": int(f[4]),
-                              "rx_bytes": int(f[5])}
+                              "rx_bytes": int(f[5]), "tx_gso": int(f[9]), "rx_gso": int(f[10])}
         ids = {g: int(m.command("domid " + g).strip().splitlines()[-1]) for g in GUESTS}
+        # GSO frames cross whole: what one guest sent as GSO frames the
+        # other received as GSO frames (never cut on the way).
+        pa, pb = "vif%d.0" % ids["kt-neta"], "vif%d.0" % ids["kt-netb"]
+        if pa in keel and pb in keel:
+            ta, tb = keel[pa]["tx_gso"], keel[pb]["tx_gso"]
+            print("  GSO frames: %s sent %d, %s received %d; %s sent %d, %s received %d" %
+                  (pa, ta, pb, keel[pb]["rx_gso"], pb, tb, pa, keel[pa]["rx_gso"]))
+            if ta + tb == 0:
+                raise TestFailure("no GSO frame was sent:\n" + out)
+            if keel[pb]["rx_gso"] != ta or keel[pa]["rx_gso"] != tb:
+                raise TestFailure("GSO frames were not passed whole:\n" + out)
         for g in GUESTS:
             port = "vif%d.0" % ids[g]
             if port not in keel:
@@ -197,7 +183,8 @@ def main():
         ("boot: xenbr0 exists", boot),
         ("two Debian guests on xenbr0 ping each other and swap a TCP stream intact both ways",
          two_guests_talk),
-        ("the guests' counters agree with keel's port counters", counters_agree),
+        ("the guests' counters agree with keel's port counters; GSO frames cross whole",
+         counters_agree),
         ("network-list shows both vifs connected, in xl's format", network_list),
         ("network-attach / network-detach: the interface comes and goes in the guest",
          attach_detach),
