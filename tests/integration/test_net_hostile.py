@@ -37,7 +37,8 @@ import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import (ROOT, Machine, TestFailure, grants_mapped, heap_kib, run_shared_checks,
+                     settled_free, xen_free)
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 HOSTILE = "kt-nethostile"
@@ -64,39 +65,6 @@ MODES = [
 
 def figure(name, value):
     print("FIGURE %s %s" % (name, value), flush=True)
-
-
-def xen_free(m):
-    return int(re.search(r"^xen_free_pages\s*:\s*(\d+)", m.command("info"), re.M).group(1))
-
-
-def grants_mapped(m):
-    out = m.command("mem")
-    g = re.search(r"grants mapped\s*:\s*(\d+) now", out)
-    if not g:
-        raise TestFailure("mem shows no grant count:\n" + out)
-    return int(g.group(1))
-
-
-def settled_free(m, want):
-    """Xen's free pages once a dead domain's last pages are back: the value,
-    after it equals want or stops changing."""
-    last = cur = None
-    for _ in range(20):
-        cur = xen_free(m)
-        if cur == want or (want is None and cur == last):
-            return cur
-        last = cur
-        time.sleep(0.5)
-    return cur
-
-
-def heap_kib(m):
-    out = m.command("mem")
-    found = re.search(r"heap\s*:\s*(\d+) KiB in use", out)
-    if not found:
-        raise TestFailure("no heap figure in `mem`: " + out)
-    return int(found.group(1))
 
 
 def wait_console(m, name, text, secs=120):
