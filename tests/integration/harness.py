@@ -114,10 +114,10 @@ class Machine:
         """Runs a console command; returns its output (up to the next prompt)."""
         self.send(line + "\r")
         # keel's log lines (a domain started in the background, a disk that
-        # connected) may land in the middle of the echo: allow whole lines
-        # between any two echoed characters.
+        # connected, a DHCP lease) may land in the middle of the echo: allow
+        # them between any two echoed characters and before its newline.
         gap = r"(?:[^\n]*\n)*?"
-        self.expect(gap.join(re.escape(ch) for ch in line) + r"\n", timeout)
+        self.expect(gap.join(re.escape(ch) for ch in line) + gap + r"\n", timeout)
         start = self.pos
         self.expect(re.escape(PROMPT), timeout)
         return self.buf[start:self.pos - len(PROMPT)]
