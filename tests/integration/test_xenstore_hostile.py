@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import ROOT, Machine, TestFailure, heap_kib, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 MARKER = "KEEL-DOMU-INIT"
@@ -32,14 +32,6 @@ KIB = 1024
 # output (xenstored's tx_bytes and output_bytes quotas).
 TX_QUOTA_KIB = 512
 OUTPUT_QUOTA_KIB = 256
-
-
-def heap_kib(m):
-    out = m.command("mem")
-    found = re.search(r"heap\s*:\s*(\d+) KiB in use", out)
-    if not found:
-        raise TestFailure("no heap figure in `mem`: " + out)
-    return int(found.group(1))
 
 
 def wait_console(m, name, text, secs=180):
