@@ -85,7 +85,6 @@ struct vif {
 	bool port_added;
 
 	struct waitq wq;
-	struct spinlock lock;
 	bool fe_changed, stop;
 	struct completion gone;
 	enum vif_phase phase;

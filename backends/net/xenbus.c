@@ -329,7 +329,6 @@ int netback_attach(domid_t domid, const struct netback_params *params, const cha
 	ksnprintf(v->fe_path, sizeof(v->fe_path), "/local/domain/%u/device/vif/%u", domid,
 		  params->devid);
 	ksnprintf(v->thread_name, sizeof(v->thread_name), "netback.%u.%u", domid, params->devid);
-	spin_init(&v->lock, "netback vif");
 	completion_init(&v->gone);
 	vif_rate_init(v);
 	v->phase = VIF_INIT;
