@@ -144,6 +144,24 @@ static int cmd_blkback_stats(int argc, char **argv)
 	kprintf("bad requests   : %llu\n", (unsigned long long)st.bad_requests);
 	kprintf("persistent     : %llu grant uses without a map, %llu grants mapped\n",
 		(unsigned long long)st.pgrant_hits, (unsigned long long)st.pgrant_maps);
+	const struct blkback_latency *l = &st.lat;
+	static const char *const cls[BLKBACK_LAT_CLASSES] = { "<= 4 KiB", "> 4 KiB" };
+	for (int c = 0; c < BLKBACK_LAT_CLASSES; c++) {
+		uint64_t n = l->c[c].nr_done, g = l->c[c].nr_guest;
+		if (!n)
+			continue;
+		kprintf("latency %-8s: %llu requests, mean us: checks+map %llu, device %llu, "
+			"completion to response %llu; guest side %llu (%llu samples)\n", cls[c],
+			(unsigned long long)n, (unsigned long long)(l->c[c].map_ns / n / 1000),
+			(unsigned long long)(l->c[c].device_ns / n / 1000),
+			(unsigned long long)(l->c[c].reap_ns / n / 1000),
+			(unsigned long long)(g ? l->c[c].guest_ns / g / 1000 : 0),
+			(unsigned long long)g);
+	}
+	if (l->nr_wake)
+		kprintf("event to thread : %llu us (mean of %llu events)\n",
+			(unsigned long long)(l->wake_ns / l->nr_wake / 1000),
+			(unsigned long long)l->nr_wake);
 	return 0;
 }
 

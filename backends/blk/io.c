@@ -28,6 +28,8 @@ static void ring_event(evtchn_port_t port, void *ctx)
 	struct vbd_ring *r = ctx;
 
 	(void)port;
+	if (!r->kick_ns)
+		r->kick_ns = time_now_ns();
 	r->kick = true;
 	waitq_wake_all(&r->vbd->wq);
 }
@@ -215,6 +217,14 @@ static uint8_t rsp_op(const struct blkif_req *r)
 	return r->operation == BLKIF_OP_INDIRECT ? r->data_op : r->operation;
 }
 
+/* The latency class of a request (struct blkback_latency). */
+static int lat_class(const struct vbd_req *req)
+{
+	return req->r.operation != BLKIF_OP_DISCARD && req->r.nr_sectors > PAGE_SIZE / SECTOR_BYTES
+		       ? BLKBACK_LAT_LARGE
+		       : BLKBACK_LAT_SMALL;
+}
+
 /* Answers a request on the ring it came from. */
 static void respond(struct vbd *v, struct vbd_req *req, int16_t status)
 {
@@ -224,6 +234,7 @@ static void respond(struct vbd *v, struct vbd_req *req, int16_t status)
 	blkif_make_response(&rsp, req->r.id, rsp_op(&req->r), status);
 	memcpy(RING_GET_RESPONSE(&r->ring, r->ring.rsp_prod_pvt), &rsp, sizeof(rsp));
 	r->ring.rsp_prod_pvt++;
+	r->last_class = lat_class(req);
 	if (status != BLKIF_RSP_OKAY)
 		v->nr_errors++;
 }
@@ -236,8 +247,10 @@ static void push_responses(struct vbd *v)
 		if (!r->va)
 			continue;
 		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->ring, notify);
-		if (notify)
+		if (notify) {
 			evtchn_notify(r->port);
+			r->notify_ns = time_now_ns();
+		}
 	}
 }
 
@@ -260,6 +273,7 @@ static void blk_done(struct blk_request *breq, int status)
 	struct vbd_req *req = breq->ctx;
 	struct vbd *v = req->vbd;
 
+	req->t_done = time_now_ns();
 	if (status)
 		req->status = status == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
 	unsigned long f = spin_lock_irqsave(&v->lock);
@@ -276,6 +290,8 @@ static void blk_done(struct blk_request *breq, int status)
 static int submit(struct vbd *v, struct vbd_req *req, enum blk_op op)
 {
 	req->breq = (struct blk_request){ .op = op, .done = blk_done, .ctx = req };
+	if (req->stage == 0)
+		req->t_submit = time_now_ns();
 	if (op == BLK_OP_READ || op == BLK_OP_WRITE) {
 		req->breq.sector = req->r.sector;
 		req->breq.nr_segs = (uint16_t)req->r.nr_segs;
@@ -348,6 +364,14 @@ static void finish(struct vbd *v, struct vbd_req *req)
 {
 	if (req->r.operation == BLKIF_OP_WRITE_BARRIER)
 		v->barrier_wait = false;
+	if (req->t_submit && req->t_done >= req->t_submit) {
+		uint64_t now = time_now_ns();
+		int c = lat_class(req);
+		v->lat.c[c].map_ns += req->t_submit - req->t_take;
+		v->lat.c[c].device_ns += req->t_done - req->t_submit;
+		v->lat.c[c].reap_ns += now - req->t_done;
+		v->lat.c[c].nr_done++;
+	}
 	respond(v, req, (int16_t)req->status);
 	req_release(v, req);
 	inflight_put(&v->inflight);
@@ -399,6 +423,8 @@ static void run_stage(struct vbd *v, struct vbd_req *req)
 static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_entry *slot)
 {
 	req->r.segs = req->segs;
+	req->t_take = time_now_ns();
+	req->t_submit = req->t_done = 0;
 	req->stage = 0;
 	req->nr_mapped = 0;
 	req->status = blkif_parse_request(slot, &v->lim, &req->r);
@@ -466,6 +492,22 @@ bool vbd_has_work(struct vbd *v)
 	return false;
 }
 
+/* Time from the guest's event to this pass and, when the event follows our
+ * last response notify, the guest's side of the round trip. */
+static void account_kick(struct vbd *v, struct vbd_ring *r)
+{
+	uint64_t kick = __atomic_exchange_n(&r->kick_ns, 0, __ATOMIC_ACQ_REL);
+	if (!kick)
+		return;
+	v->lat.wake_ns += time_now_ns() - kick;
+	v->lat.nr_wake++;
+	if (r->notify_ns && kick > r->notify_ns) {
+		v->lat.c[r->last_class].guest_ns += kick - r->notify_ns;
+		v->lat.c[r->last_class].nr_guest++;
+	}
+	r->notify_ns = 0;
+}
+
 /* Takes up to VBD_BUDGET requests from ring r; true if it stopped on the
  * budget with more waiting, -1 (as true) never: a broken ring fails the vbd. */
 static bool ring_pass(struct vbd *v, struct vbd_ring *r, bool *failed)
@@ -473,6 +515,7 @@ static bool ring_pass(struct vbd *v, struct vbd_ring *r, bool *failed)
 	bool more = false;
 
 	r->kick = false;
+	account_kick(v, r);
 	for (unsigned int n = 0; n < VBD_BUDGET; n++) {
 		if (!v->free || v->barrier_wait)
 			return false;  /* a completion will wake us */

@@ -14,6 +14,7 @@
 #ifndef BACKENDS_BLK_VBD_H
 #define BACKENDS_BLK_VBD_H
 
+#include <keel/blkback.h>
 #include <keel/blkdev.h>
 #include <keel/blkif.h>
 #include <keel/sync.h>
@@ -45,6 +46,9 @@ struct vbd_ring {
 	evtchn_port_t port;
 	bool kick;                               /* an event came (upcall) */
 	bool broken;
+	uint64_t kick_ns;                        /* when that event came (0: none pending) */
+	uint64_t notify_ns;                      /* when we last notified responses */
+	int last_class;                          /* BLKBACK_LAT_* of the last response */
 };
 
 /* A grant the frontend reuses (feature-persistent): mapped once, writable,
@@ -70,6 +74,7 @@ struct vbd_req {
 	struct blk_seg bsegs[VBD_MAX_INDIRECT_SEGS];
 	int stage;                               /* which blk op is running */
 	int status;                              /* BLKIF_RSP_* for the response */
+	uint64_t t_take, t_submit, t_done;       /* ns: off the ring, to the device, done */
 	struct vbd_req *next;                    /* free list or done list */
 };
 
@@ -116,6 +121,7 @@ struct vbd {
 	uint8_t *indirect_copy;                  /* one page */
 
 	uint64_t nr_requests, nr_errors, nr_bad, nr_pgrant_hits, nr_pgrant_maps;
+	struct blkback_latency lat;              /* where a request's time goes */
 };
 
 /* io.c */

@@ -28,6 +28,20 @@ static struct vbd *vbds;
 static struct mutex vbds_lock = MUTEX_INIT("blkback vbd list");
 static struct blkback_stats totals;
 
+static void latency_add(struct blkback_latency *to, const struct blkback_latency *from)
+{
+	to->wake_ns += from->wake_ns;
+	to->nr_wake += from->nr_wake;
+	for (int c = 0; c < BLKBACK_LAT_CLASSES; c++) {
+		to->c[c].map_ns += from->c[c].map_ns;
+		to->c[c].device_ns += from->c[c].device_ns;
+		to->c[c].reap_ns += from->c[c].reap_ns;
+		to->c[c].nr_done += from->c[c].nr_done;
+		to->c[c].guest_ns += from->c[c].guest_ns;
+		to->c[c].nr_guest += from->c[c].nr_guest;
+	}
+}
+
 void vbd_fail(struct vbd *v, const char *why)
 {
 	static uint64_t last_ns;
@@ -454,6 +468,7 @@ static void reap(struct vbd *v, bool frontend_too)
 	totals.bad_requests += v->nr_bad;
 	totals.pgrant_hits += v->nr_pgrant_hits;
 	totals.pgrant_maps += v->nr_pgrant_maps;
+	latency_add(&totals.lat, &v->lat);
 	totals.vbds--;
 	vbd_free_reqs(v);
 	for (struct vbd **pp = &vbds; *pp; pp = &(*pp)->next)
@@ -541,6 +556,7 @@ void blkback_get_stats(struct blkback_stats *out)
 		out->bad_requests += v->nr_bad;
 		out->pgrant_hits += v->nr_pgrant_hits;
 		out->pgrant_maps += v->nr_pgrant_maps;
+		latency_add(&out->lat, &v->lat);
 	}
 	mutex_unlock(&vbds_lock);
 }

@@ -40,10 +40,31 @@ void blkback_domain_gone(domid_t domid);
 void blkback_list(domid_t domid);
 
 /* Counters for tests and `blkback-stats`. */
+/*
+ * Where a request's time goes, summed (ns) with counts, per size class
+ * (BLKBACK_LAT_SMALL: at most 4 KiB of data or none; BLKBACK_LAT_LARGE):
+ * checks and grant maps, the device (submit to its completion), completion
+ * to response (until the response is pushed), and, at queue depth 1, the
+ * guest's side (our response notify until its next request's event: the
+ * guest kernel, blkfront and Xen's event delivery both ways), counted in
+ * the class of the request answered.  Event to thread: the guest's notify
+ * until the vbd thread reads the ring.
+ */
+enum { BLKBACK_LAT_SMALL, BLKBACK_LAT_LARGE, BLKBACK_LAT_CLASSES };
+
+struct blkback_latency {
+	uint64_t wake_ns, nr_wake;
+	struct {
+		uint64_t map_ns, device_ns, reap_ns, nr_done;
+		uint64_t guest_ns, nr_guest;
+	} c[BLKBACK_LAT_CLASSES];
+};
+
 struct blkback_stats {
 	uint64_t vbds;
 	uint64_t requests, errors, bad_requests;
 	uint64_t pgrant_hits, pgrant_maps;   /* persistent grants reused / mapped */
+	struct blkback_latency lat;
 };
 void blkback_get_stats(struct blkback_stats *out);
 
