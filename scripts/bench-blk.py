@@ -25,6 +25,14 @@ Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout.
     scripts/bench-blk.py [-n RUNS] [--nvme | --nvme-only] [--no-peer] [--no-keel]
 
 -n RUNS alternates keel and peer runs and prints medians (TCG noise is large).
+--xen-args ARGS adds ARGS to Xen's command line on both sides (keel through
+XEN_ARGS, the peer through RIG_XEN_EXTRA), e.g. sched_ratelimit_us=0.
+
+After the table: where a guest's 4 KiB request spends its time in keel
+(blkback-stats' latency lines: checks and grant maps, the device, completion
+to response, event to thread) and on the guest's side (our response notify
+to its next request's event, at queue depth 1), beside the raw device's
+time per request.
 """
 import argparse
 import fcntl
@@ -48,6 +56,7 @@ DOMU = os.path.join(PEER_WORK, "build", "domu")
 SCRATCH = os.path.join(ROOT, "build", "bench-blk")
 ARCHIVE = os.path.join(SCRATCH, "archive.cpio")
 LOCK = "/tmp/keel-qemu.lock"
+XEN_ARGS = ""  # --xen-args
 # The peer's machine: 1280 MiB, 1 vCPU (run-peer.sh RIG_MEM / RIG_SMP defaults).
 QEMU_MEM = os.environ.get("RIG_MEM", "1280")
 DRIVE = "file=%s,if=none,id=peerdisk,format=raw,cache=unsafe,aio=threads"
@@ -179,15 +188,17 @@ def keel_run(disk, i=0):
     cmdline, mem = make_archive(disk)
     img = os.path.join(SCRATCH, "disk.%d.img" % os.getpid())
     extra, notes = {}, []
+    env = {"KEEL_ARCHIVE": ARCHIVE, "QEMU_MEM": QEMU_MEM,
+           "QEMU_ARGS": "-drive %s -device %s" % (DRIVE % img, DEVICE[disk])}
+    if XEN_ARGS:
+        env["XEN_ARGS"] = XEN_ARGS
     with qemu_lock():
         if os.path.exists(img):
             os.unlink(img)
         with open(img, "wb") as f:
             f.truncate(1 << 30)
         try:
-            with Machine("bench-blk-%s-%d" % (disk, i + 1), timeout=900, env={
-                    "KEEL_ARCHIVE": ARCHIVE, "QEMU_MEM": QEMU_MEM,
-                    "QEMU_ARGS": "-drive %s -device %s" % (DRIVE % img, DEVICE[disk])}) as m:
+            with Machine("bench-blk-%s-%d" % (disk, i + 1), timeout=900, env=env) as m:
                 t0 = time.monotonic()
                 m.boot(300)
                 extra["keel_boot_s"] = "%.1f" % (time.monotonic() - t0)
@@ -250,6 +261,7 @@ def keel_run(disk, i=0):
                 extra["serial_log"] = m.log_path
                 res = results(console)
                 res.update(raw_figures(extra.get("blk_bench", "")))
+                res["_stats"] = stats
                 return res, extra, notes
         finally:
             if os.path.exists(img):
@@ -261,6 +273,8 @@ def peer_run(disk):
     if os.path.exists(logp):
         os.unlink(logp)
     env = dict(os.environ, PEER_DISK=disk, RIG_LOG=logp)
+    if XEN_ARGS:
+        env["RIG_XEN_EXTRA"] = (env.get("RIG_XEN_EXTRA", "") + " " + XEN_ARGS).strip()
     with qemu_lock():
         t0 = time.monotonic()
         r = subprocess.run([os.path.join(PEER, "run-peer.sh")], env=env, stdout=subprocess.PIPE,
@@ -289,6 +303,42 @@ def median(runs, key):
     if nums and len(nums) == len(vals):
         return "%g" % statistics.median(nums)
     return "/".join(sorted(set(vals))) or None
+
+
+def latency(keels):
+    """Medians of blkback-stats' latency figures over the keel runs."""
+    rows = {}
+    for r in keels:
+        for cls, body in re.findall(r"^latency (<= 4 KiB|> 4 KiB)\s*: (.*)$", r.get("_stats", ""),
+                                    re.M):
+            for k, v in re.findall(r"([a-z+ ]+?) (\d+)(?:;|,|$| \()", body):
+                rows.setdefault((cls, k.strip()), []).append(int(v))
+        w = re.search(r"^event to thread\s*: (\d+) us", r.get("_stats", ""), re.M)
+        if w:
+            rows.setdefault(("all", "event to thread"), []).append(int(w.group(1)))
+    return {k: statistics.median(v) for k, v in rows.items()}
+
+
+def latency_table(keels):
+    lat = latency(keels)
+    if not lat:
+        return
+    print("\nwhere a guest request's time goes in keel (blkback-stats, mean us per request, "
+          "median over runs):")
+    for cls in ("<= 4 KiB", "> 4 KiB"):
+        parts = ["%s %g" % (k, lat[(cls, k)]) for k in
+                 ("checks+map", "device", "completion to response", "guest side")
+                 if (cls, k) in lat]
+        if parts:
+            print("  %-9s %s" % (cls + ":", ", ".join(parts)))
+    if ("all", "event to thread") in lat:
+        print("  event to thread (guest notify until the vbd thread reads the ring): %g" %
+              lat[("all", "event to thread")])
+    raw = median(keels, "raw_blk_randread_iops")
+    iops = median(keels, "blk_randread_iops")
+    if fnum(raw) and fnum(iops):
+        print("  4 KiB random read QD1: the guest sees %.0f us per request, the raw device "
+              "(blk-bench from keel) %.0f us" % (1e6 / fnum(iops), 1e6 / fnum(raw)))
 
 
 def table(disk, keels, peers):
@@ -322,7 +372,10 @@ def main():
     ap.add_argument("--no-keel", action="store_true")
     ap.add_argument("--nvme-only", action="store_true", help="only the NVMe disk")
     ap.add_argument("-n", type=int, default=1, help="runs of each, alternating (medians)")
+    ap.add_argument("--xen-args", default="", help="extra Xen command line, both sides")
     args = ap.parse_args()
+    global XEN_ARGS
+    XEN_ARGS = args.xen_args
     os.makedirs(SCRATCH, exist_ok=True)
     if not os.path.isfile(os.path.join(ROOT, "build", "keel")):
         sys.exit("bench-blk: build/keel missing: run make first")
@@ -334,6 +387,8 @@ def main():
             disks.append("nvme")
         else:
             log("--nvme: keel has no NVMe driver on this branch (drivers/nvme): skipped")
+    if XEN_ARGS:
+        log("Xen command line on both sides gets: " + XEN_ARGS)
     print("bench-blk  %s  load average %s  (%s)" % (
         time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), load(),
         " ".join(["scripts/bench-blk.py"] + sys.argv[1:])))
@@ -348,7 +403,7 @@ def main():
                     keel.update({k: v for k, v in kx.items()
                                  if k in ("xl_create_ms", "domu_boot_ms")})
                     keels.append(keel)
-                    log("keel: " + " ".join("%s=%s" % kv for kv in sorted(keel.items())))
+                    log("keel: " + " ".join("%s=%s" % kv for kv in sorted(keel.items()) if kv[0][0] != "_"))
                 all_notes += ["keel %s run %d: %s" % (disk, i + 1, n) for n in notes]
             if not args.no_peer:
                 log("linux peer, %s disk, run %d/%d (load %s)" % (disk, i + 1, args.n, load()))
@@ -359,6 +414,7 @@ def main():
                                              if kv[0].startswith(("blk_", "xl_", "domu_b"))))
                 all_notes += ["peer %s run %d: %s" % (disk, i + 1, n) for n in notes]
         table(disk, keels, peers)
+        latency_table(keels)
         peer = peers[-1] if peers else {}
         if kx:
             print("last keel run: blkback-stats " + ", ".join(
