@@ -9,6 +9,7 @@
 #                 Xen gives dom0 nearly all memory and keel gives back the rest)
 #   QEMU_MEM      machine memory in MiB          (default: 1024)
 #   KEEL_ARCHIVE  boot archive (cpio)            (default: bootfs/ packed)
+#   KEEL_IMAGE    the keel kernel                (default: build/keel)
 #   QEMU_TIMEOUT  seconds before QEMU is killed  (default: none)
 #   QEMU_ARGS     extra QEMU arguments, space-separated (disks, NICs, -machine)
 # Run by `make run` (interactive) and by the integration tests (piped).
@@ -54,7 +55,7 @@ cmd=(qemu-system-x86_64 -accel tcg -cpu qemu64 -m "${QEMU_MEM:-1024}" -smp 1
 	-no-reboot -display none -monitor none
 	-chardev stdio,id=ser0,signal=off -serial chardev:ser0
 	-kernel "$xen" -append "$xen_cmd"
-	-initrd "build/keel ${KEEL_ARGS:-},$archive" "${extra[@]}")
+	-initrd "${KEEL_IMAGE:-build/keel} ${KEEL_ARGS:-},$archive" "${extra[@]}")
 if [ -n "${QEMU_TIMEOUT:-}" ]; then
 	exec timeout --foreground -k 5 "$QEMU_TIMEOUT" "${cmd[@]}"
 fi

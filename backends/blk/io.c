@@ -102,49 +102,62 @@ static void pgrants_release(struct vbd *v)
 
 /*
  * Finds or maps (writable: the frontend reuses the page for reads and
- * writes) every grant of the request.  Returns 1 when the table cannot take
- * the new ones (the caller maps the request transiently instead), 0 or an
- * errno.
+ * writes, and grants it so) each of n grants; out[i] is grefs[i]'s entry.
+ * Returns 1 when the table cannot take the new ones (the caller maps them
+ * transiently instead), 0 or an errno.
  */
-static int map_persistent(struct vbd *v, struct vbd_req *req)
+static int pgrants_get(struct vbd *v, const grant_ref_t *grefs, uint32_t n, struct pgrant **out)
 {
 	grant_ref_t *missing = v->scratch_refs;
 	grant_handle_t *handles = v->scratch_handles;
-	uint32_t n = 0;
+	uint32_t nmiss = 0;
 	bool found;
 
-	for (uint32_t i = 0; i < req->r.nr_segs; i++) {
-		grant_ref_t g = req->segs[i].gref;
-		pgrant_slot(v, g, &found);
+	for (uint32_t i = 0; i < n; i++) {
+		pgrant_slot(v, grefs[i], &found);
 		bool dup = false;
-		for (uint32_t k = 0; k < n && !dup; k++)
-			dup = missing[k] == g;
+		for (uint32_t k = 0; k < nmiss && !dup; k++)
+			dup = missing[k] == grefs[i];
 		if (!found && !dup)
-			missing[n++] = g;
+			missing[nmiss++] = grefs[i];
 	}
-	if (v->nr_pgrants + n > VBD_PGRANTS_MAX)
+	if (v->nr_pgrants + nmiss > VBD_PGRANTS_MAX)
 		return 1;
-	if (n) {
+	if (nmiss) {
 		void *va;
-		int rc = gnttab_map_refs(v->domid, missing, n, false, &va, handles, NULL);
+		int rc = gnttab_map_refs(v->domid, missing, nmiss, false, &va, handles, NULL);
 		if (rc)
 			return rc;
-		for (uint32_t k = 0; k < n; k++) {
+		for (uint32_t k = 0; k < nmiss; k++) {
 			struct pgrant *p = pgrant_slot(v, missing[k], &found);
 			void *pva = (char *)va + k * PAGE_SIZE;
 			*p = (struct pgrant){ missing[k], true, pva, handles[k], mapped_mfn(pva) };
 			v->nr_pgrants++;
 		}
-		v->nr_pgrant_maps += n;
+		v->nr_pgrant_maps += nmiss;
 	}
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = pgrant_slot(v, grefs[i], &found);
+	v->nr_pgrant_hits += n - nmiss;
+	return 0;
+}
+
+/* The data segments of a request through persistent grants: 1 when the
+ * table is full, 0 or an errno. */
+static int map_persistent(struct vbd *v, struct vbd_req *req)
+{
+	for (uint32_t i = 0; i < req->r.nr_segs; i++)
+		v->scratch_grefs[i] = req->segs[i].gref;
+	int rc = pgrants_get(v, v->scratch_grefs, req->r.nr_segs, v->scratch_pg);
+	if (rc)
+		return rc;
 	for (uint32_t i = 0; i < req->r.nr_segs; i++) {
 		const struct blkif_seg *s = &req->segs[i];
-		struct pgrant *p = pgrant_slot(v, s->gref, &found);
-		req->bsegs[i] = (struct blk_seg){ dma_from_mfn(p->mfn, s->first_sect * SECTOR_BYTES),
+		req->bsegs[i] = (struct blk_seg){ dma_from_mfn(v->scratch_pg[i]->mfn,
+							       s->first_sect * SECTOR_BYTES),
 						  (uint32_t)(s->last_sect - s->first_sect + 1) *
 							  SECTOR_BYTES };
 	}
-	v->nr_pgrant_hits += req->r.nr_segs - n;
 	return 0;
 }
 
@@ -332,22 +345,31 @@ static int map_data(struct vbd *v, struct vbd_req *req)
 	return 0;
 }
 
-/* INDIRECT: the segment list lives in guest pages; copy it out once. */
+/* INDIRECT: the segment list lives in guest pages; copy it out once (from
+ * persistent mappings when the frontend reuses its indirect pages, as
+ * blkfront does with feature-persistent; else mapped for this request). */
 static int read_indirect(struct vbd *v, struct vbd_req *req)
 {
 	uint8_t *copy = v->indirect_copy;
+	uint32_t np = req->r.nr_indirect_pages;
+	struct pgrant *pg[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 	grant_handle_t h[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
-	void *va;
-	int rc = gnttab_map_refs(v->domid, req->r.indirect_grefs, req->r.nr_indirect_pages, true,
-				 &va, h, NULL);
-	if (rc)
+	void *va = NULL;
+	int rc = 1;
+
+	if (v->persistent)
+		rc = pgrants_get(v, req->r.indirect_grefs, np, pg);
+	if (rc < 0)
+		return BLKIF_RSP_ERROR;
+	if (rc == 1 && gnttab_map_refs(v->domid, req->r.indirect_grefs, np, true, &va, h, NULL))
 		return BLKIF_RSP_ERROR;
 	int status = BLKIF_RSP_OKAY;
-	for (uint32_t p = 0; p < req->r.nr_indirect_pages && status == BLKIF_RSP_OKAY; p++) {
-		memcpy(copy, (char *)va + p * PAGE_SIZE, PAGE_SIZE);
+	for (uint32_t p = 0; p < np && status == BLKIF_RSP_OKAY; p++) {
+		memcpy(copy, va ? (char *)va + p * PAGE_SIZE : pg[p]->va, PAGE_SIZE);
 		status = blkif_parse_indirect_page(copy, p, &req->r);
 	}
-	gnttab_unmap_refs(va, h, req->r.nr_indirect_pages);
+	if (va)
+		gnttab_unmap_refs(va, h, np);
 	if (status == BLKIF_RSP_OKAY)
 		status = blkif_check_bounds(&req->r, &v->lim);
 	return status;

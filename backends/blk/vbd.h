@@ -118,6 +118,8 @@ struct vbd {
 	/* Scratch of the vbd thread (never shared between vbds or threads). */
 	grant_ref_t scratch_refs[VBD_MAX_INDIRECT_SEGS];
 	grant_handle_t scratch_handles[VBD_MAX_INDIRECT_SEGS];
+	grant_ref_t scratch_grefs[VBD_MAX_INDIRECT_SEGS];
+	struct pgrant *scratch_pg[VBD_MAX_INDIRECT_SEGS];
 	uint8_t *indirect_copy;                  /* one page */
 
 	uint64_t nr_requests, nr_errors, nr_bad, nr_pgrant_hits, nr_pgrant_maps;
