@@ -939,6 +939,153 @@ static int cmd_xs_rm(int argc, char **argv)
 	return rc;
 }
 
+/* One domain's credit2 row (xl sched-credit2's columns). */
+static int credit2_row(domid_t dom)
+{
+	uint16_t weight, cap;
+	char name[64];
+	int rc = xenctl_credit2_domain(dom, false, &weight, &cap);
+
+	if (rc) {
+		kprintf("sched-credit2: domain %u: Xen refused the credit2 query (%d)\n", dom, rc);
+		return rc;
+	}
+	kprintf("%-33s %4u %6u %4u\n", domain_name(dom, name, sizeof(name)), dom, weight, cap);
+	return 0;
+}
+
+static int credit2_pool_line(void)
+{
+	uint32_t rl;
+	int rc = xenctl_credit2_ratelimit(0, false, &rl);
+
+	if (rc)
+		kprintf("Cpupool Pool-0: [sched params unavailable]\n");
+	else
+		kprintf("Cpupool Pool-0: ratelimit=%uus\n", rl);
+	return rc;
+}
+
+static bool number_arg(const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s || *end || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/*
+ * xl sched-credit2: the pool's rate limit (-s [-r US]) and domains' weight
+ * and cap (-d DOM [-w W] [-c C]).  keel has one cpupool, Pool-0.
+ */
+static int cmd_sched_credit2(int argc, char **argv)
+{
+	const char *dom = NULL, *pool = NULL;
+	bool opt_s = false, opt_r = false, opt_w = false, opt_c = false;
+	uint32_t rl = 0, weight = 0, cap = 0;
+
+	if (xen_refused(argv[0]))
+		return -ENOSYS;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool takes = !strcmp(a, "-d") || !strcmp(a, "-w") || !strcmp(a, "-c") ||
+			     !strcmp(a, "-r") || !strcmp(a, "-p");
+		if (!strcmp(a, "-s")) {
+			opt_s = true;
+			continue;
+		}
+		if (!takes) {
+			kprintf("sched-credit2: unknown argument '%s' (usage: sched-credit2 [-d DOM "
+				"[-w WEIGHT] [-c CAP]] [-s [-r RATELIMIT_US]] [-p POOL])\n", a);
+			return -EINVAL;
+		}
+		if (!v) {
+			kprintf("sched-credit2: %s needs a value\n", a);
+			return -EINVAL;
+		}
+		i++;
+		bool ok = true;
+		if (!strcmp(a, "-d"))
+			dom = v;
+		else if (!strcmp(a, "-p"))
+			pool = v;
+		else if (!strcmp(a, "-r"))
+			ok = opt_r = number_arg(v, 500000, &rl);
+		else if (!strcmp(a, "-w"))
+			ok = opt_w = number_arg(v, 65535, &weight) && weight > 0;
+		else
+			ok = opt_c = number_arg(v, 65535, &cap);
+		if (!ok) {
+			kprintf("sched-credit2: %s '%s': %s\n", a, v,
+				!strcmp(a, "-r") ? "0 (none) or 100..500000 us"
+				: !strcmp(a, "-w") ? "a weight 1..65535"
+				: "a percentage of one CPU, 0 for no cap");
+			return -EINVAL;
+		}
+	}
+	if (pool && strcmp(pool, "Pool-0") && strcmp(pool, "0")) {
+		kprintf("unknown cpupool '%s'\n", pool);
+		return -ENOENT;
+	}
+	if (pool && (dom || opt_w || opt_c)) {
+		kprintf("Specifying a cpupool is not allowed with other options.\n");
+		return -EINVAL;
+	}
+	if (!dom && (opt_w || opt_c)) {
+		kprintf("Must specify a domain.\n");
+		return -EINVAL;
+	}
+	if (opt_r && !opt_s) {
+		kprintf("sched-credit2: -r needs -s (the pool's parameters)\n");
+		return -EINVAL;
+	}
+	if (opt_s) {
+		if (!opt_r)
+			return credit2_pool_line() ? -EIO : 0;
+		int rc = xenctl_credit2_ratelimit(0, true, &rl);
+		if (rc) {
+			kprintf("sched-credit2: Xen refused ratelimit %u us for Pool-0 (%d)\n", rl, rc);
+			return -EIO;
+		}
+		return 0;
+	}
+	if (dom) {
+		domid_t id;
+		if (resolve(dom, &id))
+			return -ENOENT;
+		if (!opt_w && !opt_c) {
+			kprintf("%-33s %4s %6s %4s\n", "Name", "ID", "Weight", "Cap");
+			return credit2_row(id) ? -EIO : 0;
+		}
+		uint16_t w, c;
+		int rc = xenctl_credit2_domain(id, false, &w, &c);
+		if (!rc) {
+			if (opt_w)
+				w = (uint16_t)weight;
+			if (opt_c)
+				c = (uint16_t)cap;
+			rc = xenctl_credit2_domain(id, true, &w, &c);
+		}
+		if (rc) {
+			kprintf("sched-credit2: Xen refused weight/cap for domain %u (%d)\n", id, rc);
+			return -EIO;
+		}
+		return 0;
+	}
+	static struct xenabi_dominfo infos[MAX_LIST];
+	uint32_t n;
+	credit2_pool_line();
+	kprintf("%-33s %4s %6s %4s\n", "Name", "ID", "Weight", "Cap");
+	if (xenctl_domain_list(0, infos, MAX_LIST, &n))
+		return -EIO;
+	for (uint32_t i = 0; i < n; i++)
+		credit2_row(infos[i].domain);
+	return 0;
+}
+
 const struct command xl_commands[] = {
 	{ "info", cmd_info, NULL, "host and Xen information (as xl info)" },
 	{ "list", cmd_list, "[--cpu-ns]", "list domains (as xl list)" },
@@ -956,6 +1103,8 @@ const struct command xl_commands[] = {
 	{ "kernel-cache", cmd_kernel_cache, "[drop]", "decompressed guest kernels kept (drop: free them)" },
 	{ "xs-bench", cmd_xs_bench, "[N]", "in-process xenstore operations per second" },
 	{ "vcpu-list", cmd_vcpu_list, "[NAME|ID]", "list virtual CPUs" },
+	{ "sched-credit2", cmd_sched_credit2, "[-d DOM [-w W] [-c CAP]] [-s [-r US]]",
+	  "credit2 scheduler: pool rate limit, domain weight and cap" },
 	{ "mem-set", cmd_mem_set, "NAME|ID MEM", "set a domain's memory target" },
 	{ "domid", cmd_domid, "NAME", "a domain's ID" },
 	{ "domname", cmd_domname, "ID", "a domain's name" },

@@ -107,6 +107,16 @@ int xenctl_sched_name(const char **name)
 	return CALL(sched_name, name);
 }
 
+int xenctl_credit2_ratelimit(uint32_t pool, bool set, uint32_t *ratelimit_us)
+{
+	return CALL(credit2_ratelimit, pool, set, ratelimit_us);
+}
+
+int xenctl_credit2_domain(domid_t dom, bool set, uint16_t *weight, uint16_t *cap)
+{
+	return CALL(credit2_domain, dom, set, weight, cap);
+}
+
 int xenctl_domain_list(domid_t first, struct xenabi_dominfo *out, uint32_t max, uint32_t *n)
 {
 	return CALL(getdomaininfolist, first, out, max, n);

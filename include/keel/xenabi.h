@@ -124,6 +124,11 @@ struct xenabi {
 	int (*physinfo)(struct xenabi_physinfo *out);
 	/* The scheduler's name ("credit2", ...), "unknown" for an id keel does not know. */
 	int (*sched_name)(const char **name);
+	/* Credit2's settings (XEN_SYSCTL/DOMCTL_scheduler_op): a cpupool's rate
+	 * limit (us, 0: none), a domain's weight and cap; get, or set when set.
+	 * Xen answers -EINVAL when the pool or domain runs another scheduler. */
+	int (*credit2_ratelimit)(uint32_t pool, bool set, uint32_t *ratelimit_us);
+	int (*credit2_domain)(domid_t domid, bool set, uint16_t *weight, uint16_t *cap);
 	/* Returns the bytes read (>= 0); *index as XEN_SYSCTL_readconsole. */
 	int (*readconsole)(char *buf, uint32_t size, bool incremental, uint32_t *index);
 	int (*clearconsole)(void);

@@ -30,6 +30,9 @@ const char *xenctl_refusal(void);
 int xenctl_physinfo(struct xenabi_physinfo *out);
 /* The scheduler's name: "credit2", "credit", ..., "unknown". */
 int xenctl_sched_name(const char **name);
+/* Credit2's pool rate limit and a domain's weight/cap (struct xenabi). */
+int xenctl_credit2_ratelimit(uint32_t pool, bool set, uint32_t *ratelimit_us);
+int xenctl_credit2_domain(domid_t dom, bool set, uint16_t *weight, uint16_t *cap);
 /* Fills up to max entries starting at domid first; *n gets the count. */
 int xenctl_domain_list(domid_t first, struct xenabi_dominfo *out, uint32_t max, uint32_t *n);
 /* -ESRCH if dom does not exist. */

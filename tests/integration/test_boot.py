@@ -159,6 +159,36 @@ def main_boot_checks():
         if "unknown kind" not in out:
             raise TestFailure("unexpected reply: " + out)
 
+    def sched_credit2():
+        # Xen's credit2 settings through XEN_SYSCTL/DOMCTL_scheduler_op, in
+        # xl sched-credit2's format; every value read back is Xen's answer
+        # (keel keeps none), and Xen itself refuses a rate limit under 100 us.
+        m = state["m"]
+        out = m.command("sched-credit2")
+        if not re.search(r"^Cpupool Pool-0: ratelimit=1000us$", out, re.M) or \
+                not re.search(r"^Name\s+ID Weight  Cap$", out, re.M) or \
+                not re.search(r"^Domain-0\s+0    256    0$", out, re.M):
+            raise TestFailure("sched-credit2 (Xen's defaults expected):\n" + out)
+        m.command("sched-credit2 -s -r 0")
+        if "ratelimit=0us" not in m.command("sched-credit2 -s"):
+            raise TestFailure("ratelimit 0 not read back from Xen")
+        out = m.command("sched-credit2 -s -r 50")
+        if "Xen refused ratelimit 50" not in out:
+            raise TestFailure("a 50 us rate limit (under Xen's minimum) was not refused:\n" + out)
+        m.command("sched-credit2 -s -r 1000")
+        m.command("sched-credit2 -d 0 -w 512")
+        out = m.command("sched-credit2 -d Domain-0")
+        if not re.search(r"^Domain-0\s+0    512    0$", out, re.M):
+            raise TestFailure("dom0's weight 512 not read back:\n" + out)
+        m.command("sched-credit2 -d 0 -w 256")
+        for bad, why in (("sched-credit2 -d 0 -w 0", "a weight 1..65535"),
+                         ("sched-credit2 -w 5", "Must specify a domain"),
+                         ("sched-credit2 -p Pool-7", "unknown cpupool 'Pool-7'"),
+                         ("sched-credit2 -d nosuch", "nosuch")):
+            out = m.command(bad)
+            if why not in out:
+                raise TestFailure("%s: expected '%s':\n%s" % (bad, why, out))
+
     def poweroff():
         m = state["m"]
         m.send("poweroff\r")
@@ -177,6 +207,7 @@ def main_boot_checks():
               ("selftest: heap, loopback evtchn, timers, vmap, wait queues", selftest),
               ("Ctrl-a x3 switches input to Xen and back", ctrl_a_to_xen),
               ("bad commands give messages, prompt returns", bad_command),
+              ("sched-credit2: Xen's rate limit and dom0's weight set and read back", sched_credit2),
               ("poweroff: ACPI S5, QEMU exits 0", poweroff)]
 
     return run_shared_checks(checks, state)

@@ -16,9 +16,9 @@
 enum { DOMCTL_createdomain = 1, DOMCTL_destroydomain = 2, DOMCTL_pausedomain = 3,
        DOMCTL_unpausedomain = 4, DOMCTL_getdomaininfo = 5, DOMCTL_max_mem = 11,
        DOMCTL_setvcpucontext = 12, DOMCTL_getvcpuinfo = 14, DOMCTL_max_vcpus = 15,
-       DOMCTL_hypercall_init = 22 };
+       DOMCTL_hypercall_init = 22, DOMCTL_scheduler_op = 16 };
 enum { SYSCTL_readconsole = 1, SYSCTL_physinfo = 3, SYSCTL_sched_id = 4,
-       SYSCTL_getdomaininfolist = 6 };
+       SYSCTL_getdomaininfolist = 6, SYSCTL_scheduler_op = 19 };
 #define DOMCTL_U 16
 #define SYSCTL_U 8
 #define DOMINFO_SIZE 112 /* struct xen_domctl_getdomaininfo, both releases */
@@ -29,6 +29,9 @@ static uint32_t xen_domctl_version, xen_sysctl_version = 0x15;
 static uint8_t last_domctl[144];
 static int domctl_calls, sysctl_calls;
 static unsigned int nr_domains = 20; /* domids 0..nr_domains-1 */
+/* Credit2 settings the fake keeps: the pool's rate limit, domain 3's weight/cap. */
+static uint32_t fake_ratelimit = 1000;
+static uint16_t fake_weight = 256, fake_cap;
 static uint32_t max_batch_seen;
 
 static uint32_t rd32(const void *p, size_t off)
@@ -93,6 +96,17 @@ long xenabi_hypercall_domctl(void *op)
 	case DOMCTL_getdomaininfo:
 		fill_dominfo(b + DOMCTL_U, rd16(b, 8));
 		return 0;
+	case DOMCTL_scheduler_op: /* sched_id @0, cmd @4, credit2 weight @8, cap @10 */
+		if (rd32(b, DOMCTL_U) != 6 || rd16(b, 8) != 3)
+			return -22;
+		if (rd32(b, DOMCTL_U + 4) == 1) { /* getinfo */
+			wr16(b, DOMCTL_U + 8, fake_weight);
+			wr16(b, DOMCTL_U + 10, fake_cap);
+		} else {
+			fake_weight = rd16(b, DOMCTL_U + 8);
+			fake_cap = rd16(b, DOMCTL_U + 10);
+		}
+		return 0;
 	case DOMCTL_getvcpuinfo: /* vcpu @0, online @4, blocked @5, running @6, cpu_time @8, cpu @16 */
 		b[DOMCTL_U + 4] = 1;
 		b[DOMCTL_U + 6] = 1;
@@ -114,6 +128,14 @@ long xenabi_hypercall_sysctl(void *op)
 	switch (rd32(b, 0)) {
 	case SYSCTL_sched_id:
 		wr32(b, SYSCTL_U, 6); /* XEN_SCHEDULER_CREDIT2 */
+		return 0;
+	case SYSCTL_scheduler_op: /* pool @0, sched_id @4, cmd @8, ratelimit_us @16 */
+		if (rd32(b, SYSCTL_U) != 0 || rd32(b, SYSCTL_U + 4) != 6)
+			return -22;
+		if (rd32(b, SYSCTL_U + 8) == 1)
+			wr32(b, SYSCTL_U + 16, fake_ratelimit);
+		else
+			fake_ratelimit = rd32(b, SYSCTL_U + 16);
 		return 0;
 	case SYSCTL_physinfo: /* nr_cpus @8, cpu_khz @24, capabilities @28, total @40, free @48 */
 		wr32(b, SYSCTL_U + 8, 1);
@@ -313,10 +335,48 @@ TEST(sysctls)
 	xen_sysctl_version = 0x15;
 }
 
+/* Credit2's pool rate limit and a domain's weight/cap land where both
+ * releases put them, and come back. */
+static void check_credit2(const struct xenabi *a, uint32_t version)
+{
+	uint32_t rl = 0;
+	uint16_t w = 0, c = 0;
+
+	as_xen(a, version);
+	fake_ratelimit = 1000;
+	CHECK_EQ(a->credit2_ratelimit(0, false, &rl), 0);
+	CHECK_EQ(rl, 1000);
+	rl = 0;
+	CHECK_EQ(a->credit2_ratelimit(0, true, &rl), 0);
+	CHECK_EQ(fake_ratelimit, 0);
+	CHECK_EQ(a->credit2_ratelimit(1, false, &rl), -22); /* no such pool */
+	fake_weight = 256;
+	fake_cap = 0;
+	CHECK_EQ(a->credit2_domain(3, false, &w, &c), 0);
+	CHECK_EQ(w, 256);
+	CHECK_EQ(c, 0);
+	w = 512;
+	c = 50;
+	CHECK_EQ(a->credit2_domain(3, true, &w, &c), 0);
+	CHECK_EQ(fake_weight, 512);
+	CHECK_EQ(fake_cap, 50);
+	CHECK_EQ(a->credit2_domain(4, false, &w, &c), -22);
+}
+
+TEST(credit2_417)
+{
+	check_credit2(&xenabi_v417, 0x15);
+}
+
+TEST(credit2_420)
+{
+	check_credit2(&xenabi_v420, 0x17);
+}
+
 static const struct test_case tests[] = {
 	T(interface_versions), T(probe_tells_releases_apart), T(createdomain_417),
 	T(createdomain_420), T(createdomain_wrong_release_refused), T(domain_calls_417),
-	T(domain_calls_420), T(domain_list_batches), T(sysctls),
+	T(domain_calls_420), T(domain_list_batches), T(sysctls), T(credit2_417), T(credit2_420),
 };
 
 int main(void)

@@ -115,6 +115,39 @@ static int abi_sched_name(const char **name)
 	return 0;
 }
 
+static int abi_credit2_ratelimit(uint32_t pool, bool set, uint32_t *ratelimit_us)
+{
+	struct xen_sysctl op = { .cmd = XEN_SYSCTL_scheduler_op };
+
+	op.u.scheduler_op.cpupool_id = pool;
+	op.u.scheduler_op.sched_id = XEN_SCHEDULER_CREDIT2;
+	op.u.scheduler_op.cmd = set ? XEN_SYSCTL_SCHEDOP_putinfo : XEN_SYSCTL_SCHEDOP_getinfo;
+	if (set)
+		op.u.scheduler_op.u.sched_credit2.ratelimit_us = *ratelimit_us;
+	int rc = sysctl(&op);
+	if (!rc && !set)
+		*ratelimit_us = op.u.scheduler_op.u.sched_credit2.ratelimit_us;
+	return rc;
+}
+
+static int abi_credit2_domain(domid_t domid, bool set, uint16_t *weight, uint16_t *cap)
+{
+	struct xen_domctl op = { .cmd = XEN_DOMCTL_scheduler_op, .domain = domid };
+
+	op.u.scheduler_op.sched_id = XEN_SCHEDULER_CREDIT2;
+	op.u.scheduler_op.cmd = set ? XEN_DOMCTL_SCHEDOP_putinfo : XEN_DOMCTL_SCHEDOP_getinfo;
+	if (set) {
+		op.u.scheduler_op.u.credit2.weight = *weight;
+		op.u.scheduler_op.u.credit2.cap = *cap;
+	}
+	int rc = domctl(&op);
+	if (!rc && !set) {
+		*weight = op.u.scheduler_op.u.credit2.weight;
+		*cap = op.u.scheduler_op.u.credit2.cap;
+	}
+	return rc;
+}
+
 static int abi_createdomain(const struct xenabi_createdomain *c, domid_t *domid)
 {
 	struct xen_domctl op = { .cmd = XEN_DOMCTL_createdomain, .domain = 0 };
@@ -306,6 +339,8 @@ const struct xenabi XENABI_NAME = {
 	.getdomaininfolist = abi_getdomaininfolist,
 	.physinfo = abi_physinfo,
 	.sched_name = abi_sched_name,
+	.credit2_ratelimit = abi_credit2_ratelimit,
+	.credit2_domain = abi_credit2_domain,
 	.readconsole = abi_readconsole,
 	.clearconsole = abi_clearconsole,
 };

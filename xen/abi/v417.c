@@ -78,6 +78,16 @@ AT(xen_sysctl_getdomaininfolist, max_domains, 4);
 AT(xen_sysctl_getdomaininfolist, buffer, 8);
 AT(xen_sysctl_getdomaininfolist, num_domains, 16);
 AT(xen_sysctl_sched_id, sched_id, 0);
+AT(xen_sysctl_scheduler_op, cpupool_id, 0);
+AT(xen_sysctl_scheduler_op, sched_id, 4);
+AT(xen_sysctl_scheduler_op, cmd, 8);
+AT(xen_sysctl_scheduler_op, u.sched_credit2.ratelimit_us, 16);
+AT(xen_domctl_scheduler_op, sched_id, 0);
+AT(xen_domctl_scheduler_op, cmd, 4);
+AT(xen_domctl_scheduler_op, u.credit2.weight, 8);
+AT(xen_domctl_scheduler_op, u.credit2.cap, 10);
+_Static_assert(XEN_SCHEDULER_CREDIT2 == 6 && XEN_SYSCTL_SCHEDOP_getinfo == 1 &&
+	       XEN_DOMCTL_SCHEDOP_getinfo == 1, "scheduler_op constants");
 /* 4.17's createdomain: vmtrace_size follows grant_opts (4.19 put altp2m_opts between). */
 AT(xen_domctl_createdomain, vmtrace_size, 48);
 #undef SIZE

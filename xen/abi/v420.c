@@ -78,6 +78,16 @@ AT(xen_sysctl_getdomaininfolist, max_domains, 4);
 AT(xen_sysctl_getdomaininfolist, buffer, 8);
 AT(xen_sysctl_getdomaininfolist, num_domains, 16);
 AT(xen_sysctl_sched_id, sched_id, 0);
+AT(xen_sysctl_scheduler_op, cpupool_id, 0);
+AT(xen_sysctl_scheduler_op, sched_id, 4);
+AT(xen_sysctl_scheduler_op, cmd, 8);
+AT(xen_sysctl_scheduler_op, u.sched_credit2.ratelimit_us, 16);
+AT(xen_domctl_scheduler_op, sched_id, 0);
+AT(xen_domctl_scheduler_op, cmd, 4);
+AT(xen_domctl_scheduler_op, u.credit2.weight, 8);
+AT(xen_domctl_scheduler_op, u.credit2.cap, 10);
+_Static_assert(XEN_SCHEDULER_CREDIT2 == 6 && XEN_SYSCTL_SCHEDOP_getinfo == 1 &&
+	       XEN_DOMCTL_SCHEDOP_getinfo == 1, "scheduler_op constants");
 /* Since 4.19 createdomain has altp2m_opts after grant_opts, moving what follows by 4. */
 AT(xen_domctl_createdomain, altp2m_opts, 48);
 AT(xen_domctl_createdomain, vmtrace_size, 52);
