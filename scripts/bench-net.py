@@ -18,7 +18,10 @@ bridge + netback in the same run: prints, never asserts.
 
 Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout.
 
-    scripts/bench-net.py [-n RUNS] [--no-peer] [--no-keel]
+    scripts/bench-net.py [-n RUNS] [--no-peer] [--no-keel] [--xen-args ARGS]
+
+--xen-args ARGS adds ARGS to Xen's command line on both sides (keel through
+XEN_ARGS, the peer through RIG_XEN_EXTRA), e.g. sched_ratelimit_us=0.
 """
 import argparse
 import os
@@ -94,12 +97,17 @@ def dom0_cpu_ns(m):
     return float(r.group(1)) if r else None
 
 
+XEN_ARGS = ""  # --xen-args
+
+
 def keel_run(i=0):
     make_archive()
     extra, notes = {}, []
     with bb.qemu_lock():
-        with Machine("bench-net-%d" % (i + 1), timeout=900, env={
-                "KEEL_ARCHIVE": ARCHIVE, "QEMU_MEM": bb.QEMU_MEM}) as m:
+        env = {"KEEL_ARCHIVE": ARCHIVE, "QEMU_MEM": bb.QEMU_MEM}
+        if XEN_ARGS:
+            env["XEN_ARGS"] = XEN_ARGS
+        with Machine("bench-net-%d" % (i + 1), timeout=900, env=env) as m:
             m.boot(300)
             extra["mem_before"] = m.command("mem")
             out = m.command("create bench-net-srv.cfg", timeout=300)
@@ -147,6 +155,8 @@ def keel_run(i=0):
 def peer_run():
     logp = os.path.join(SCRATCH, "peer-pair.%d.log" % os.getpid())
     env = dict(os.environ, PEER_NET="pair", RIG_LOG=logp)
+    if XEN_ARGS:
+        env["RIG_XEN_EXTRA"] = (env.get("RIG_XEN_EXTRA", "") + " " + XEN_ARGS).strip()
     with bb.qemu_lock():
         t0 = time.monotonic()
         r = subprocess.run([os.path.join(bb.PEER, "run-peer.sh")], env=env, stdout=subprocess.PIPE,
@@ -163,10 +173,14 @@ def main():
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-keel", action="store_true")
     ap.add_argument("-n", type=int, default=1, help="runs of each, alternating (medians)")
+    ap.add_argument("--xen-args", default="", help="extra Xen command line, both sides")
     args = ap.parse_args()
+    global XEN_ARGS
+    XEN_ARGS = args.xen_args
     os.makedirs(SCRATCH, exist_ok=True)
-    print("bench-net  %s  load average %s" % (time.strftime("%Y-%m-%d %H:%M:%S UTC",
-                                                             time.gmtime()), bb.load()))
+    print("bench-net  %s  load average %s%s" % (
+        time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), bb.load(),
+        "  Xen command line + " + XEN_ARGS if XEN_ARGS else ""))
     keels, peers, kx, notes_all = [], [], {}, []
     for i in range(args.n):
         if not args.no_keel:
