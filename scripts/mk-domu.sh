@@ -277,7 +277,7 @@ EOF
 # netpolicy: rate= and anti-spoofing (test_net.py).  The sender's eth1 is a
 # vif with ip=10.0.1.1, mac=00:16:3e:00:01:1a and rate=; the sink's eth1 is
 # a plain vif on the same bridge (xenbr1).
-#   sink  times two streams of 400000 bytes as they arrive (port 5002: sent
+#   sink  times two streams of 160000 bytes as they arrive (port 5002: sent
 #         through the limited eth1; 5004: through eth0, no limit; from the
 #         first byte to the end), then reports what reached port 5006
 #         (only spoofed sources ever aim there) and its ARP entries, once
@@ -289,7 +289,7 @@ cat > "$root/tests/netpolicy.sh" <<'EOF'
 r() { if [ "$2" = ok ]; then echo "KEEL-TEST $1 ok $3"; else echo "KEEL-TEST $1 fail $3"; fi; }
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 up() { cut -d' ' -f1 /proc/uptime; }
-n=400000
+n=160000
 timed() {
 	sleep 200 | nc -l -p "$1" | {
 		dd bs=1 count=1 >/dev/null 2>&1
