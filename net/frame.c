@@ -12,6 +12,15 @@
 
 #define READ_OPS 48
 
+/* A grant copy of the frame's bytes into dom0 failed: only the source can
+ * be at fault. */
+static int read_failed(const struct net_frame *f, int rc)
+{
+	if (f->source_failed)
+		*f->source_failed = true;
+	return rc;
+}
+
 int net_frame_read(const struct net_frame *f, uint32_t from, void *dst, uint32_t len)
 {
 	struct gnttab_copy ops[READ_OPS];
@@ -44,7 +53,7 @@ int net_frame_read(const struct net_frame *f, uint32_t from, void *dst, uint32_t
 				if (nops == READ_OPS) {
 					int rc = gnttab_copy(ops, nops);
 					if (rc)
-						return rc;
+						return read_failed(f, rc);
 					nops = 0;
 				}
 				struct gnttab_copy *op = &ops[nops++];
@@ -65,8 +74,11 @@ int net_frame_read(const struct net_frame *f, uint32_t from, void *dst, uint32_t
 		from += n;
 		pos += flen;
 	}
-	if (nops)
-		return gnttab_copy(ops, nops);
+	if (nops) {
+		int rc = gnttab_copy(ops, nops);
+		if (rc)
+			return read_failed(f, rc);
+	}
 	return 0;
 }
 
@@ -85,6 +97,7 @@ void net_frame_local(struct net_frame *f, const uint8_t *buf, uint32_t len,
 		memset(&f->meta, 0, sizeof(f->meta));
 	f->len = len;
 	f->nfrags = 0;
+	f->source_failed = NULL;
 	for (uint32_t off = 0; off < len && f->nfrags < NET_FRAGS_MAX;) {
 		uintptr_t va = (uintptr_t)(buf + off);
 		uint32_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));

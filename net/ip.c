@@ -280,6 +280,7 @@ static err_t keel_linkoutput(struct netif *netif, struct pbuf *p)
 	}
 	f.len = p->tot_len;
 	f.nfrags = 0;
+	f.source_failed = NULL;
 	f.meta = (struct net_meta){ .flags = NET_META_CSUM_OK };
 	bool fits = true;
 	for (struct pbuf *q = p; q && fits; q = q->next)

@@ -226,6 +226,15 @@ else
 	ip addr add "$ip" dev eth0
 fi
 r net-link ok "mac=$(cat /sys/class/net/eth0/address) addr=$(ip -4 -o addr show eth0 | sed -n 's/.*inet \([^ ]*\).*/\1/p')"
+# keelip1=ADDR/LEN keelpolicy=send|sink: a second vif (rate=, ip=) for netpolicy.sh.
+ip1=$(arg keelip1); pol=$(arg keelpolicy)
+if [ -n "$ip1" ]; then
+	i=0
+	while [ ! -e /sys/class/net/eth1 ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+	ip link set eth1 up
+	ip addr add "$ip1" dev eth1
+fi
+[ "$pol" = sink ] && sh /tests/netpolicy.sh sink &
 echo KEEL-NET-UP
 [ -n "$peer" ] || { echo KEEL-TEST-DONE; exit; }
 # The peer's listener must exist before anyone sends: listen first.
@@ -249,6 +258,10 @@ fi
 i=0
 while [ ! -s /tmp/rx.md5 ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
 r net-rx-md5 ok "$(cat /tmp/rx.md5)"
+# The policy streams use eth0 too: count after them.
+[ "$pol" = send ] && sh /tests/netpolicy.sh send
+i=0
+while [ "$pol" = sink ] && [ ! -e /tmp/policy.done ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
 s=/sys/class/net/eth0/statistics
 r net-counters ok "tx_packets=$(cat $s/tx_packets) rx_packets=$(cat $s/rx_packets) tx_bytes=$(cat $s/tx_bytes) rx_bytes=$(cat $s/rx_bytes)"
 echo KEEL-TEST-DONE
@@ -260,6 +273,89 @@ while :; do
 	prev=$cur
 	sleep 0.3
 done
+EOF
+# netpolicy: rate= and anti-spoofing (test_net.py).  The sender's eth1 is a
+# vif with ip=10.0.1.1, mac=00:16:3e:00:01:1a and rate=; the sink's eth1 is
+# a plain vif on the same bridge (xenbr1).
+#   sink  times two streams of 160000 bytes as they arrive (port 5002: sent
+#         through the limited eth1; 5004: through eth0, no limit; from the
+#         first byte to the end), then reports what reached port 5006
+#         (only spoofed sources ever aim there) and its ARP entries, once
+#         the sender's last word comes on 5007.
+#   send  pings the sink from its own address, sends both streams, then
+#         pings and connects from an address (10.0.1.99) and from a MAC
+#         (00:16:3e:00:01:99) that are not its vif's, then from its own again.
+cat > "$root/tests/netpolicy.sh" <<'EOF'
+r() { if [ "$2" = ok ]; then echo "KEEL-TEST $1 ok $3"; else echo "KEEL-TEST $1 fail $3"; fi; }
+arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+up() { cut -d' ' -f1 /proc/uptime; }
+n=160000
+timed() {
+	sleep 200 | nc -l -p "$1" | {
+		dd bs=1 count=1 >/dev/null 2>&1
+		t0=$(up); b=$(wc -c); t1=$(up)
+		echo "KEEL-RATE port=$1 bytes=$b t0=$t0 t1=$t1"
+	}
+}
+if [ "$1" = sink ]; then
+	timed 5002 &
+	timed 5004 &
+	(sleep 200 | nc -l -p 5006 > /tmp/spoof.rx) &
+	(sleep 200 | nc -l -p 5007 > /tmp/legit.rx) &
+	i=0
+	while [ ! -s /tmp/legit.rx ] && [ $i -lt 900 ]; do sleep 0.2; i=$((i + 1)); done
+	sleep 1
+	r pol-peer ok "legit=$(cat /tmp/legit.rx) spoofed_bytes=$(wc -c < /tmp/spoof.rx) neigh99=[$(ip neigh show 10.0.1.99)] neigh1=[$(ip neigh show 10.0.1.1)]"
+	echo KEEL-POLICY-DONE
+	touch /tmp/policy.done
+	exit
+fi
+peer=$(arg keelpeer); peer1=$(arg keelpeer1)
+i=0
+while ! ping -c 1 -W 1 "$peer1" >/dev/null 2>&1 && [ $i -lt 30 ]; do i=$((i + 1)); done
+if ping -c 3 -i 0.2 "$peer1" > /tmp/p1 2>&1; then
+	r pol-ping ok "$(tail -1 /tmp/p1)"
+else
+	r pol-ping fail "$(tail -2 /tmp/p1 | tr '\n' ' ')"
+fi
+t0=$(up)
+head -c $n /dev/zero | nc "$peer1" 5002
+t1=$(up)
+head -c $n /dev/zero | nc "$peer" 5004
+r pol-streams ok "bytes=$n limited_t0=$t0 limited_t1=$t1 unlimited_t1=$(up)"
+# ip=: an address the vif was not given.
+ip addr add 10.0.1.99/24 dev eth1
+if ping -c 2 -W 2 -I 10.0.1.99 "$peer1" > /tmp/p2 2>&1; then
+	r pol-spoof-ip fail "answered from 10.0.1.99: $(tail -1 /tmp/p2)"
+else
+	r pol-spoof-ip ok "no answer from 10.0.1.99"
+fi
+ip route add "$peer1"/32 dev eth1 src 10.0.1.99
+echo SPOOF-IP | nc -w 3 "$peer1" 5006 2>/dev/null
+ip route del "$peer1"/32 dev eth1
+ip addr del 10.0.1.99/24 dev eth1
+# mac=: a MAC the vif was not given.
+ip link set eth1 down
+ip link set eth1 address 00:16:3e:00:01:99
+ip link set eth1 up
+if ping -c 2 -W 2 "$peer1" > /tmp/p3 2>&1; then
+	r pol-spoof-mac fail "answered from 00:16:3e:00:01:99: $(tail -1 /tmp/p3)"
+else
+	r pol-spoof-mac ok "no answer from 00:16:3e:00:01:99"
+fi
+echo SPOOF-MAC | nc -w 3 "$peer1" 5006 2>/dev/null
+ip link set eth1 down
+ip link set eth1 address 00:16:3e:00:01:1a
+ip link set eth1 up
+i=0
+while ! ping -c 1 -W 1 "$peer1" >/dev/null 2>&1 && [ $i -lt 10 ]; do i=$((i + 1)); done
+if ping -c 2 -i 0.2 "$peer1" > /tmp/p4 2>&1; then
+	r pol-restored ok "$(tail -1 /tmp/p4)"
+else
+	r pol-restored fail "$(tail -2 /tmp/p4 | tr '\n' ' ')"
+fi
+echo LEGIT | nc -w 5 "$peer1" 5007
+echo KEEL-POLICY-DONE
 EOF
 cat > "$root/etc/udhcpc.script" <<'EOF'
 #!/bin/sh

@@ -52,8 +52,11 @@ int vif_connect_queue(struct vif *v, struct vif_queue *q, grant_ref_t tx_ref,
 		if (rc)
 			goto err_close_tx;
 	}
-	q->credit_bytes = v->params.rate_bytes;
-	q->credit_stamp_ns = time_now_ns();
+	/* One bucket for the vif, however many queues it has: rate= limits
+	 * the vif (Linux gives each queue the whole rate). */
+	if (q->index == 0)
+		netif_credit_init(&v->credit, v->params.rate_bytes, v->params.rate_interval_us * 1000,
+				  time_now_ns());
 	q->connected = true;
 	q->kick = true;
 	return 0;
@@ -122,39 +125,40 @@ static void rate_timer_fn(void *ctx)
 	waitq_wake_all(&v->wq);
 }
 
-/* Credit-based limit (rate=): true if a packet of len bytes may go now. */
-static bool rate_allows(struct vif *v, struct vif_queue *q, uint32_t len)
+/* Credit-based limit (rate=, netif_credit): true if a packet of len bytes
+ * may go now; else the timer is armed for when it may. */
+static bool rate_allows(struct vif *v, uint32_t len)
 {
-	if (!v->params.rate_bytes)
+	uint64_t when = netif_credit_take(&v->credit, len, time_now_ns());
+
+	if (!when)
 		return true;
-	uint64_t now = time_now_ns(), interval = v->params.rate_interval_us * 1000;
-	if (now - q->credit_stamp_ns >= interval) {
-		q->credit_bytes = v->params.rate_bytes;
-		q->credit_stamp_ns = now;
-	}
-	/* A packet bigger than a whole interval's credit goes when the
-	 * credit is full, as Linux netback lets it. */
-	if (len <= q->credit_bytes || q->credit_bytes == v->params.rate_bytes) {
-		q->credit_bytes = len <= q->credit_bytes ? q->credit_bytes - len : 0;
-		return true;
-	}
 	v->stats.tx_rate_waits++;
 	v->rate_blocked = true;
-	timer_arm(&v->rate_timer, q->credit_stamp_ns + interval);
+	timer_arm(&v->rate_timer, when);
 	return false;
 }
 
 /*
  * A tx pass takes packets in batches of TXB_PACKETS: each packet's slots are
  * parsed from a private copy and its frame described (the guest's grants);
- * then one GNTTABOP_copy reads every frame's header; then the frames go to
- * the bridge inside one net_batch (so each receiving guest gets one copy
- * hypercall and one event for the burst); only then are the requests
- * answered, when nothing reads the guest's tx grants any more.  The batch
- * area is static: a pass never sleeps (SMP: per-CPU).
+ * then one GNTTABOP_copy reads every frame's header and checks every other
+ * grant the frame names (one byte each); then the frames go to the bridge
+ * inside one net_batch (so each receiving guest gets one copy hypercall
+ * and one event for the burst); only then are the requests answered, when
+ * nothing reads the guest's tx grants any more.
+ *
+ * A frame one of whose grants cannot be read is answered NETIF_RSP_ERROR in
+ * every slot, as Linux answers a packet whose grant map fails: the check
+ * before forwarding finds a bad ref in any fragment (nothing is sent), and
+ * a port whose own copy from the grants fails later (the guest took a
+ * grant back meanwhile) says so through frame->source_failed, which is read
+ * before the answers are written.  The batch area is static: a pass never
+ * sleeps (SMP: per-CPU).
  */
 #define TXB_PACKETS 32
 #define TXB_ANSWERS (NETIF_TX_SLOTS_MAX + NETIF_TX_EXTRAS_MAX)
+#define TXB_OPS 128
 
 static struct {
 	struct net_frame frames[TXB_PACKETS];
@@ -164,52 +168,82 @@ static struct {
 		uint8_t n;
 		int16_t status;
 		bool send;                       /* a frame to forward */
+		bool source_failed;              /* a port could not read its grants */
 	} ans[TXB_PACKETS];
-	struct gnttab_copy hdr_ops[TXB_PACKETS * 2];
-	uint8_t hdr_op_packet[TXB_PACKETS * 2];
+	struct gnttab_copy ops[TXB_OPS];         /* header reads and grant checks */
+	uint8_t op_packet[TXB_OPS];
+	unsigned int nops;
 } txb;
 
-/* Reads each frame's first bytes into its hdr: one hypercall for all. */
+/* Where the one-byte grant checks land (read by nobody). */
+static uint8_t tx_probe_sink;
+
+/* Runs the queued header reads and grant checks; a failed one fails its
+ * packet. */
+static void txb_copy(void)
+{
+	if (txb.nops && gnttab_copy(txb.ops, txb.nops))
+		for (unsigned int o = 0; o < txb.nops; o++)
+			if (txb.ops[o].status != GNTST_okay)
+				txb.ans[txb.op_packet[o]].status = NETIF_RSP_ERROR;
+	txb.nops = 0;
+}
+
+/* Queues a copy of len bytes of grant fragment fr (from byte off) into
+ * dom0 memory at dst (not crossing a page), for packet i. */
+static void txb_read(unsigned int i, const struct net_frag *fr, uint32_t off, void *dst,
+		     uint32_t len)
+{
+	if (txb.nops == TXB_OPS)
+		txb_copy();
+	struct gnttab_copy *op = &txb.ops[txb.nops];
+	uintptr_t d = (uintptr_t)dst;
+
+	memset(op, 0, sizeof(*op));
+	op->source.u.ref = fr->grant.ref;
+	op->source.domid = fr->grant.dom;
+	op->source.offset = (uint16_t)(fr->offset + off);
+	op->flags = GNTCOPY_source_gref;
+	op->dest.u.gmfn = mfn_x(virt_to_mfn(dst));
+	op->dest.domid = DOMID_SELF;
+	op->dest.offset = (uint16_t)(d & (PAGE_SIZE - 1));
+	op->len = (uint16_t)len;
+	txb.op_packet[txb.nops++] = (uint8_t)i;
+}
+
+/* Reads each frame's first bytes into its hdr and checks that every other
+ * fragment's grant can be read: as few hypercalls as the ops fill. */
 static void tx_load_headers(unsigned int npk)
 {
-	unsigned int nops = 0;
-
 	for (unsigned int i = 0; i < npk; i++) {
 		struct net_frame *f = &txb.frames[i];
 		if (!txb.ans[i].send)
 			continue;
 		f->hdr_len = (uint16_t)(f->len < NET_HDR_MAX ? f->len : NET_HDR_MAX);
-		uint32_t got = 0;
-		for (unsigned int k = 0; k < f->nfrags && got < f->hdr_len && k < 2; k++) {
-			const struct net_frag *fr = &f->frags[k];
-			uint32_t n = f->hdr_len - got < fr->len ? f->hdr_len - got : fr->len;
-			struct gnttab_copy *op = &txb.hdr_ops[nops];
-			memset(op, 0, sizeof(*op));
-			op->source.u.ref = fr->grant.ref;
-			op->source.domid = fr->grant.dom;
-			op->source.offset = fr->offset;
-			op->flags = GNTCOPY_source_gref;
-			uintptr_t d = (uintptr_t)(f->hdr + got);
-			op->dest.u.gmfn = mfn_x(virt_to_mfn((void *)d));
-			op->dest.domid = DOMID_SELF;
-			op->dest.offset = (uint16_t)(d & (PAGE_SIZE - 1));
-			op->len = (uint16_t)n;
-			txb.hdr_op_packet[nops++] = (uint8_t)i;
-			got += n;
-		}
-		if (got < f->hdr_len || ((uintptr_t)f->hdr & (PAGE_SIZE - 1)) + f->hdr_len > PAGE_SIZE) {
+		/* The fragments the header spans. */
+		unsigned int hfrags = 0;
+		for (uint32_t got = 0; hfrags < f->nfrags && got < f->hdr_len; hfrags++)
+			got += f->frags[hfrags].len;
+		if (hfrags > 2 || ((uintptr_t)f->hdr & (PAGE_SIZE - 1)) + f->hdr_len > PAGE_SIZE) {
 			/* A header in more than two pieces, or a hdr buffer across a
 			 * page: read it the slow way. */
-			while (nops && txb.hdr_op_packet[nops - 1] == i)
-				nops--;
 			if (net_frame_load_hdr(f))
 				txb.ans[i].status = NETIF_RSP_ERROR;
+		} else {
+			uint32_t got = 0;
+			for (unsigned int k = 0; k < hfrags; k++) {
+				const struct net_frag *fr = &f->frags[k];
+				uint32_t n = MIN(f->hdr_len - got, (uint32_t)fr->len);
+				txb_read(i, fr, 0, f->hdr + got, n);
+				got += n;
+			}
 		}
+		/* The body's grants: one byte of each, so that a bad ref behind a
+		 * good header fails the frame here, before anyone gets it. */
+		for (unsigned int k = hfrags; k < f->nfrags; k++)
+			txb_read(i, &f->frags[k], 0, &tx_probe_sink, 1);
 	}
-	if (nops && gnttab_copy(txb.hdr_ops, nops))
-		for (unsigned int o = 0; o < nops; o++)
-			if (txb.hdr_ops[o].status != GNTST_okay)
-				txb.ans[txb.hdr_op_packet[o]].status = NETIF_RSP_ERROR;
+	txb_copy();
 }
 
 /* Takes up to VIF_TX_BUDGET packets; true if more are waiting. */
@@ -263,7 +297,7 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 				vif_fail(v, netif_tx_reason_name(pkt->reason));
 				return false;
 			}
-			if (rc == 0 && !rate_allows(v, q, pkt->len)) {
+			if (rc == 0 && !rate_allows(v, pkt->len)) {
 				v->rate_pending = true;
 				stop = true;
 				break;
@@ -279,6 +313,7 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 			}
 			a->status = NETIF_RSP_OKAY;
 			a->send = false;
+			a->source_failed = false;
 			if (rc) {
 				v->stats.tx_errors++;
 				vif_log(v, "tx packet dropped: %s", netif_tx_reason_name(pkt->reason));
@@ -290,6 +325,7 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 			f->len = pkt->len;
 			f->nfrags = 0;
 			f->meta = pkt->meta;
+			f->source_failed = &a->source_failed;
 			for (unsigned int i = 0; i < pkt->nfrags; i++) {
 				if (!pkt->frags[i].len)
 					continue;
@@ -325,18 +361,27 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 				v->stats.tx_errors++;
 				continue;
 			}
-			v->stats.tx_packets++;
-			v->stats.tx_bytes += f->len;
-			v->stats.tx_gso += (f->meta.flags & NET_META_GSO) != 0;
-			v->stats.tx_csum_blank += (f->meta.flags & NET_META_CSUM_BLANK) != 0;
 			net_port_input(&v->port, f);
 		}
 		net_batch_end();
 		/* Every copy from the guest's tx grants is done: answer. */
-		for (unsigned int i = 0; i < npk; i++)
-			for (unsigned int k = 0; k < txb.ans[i].n; k++)
-				tx_respond(q, txb.ans[i].ids[k],
-					   txb.ans[i].extra[k] ? NETIF_RSP_NULL : txb.ans[i].status);
+		for (unsigned int i = 0; i < npk; i++) {
+			typeof(txb.ans[0]) *a = &txb.ans[i];
+			const struct net_frame *f = &txb.frames[i];
+			if (a->send && a->status == NETIF_RSP_OKAY && a->source_failed) {
+				vif_log(v, "tx packet answered with an error: a port could not copy "
+					   "from its grants");
+				a->status = NETIF_RSP_ERROR;
+				v->stats.tx_errors++;
+			} else if (a->send && a->status == NETIF_RSP_OKAY) {
+				v->stats.tx_packets++;
+				v->stats.tx_bytes += f->len;
+				v->stats.tx_gso += (f->meta.flags & NET_META_GSO) != 0;
+				v->stats.tx_csum_blank += (f->meta.flags & NET_META_CSUM_BLANK) != 0;
+			}
+			for (unsigned int k = 0; k < a->n; k++)
+				tx_respond(q, a->ids[k], a->extra[k] ? NETIF_RSP_NULL : a->status);
+		}
 		tx_push(q);
 		if (v->phase != VIF_CONNECTED)
 			return false;
@@ -391,6 +436,7 @@ struct rx_rec {
 	uint16_t op_first, nops;
 	uint32_t len;
 	struct net_meta meta;
+	bool *source_failed;                     /* the frame's (a sender's answer) */
 };
 
 static struct {
@@ -433,6 +479,30 @@ static void rx_write_responses(const struct rx_rec *r, bool failed)
 	q->rx.rsp_prod_pvt = r->first + r->need;
 }
 
+/*
+ * A copy from a sending guest's grant into a receiving guest's rx buffer
+ * failed: whose grant was it?  GNTTABOP_copy's status does not say, so read
+ * one byte of the source alone; if that fails too, the sender's frame is
+ * bad and its vif answers it with an error.
+ */
+static void rx_blame_source(const struct rx_rec *r, const struct gnttab_copy *failed)
+{
+	static uint8_t sink;
+	struct gnttab_copy op;
+
+	if (!r->source_failed || *r->source_failed || !(failed->flags & GNTCOPY_source_gref))
+		return;
+	memset(&op, 0, sizeof(op));
+	op.source = failed->source;
+	op.flags = GNTCOPY_source_gref;
+	op.dest.u.gmfn = mfn_x(virt_to_mfn(&sink));
+	op.dest.domid = DOMID_SELF;
+	op.dest.offset = (uint16_t)((uintptr_t)&sink & (PAGE_SIZE - 1));
+	op.len = 1;
+	if (gnttab_copy(&op, 1))
+		*r->source_failed = true;
+}
+
 /* Copies every frame of the batch, answers and notifies. */
 static void rx_flush(void)
 {
@@ -443,8 +513,10 @@ static void rx_flush(void)
 		struct rx_rec *r = &rxb.recs[i];
 		bool failed = false;
 		for (unsigned int o = 0; any_failed && o < r->nops; o++)
-			if (rxb.ops[r->op_first + o].status != GNTST_okay)
+			if (rxb.ops[r->op_first + o].status != GNTST_okay) {
 				failed = true;
+				rx_blame_source(r, &rxb.ops[r->op_first + o]);
+			}
 		rx_write_responses(r, failed);
 		if (failed) {
 			r->v->stats.rx_copy_errors++;
@@ -513,6 +585,7 @@ static int rx_build(struct vif *v, struct vif_queue *q, const struct net_frame *
 	r->gso = gso;
 	r->len = f->len;
 	r->meta = f->meta;
+	r->source_failed = f->source_failed;
 	r->op_first = (uint16_t)rxb.nops;
 
 	/* Copy ops: data slot k (ring slot k, or k+1 after the GSO extra)

@@ -213,3 +213,44 @@ incomplete:
 	out->reason = NETIF_TX_OK;
 	return -EAGAIN;
 }
+
+/* ---- rate= credit ---- */
+
+void netif_credit_init(struct netif_credit *c, uint64_t bytes, uint64_t interval_ns,
+		       uint64_t now_ns)
+{
+	memset(c, 0, sizeof(*c));
+	if (!bytes || !interval_ns)
+		return;
+	c->per_interval_bytes = bytes;
+	c->interval_ns = interval_ns;
+	c->burst_bytes = bytes > NETIF_TX_DEFAULT_MAX_PACKET_BYTES ? bytes
+								 : NETIF_TX_DEFAULT_MAX_PACKET_BYTES;
+	c->bytes = bytes;
+	c->stamp_ns = now_ns;
+}
+
+uint64_t netif_credit_take(struct netif_credit *c, uint32_t len, uint64_t now_ns)
+{
+	if (!c->per_interval_bytes)
+		return 0;
+	if (now_ns >= c->stamp_ns + c->interval_ns) {
+		uint64_t n = (now_ns - c->stamp_ns) / c->interval_ns;
+		/* Enough intervals to fill the bucket from empty: full (and no
+		 * product to overflow). */
+		if (n > c->burst_bytes / c->per_interval_bytes)
+			c->bytes = c->burst_bytes;
+		else
+			c->bytes = MIN(c->bytes + n * c->per_interval_bytes, c->burst_bytes);
+		c->stamp_ns += n * c->interval_ns;
+	}
+	/* No packet is bigger than the bucket; should one be, it waits for a
+	 * full bucket and empties it. */
+	uint64_t need = MIN((uint64_t)len, c->burst_bytes);
+	if (need <= c->bytes) {
+		c->bytes -= need;
+		return 0;
+	}
+	uint64_t intervals = (need - c->bytes + c->per_interval_bytes - 1) / c->per_interval_bytes;
+	return c->stamp_ns + intervals * c->interval_ns;
+}

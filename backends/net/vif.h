@@ -57,8 +57,6 @@ struct vif_queue {
 	/* rx backlog */
 	struct vif_rxq_frame *rxq_head, *rxq_tail;
 	uint32_t rxq_frames, rxq_bytes;
-	/* credit-based rate limit of the guest's tx (rate=) */
-	uint64_t credit_bytes, credit_stamp_ns;
 };
 
 enum vif_phase { VIF_INIT, VIF_INITWAIT, VIF_CONNECTED, VIF_CLOSING, VIF_CLOSED };
@@ -88,6 +86,7 @@ struct vif {
 	bool fe_changed, stop;
 	struct completion gone;
 	enum vif_phase phase;
+	struct netif_credit credit;              /* rate= on the guest's tx, all queues */
 	struct timer rate_timer;
 	bool rate_blocked;                       /* waiting for the credit timer */
 	bool rate_pending;                       /* tx left on the ring for credit */

@@ -474,22 +474,22 @@ void netback_list(domid_t domid)
 
 void netback_show_stats(void)
 {
-	kprintf("%-10s %-8s %10s %12s %10s %12s %8s %8s %8s %8s %8s %8s\n", "vif", "bridge",
+	kprintf("%-10s %-8s %10s %12s %10s %12s %8s %8s %8s %8s %8s %8s %9s\n", "vif", "bridge",
 		"tx-pkts", "tx-bytes", "rx-pkts", "rx-bytes", "tx-err", "rx-drop", "queued", "tx-gso",
-		"rx-gso", "tx-csum");
+		"rx-gso", "tx-csum", "rate-wait");
 	mutex_lock(&vifs_lock);
 	for (struct vif *v = vifs; v; v = v->next) {
 		const struct vif_stats *s = &v->stats;
 		uint32_t queued = 0;
 		for (unsigned int i = 0; i < VIF_MAX_QUEUES; i++)
 			queued += v->queues[i].rxq_frames;
-		kprintf("%-10s %-8s %10llu %12llu %10llu %12llu %8llu %8llu %8u %8llu %8llu %8llu\n",
+		kprintf("%-10s %-8s %10llu %12llu %10llu %12llu %8llu %8llu %8u %8llu %8llu %8llu %9llu\n",
 			v->port.name, v->params.bridge, (unsigned long long)s->tx_packets,
 			(unsigned long long)s->tx_bytes, (unsigned long long)s->rx_packets,
 			(unsigned long long)s->rx_bytes, (unsigned long long)s->tx_errors,
 			(unsigned long long)(s->rx_dropped_full + s->rx_dropped_old), queued,
 			(unsigned long long)s->tx_gso, (unsigned long long)s->rx_gso,
-			(unsigned long long)s->tx_csum_blank);
+			(unsigned long long)s->tx_csum_blank, (unsigned long long)s->tx_rate_waits);
 	}
 	mutex_unlock(&vifs_lock);
 }

@@ -68,6 +68,12 @@ struct net_frame {
 	struct net_meta meta;
 	struct net_frag frags[NET_FRAGS_MAX];
 	uint8_t hdr[NET_HDR_MAX];       /* copy of the frame's first hdr_len bytes */
+	/* A port that fails to copy from the frame's grants sets *source_failed
+	 * (when not NULL: a guest's tx frame), so that the sending vif answers
+	 * the frame with an error.  Ports that copy later than their deliver
+	 * (a net_batch's deferred copies) must do so before net_batch_end
+	 * returns. */
+	bool *source_failed;
 };
 
 /* Ethernet header fields read from frame->hdr (hdr_len >= ETH_HLEN). */
@@ -81,13 +87,14 @@ static inline uint16_t net_ethertype(const struct net_frame *f)
 /*
  * Copies len bytes of the frame from byte `from` to dst (dom0 memory), by
  * memcpy for local fragments and GNTTABOP_copy for granted ones.  0, -EINVAL
- * past the end, or the grant copy's errno.
+ * past the end, or the grant copy's errno (then *f->source_failed is set).
  */
 int net_frame_read(const struct net_frame *f, uint32_t from, void *dst, uint32_t len);
 /* Fills f->hdr from the fragments (after they are set). 0 or -errno. */
 int net_frame_load_hdr(struct net_frame *f);
 /* Describes len bytes of dom0 memory at buf as frame f (LOCAL fragments cut
- * at page ends; hdr filled), with meta (NULL: none).  len <= NET_FRAME_MAX. */
+ * at page ends; hdr filled; no source_failed), with meta (NULL: none).
+ * len <= NET_FRAME_MAX. */
 void net_frame_local(struct net_frame *f, const uint8_t *buf, uint32_t len,
 		     const struct net_meta *meta);
 

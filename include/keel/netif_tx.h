@@ -146,4 +146,32 @@ struct netif_tx_packet {
 int netif_tx_parse(const union netif_tx_slot *slots, unsigned int avail,
 		   const struct netif_tx_limits *lim, struct netif_tx_packet *out);
 
+/*
+ * A vif's credit-based rate limit (xl-network-configuration(5) `rate=`,
+ * e.g. 100KB/s@20ms): a token bucket that gains per_interval_bytes at each
+ * interval boundary, up to burst_bytes, and that each packet draws its size
+ * from.  burst_bytes is one interval's credit, or the largest packet when
+ * that is more: a 64 KiB GSO packet under a small credit waits until enough
+ * intervals have passed (as Linux netback's max_burst lets it), never goes
+ * on one interval's credit.  So from any moment t0 on, at most
+ * burst_bytes + per_interval_bytes * (1 + (t - t0) / interval) bytes pass
+ * by time t.  Pure; the caller keeps the time and the lock.
+ */
+struct netif_credit {
+	uint64_t per_interval_bytes;    /* 0: no limit */
+	uint64_t interval_ns;
+	uint64_t burst_bytes;           /* most credit ever held */
+	uint64_t bytes;                 /* credit held now */
+	uint64_t stamp_ns;              /* start of the current interval */
+};
+
+/* Starts the bucket at now_ns holding one interval's credit.  bytes 0 or
+ * interval_ns 0: no limit. */
+void netif_credit_init(struct netif_credit *c, uint64_t bytes, uint64_t interval_ns,
+		       uint64_t now_ns);
+
+/* A packet of len bytes at now_ns: 0 if it may go (its credit is taken),
+ * else the time (ns, > now_ns) at which the bucket will hold enough. */
+uint64_t netif_credit_take(struct netif_credit *c, uint32_t len, uint64_t now_ns);
+
 #endif

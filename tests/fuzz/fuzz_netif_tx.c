@@ -5,6 +5,10 @@
  * to its size and number no more than negotiated; a refused one consumes
  * only slots it was given and answers each; the verdict depends only on the
  * slots the packet spans (more slots after it change nothing).
+ * The same bytes also drive a rate= credit bucket (netif_credit): whatever
+ * the packet sizes and times, what it lets pass from the start never
+ * exceeds its burst plus one interval's credit per interval begun, and a
+ * refusal names a later time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,28 @@ static void check_same(const struct netif_tx_packet *a, const struct netif_tx_pa
 		abort();
 }
 
+static void fuzz_credit(const uint8_t *data, size_t size)
+{
+	struct netif_credit c;
+	uint64_t per = 1 + (data[0] | (uint64_t)data[1] << 8) * (data[2] % 16 + 1);
+	uint64_t iv = (1 + data[3] % 100) * 1000000ull, t = 5, sent = 0;
+
+	netif_credit_init(&c, per, iv, t);
+	for (size_t i = 4; i + 3 <= size; i += 3) {
+		uint32_t len = data[i] | (uint32_t)data[i + 1] << 8;
+		t += (uint64_t)data[i + 2] * 997 * 1000;
+		uint64_t when = netif_credit_take(&c, len, t);
+		if (when) {
+			if (when <= t || netif_credit_take(&c, len, when) != 0)
+				abort();
+			t = when;
+		}
+		sent += MIN((uint64_t)len, c.burst_bytes);
+		if (sent > c.burst_bytes + per * (1 + (t - 5) / iv))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static union netif_tx_slot slots[64];
@@ -28,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 4)
 		return 0;
+	fuzz_credit(data, size);
 	netif_tx_limits_default(&lim);
 	lim.max_slots = 1 + data[0] % NETIF_TX_SLOTS_MAX;
 	lim.fatal_slots = lim.max_slots + data[1] % (NETIF_TX_SLOTS_MAX - lim.max_slots + 1);

@@ -28,7 +28,8 @@
  *   endless       fatal: a NETTXF_more_data chain pushed 4 slots at a time
  *                 that never ends
  *   badgref       dropped: grant refs never granted, freed, granted to
- *                 another domain, huge; a good first slot with a bad second
+ *                 another domain, huge; a good first slot (the header) with
+ *                 a bad ref in a later slot: every slot answered ERROR
  *   badextra      dropped: an extra type given twice; fatal: an unknown type
  *   extrachain    fatal: extra-info slots that all say FLAG_MORE
  *   runahead      fatal: req_prod 5000 ahead of what dom0 consumed
@@ -623,7 +624,7 @@ static void mode_endless(struct vif *v, const char *mode)
 
 static void mode_badgref(struct vif *v, const char *mode)
 {
-	char d[768] = "";
+	char d[1280] = "";
 	uint32_t freed, foreign;
 	uint64_t idx;
 	int ok = 1;
@@ -657,17 +658,26 @@ static void mode_badgref(struct vif *v, const char *mode)
 		push(v);
 		ok &= expect_dropped(v, bad[i].what, 1, 0, d, sizeof(d));
 	}
-	/* A good first slot with the header, a bad ref behind it: dom0 cannot
-	 * see the bad ref until it copies the body. */
+	/* A good first slot with the header, a bad ref behind it: the header
+	 * reads fine, the body cannot be read.  Every slot of the frame is
+	 * answered NETIF_RSP_ERROR (as Linux answers a packet whose grant map
+	 * fails), not OKAY with the error left to whoever receives it. */
 	put_req(v, frame(v, 0, nobody, 300), 0, NETTXF_more_data, 300);
 	put_req(v, 0xfffffff0u, 0, 0, 100);
 	push(v);
-	int16_t st[2] = { -99, -99 };
-	int got = tx_wait(v, 2, st, 5000);
-	size_t l = strlen(d);
-	snprintf(d + l, sizeof(d) - l, "; good header then a bad ref: %d/2 answered (%d, %d)", got,
-		 st[0], st[1]);
-	ok &= got == 2;
+	ok &= expect_dropped(v, "good header then a bad ref", 2, 0, d, sizeof(d));
+	/* The bad ref third of three slots (two good pages first). */
+	frame(v, 1, nobody, 1000);
+	put_req(v, frame(v, 0, nobody, 1000), 0, NETTXF_more_data, 3000);
+	put_req(v, v->grefs[PG_TX_DATA + 1], 0, NETTXF_more_data, 1000);
+	put_req(v, 65000, 0, 0, 1000);
+	push(v);
+	ok &= expect_dropped(v, "two good slots then a bad ref", 3, 0, d, sizeof(d));
+	/* A ref taken back in the body, behind a good header. */
+	put_req(v, frame(v, 0, nobody, 300), 0, NETTXF_more_data, 300);
+	put_req(v, freed, 0, 0, 100);
+	push(v);
+	ok &= expect_dropped(v, "good header then a ref taken back", 2, 0, d, sizeof(d));
 	/* One burst: good, bad, good.  dom0 reads a burst's headers in one
 	 * grant copy; only the bad one may fail. */
 	put_req(v, frame(v, 0, nobody, 60), 0, 0, 60);
@@ -675,8 +685,8 @@ static void mode_badgref(struct vif *v, const char *mode)
 	put_req(v, frame(v, 1, nobody, 60), 0, 0, 60);
 	push(v);
 	int16_t b[3] = { -99, -99, -99 };
-	got = tx_wait(v, 3, b, 5000);
-	l = strlen(d);
+	int got = tx_wait(v, 3, b, 5000);
+	size_t l = strlen(d);
 	snprintf(d + l, sizeof(d) - l, "; burst good/bad/good: %d/3 answered (%d, %d, %d)", got,
 		 b[0], b[1], b[2]);
 	ok &= got == 3 && b[0] == NETIF_RSP_OKAY && b[1] == NETIF_RSP_ERROR &&

@@ -7,6 +7,19 @@ the guests' own interface counters agree with keel's port counters;
 network-list shows both vifs connected; network-attach and network-detach
 make an interface appear in and leave the running guest; destroying a
 guest mid-transfer leaves no grant mapped and Xen's free memory as before.
+
+Policy (a second vif each, on xenbr1; the guests' /tests/netpolicy.sh):
+kt-neta's vif names rate=10KB/s@20ms, ip=10.0.1.1 and its MAC.  The same
+160000-byte stream from kt-neta to kt-netb, timed by the receiver from its
+first byte, passes through that vif no faster than the rate plus one burst
+(netif_credit: the largest packet, 64 KiB, and one interval's credit) and
+well below what it reaches through kt-neta's unlimited eth0 in the same
+run; netback counts the waits.  From its own address and MAC kt-neta
+reaches kt-netb; from an address it added (10.0.1.99) and from a MAC it set
+(00:16:3e:00:01:99) its pings go unanswered and a TCP connection never
+reaches kt-netb (nothing arrives on the port only those aim at, kt-netb
+has no ARP entry for 10.0.1.99), and keel's `ip link` counts the frames as
+spoofed on that port only.
 """
 import os
 import re
@@ -20,6 +33,18 @@ from harness import (ROOT, Machine, TestFailure, grants_mapped, run_shared_check
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 GUESTS = ("kt-neta", "kt-netb")
 MID_GUESTS = ("kt-neta", "kt-netc")
+# kt-neta's second vif: rate=10KB/s@20ms (xlcfg: K is 1000).  Low enough to
+# sit well under what two guests reach on a loaded 2-core machine under TCG
+# (60-130 KB/s seen), with a stream long enough that the burst does not
+# dominate.
+RATE_BYTES_PER_S = 10000
+RATE_CREDIT = RATE_BYTES_PER_S * 20 // 1000
+RATE_BURST = max(RATE_CREDIT, 65535)   # netif_credit: the largest tx packet
+POLICY_STREAM = 160000
+
+
+def figure(name, value):
+    print("FIGURE %s %s" % (name, value), flush=True)
 
 
 def results(m, name):
@@ -105,6 +130,111 @@ def main():
                 raise TestFailure("%s received %d frames, keel gave %d on %s" % (g, gr, kr, port))
             print("  %s: guest tx %d rx %d, keel %s tx %d rx %d" % (g, gt, gr, port, kt, kr))
 
+    def policy_results():
+        m = state["m"]
+        out = m.command("console-wait kt-netb KEEL-POLICY-DONE 120", timeout=150)
+        if "found" not in out:
+            raise TestFailure("kt-netb never finished the policy checks:\n" +
+                              m.command("console-log kt-netb 3000"))
+        a = state["res"]["kt-neta"]
+        for c in ("pol-ping", "pol-streams", "pol-spoof-ip", "pol-spoof-mac", "pol-restored"):
+            if c not in a:
+                raise TestFailure("kt-neta did not report %s" % c)
+        ids = {g: int(m.command("domid " + g).strip().splitlines()[-1]) for g in GUESTS}
+        return m, a, m.command("console-log kt-netb 65536"), "vif%d.1" % ids["kt-neta"]
+
+    def policy_rate():
+        m, a, blog, lim_port = policy_results()
+
+        # rate=: the receiver's timings of the two streams.
+        rates = {}
+        for port, nbytes, t0, t1 in re.findall(
+                r"KEEL-RATE port=(\d+) bytes=(\d+) t0=([\d.]+) t1=([\d.]+)", blog):
+            rates[port] = (int(nbytes), float(t1) - float(t0))
+        if set(rates) != {"5002", "5004"}:
+            raise TestFailure("kt-netb did not time both streams: %r" % rates)
+        for port, (nbytes, secs) in rates.items():
+            if nbytes != POLICY_STREAM - 1:
+                raise TestFailure("port %s received %d bytes after the first, not %d" %
+                                  (port, nbytes, POLICY_STREAM - 1))
+        (ln, lsecs), (un, usecs) = rates["5002"], rates["5004"]
+        lim_bps, unl_bps = ln / lsecs, un / max(usecs, 0.01)
+        # From any moment on, the bucket lets through at most its burst,
+        # one interval's credit, and the rate for the time that passes.  The
+        # receiver's clock starts when the first byte arrives: 0.2 s more
+        # for the first frame's delay over the last one's under TCG (pings
+        # show up to 40 ms) and /proc/uptime's 10 ms steps.
+        allowed = RATE_BYTES_PER_S * (lsecs + 0.2) + RATE_BURST + RATE_CREDIT
+        print("  limited vif %s: %d bytes in %.2f s = %.1f KB/s (allowed %.0f bytes in that "
+              "time: rate %d B/s + burst %d + credit %d); unlimited eth0: %.2f s = %.1f KB/s" %
+              (lim_port, ln, lsecs, lim_bps / 1000, allowed, RATE_BYTES_PER_S, RATE_BURST,
+               RATE_CREDIT, usecs, unl_bps / 1000))
+        figure("rate_limit_kb_per_s", RATE_BYTES_PER_S / 1000)
+        figure("rate_limited_kb_per_s", "%.1f" % (lim_bps / 1000))
+        figure("rate_unlimited_kb_per_s", "%.1f" % (unl_bps / 1000))
+        # The bucket is full when the stream starts (the vif was idle): what
+        # came after its first burst, per second.
+        figure("rate_limited_minus_burst_kb_per_s", "%.1f" % ((ln - RATE_BURST) / lsecs / 1000))
+        if ln > allowed:
+            raise TestFailure("the rate-limited vif passed %d bytes in %.2f s: more than %d" %
+                              (ln, lsecs, allowed))
+        if lim_bps < 0.3 * RATE_BYTES_PER_S:
+            raise TestFailure("the rate-limited vif managed only %.0f B/s of %d" %
+                              (lim_bps, RATE_BYTES_PER_S))
+        if unl_bps < 2 * lim_bps:
+            raise TestFailure("unlimited %.0f B/s is not well above limited %.0f B/s" %
+                              (unl_bps, lim_bps))
+        stats = m.command("netback-stats")
+        waits = {}
+        for line in stats.splitlines():
+            f = line.split()
+            if len(f) >= 13 and re.match(r"vif\d+\.\d+$", f[0]):
+                waits[f[0]] = int(f[12])
+        print("  rate waits: " + ", ".join("%s %d" % kv for kv in sorted(waits.items())))
+        if waits.get(lim_port, 0) == 0:
+            raise TestFailure("netback counted no rate waits on %s:\n%s" % (lim_port, stats))
+        if any(n for p, n in waits.items() if p != lim_port):
+            raise TestFailure("rate waits on a vif without rate=:\n" + stats)
+
+    def policy_spoof():
+        m, a, blog, lim_port = policy_results()
+        # ip= and mac=: the guests' views.
+        for c in ("pol-spoof-ip", "pol-spoof-mac"):
+            print("  kt-neta %s: %s" % (c, a[c][1]))
+        peer = re.search(r"KEEL-TEST pol-peer (ok|fail) legit=(\S*) spoofed_bytes=(\d+) "
+                         r"neigh99=\[(.*?)\] neigh1=\[(.*?)\]", blog)
+        if not peer:
+            raise TestFailure("kt-netb did not report pol-peer:\n" + blog[-2000:])
+        print("  kt-netb: legit=%s, bytes on the spoofed-only port %s, ARP 10.0.1.99 [%s], "
+              "10.0.1.1 [%s]" % peer.group(2, 3, 4, 5))
+        if peer.group(2) != "LEGIT":
+            raise TestFailure("kt-neta's own address and MAC did not reach kt-netb afterwards")
+        if peer.group(3) != "0":
+            raise TestFailure("a spoofed connection reached kt-netb (%s bytes)" % peer.group(3))
+        if peer.group(4).strip():
+            raise TestFailure("kt-netb heard from 10.0.1.99: ARP entry %s" % peer.group(4))
+
+        # keel's counters: dropped and counted as spoofed, on that port only.
+        link = m.command("ip link")
+        spoofed = {}
+        for port, drop, spoof in re.findall(
+                r"^\d+: (vif\d+\.\d+):.*\n\s+RX: bytes \d+ packets \d+ dropped (\d+) "
+                r"spoofed (\d+)", link, re.M):
+            spoofed[port] = (int(drop), int(spoof))
+        if lim_port not in spoofed:
+            raise TestFailure("ip link has no %s:\n%s" % (lim_port, link))
+        drop, spoof = spoofed[lim_port]
+        print("  keel ip link: %s" % ", ".join("%s dropped %d spoofed %d" % (p, d, s_)
+                                               for p, (d, s_) in sorted(spoofed.items())))
+        figure("spoofed_frames_dropped", spoof)
+        # At least: 2 pings from 10.0.1.99, a SYN and its retry, 2 pings and
+        # ARP requests from the false MAC.
+        if spoof < 6 or drop < spoof:
+            raise TestFailure("%s: dropped %d, spoofed %d (want at least 6 spoofed)" %
+                              (lim_port, drop, spoof))
+        if any(s_ for p, (d, s_) in spoofed.items() if p != lim_port):
+            raise TestFailure("frames counted as spoofed on a vif that sent none:\n" + link)
+
     def network_list():
         m = state["m"]
         for g, mac in (("kt-neta", "00:16:3e:00:00:0a"), ("kt-netb", "00:16:3e:00:00:0b")):
@@ -120,18 +250,19 @@ def main():
         out = m.command("network-attach kt-neta mac=00:16:3e:00:01:0a,bridge=xenbr0")
         if re.search(r"error|cannot|usage", out, re.I):
             raise TestFailure("network-attach: " + out)
-        out = m.command("console-wait kt-neta 'KEEL-NET-IFACES eth0 eth1 lo' 60", timeout=90)
+        # kt-neta has eth0 and eth1 from its config: the new vif is devid 2.
+        out = m.command("console-wait kt-neta 'KEEL-NET-IFACES eth0 eth1 eth2 lo' 60", timeout=90)
         if "found" not in out:
-            raise TestFailure("eth1 never appeared in the guest:\n" +
+            raise TestFailure("eth2 never appeared in the guest:\n" +
                               m.command("console-log kt-neta 2000"))
         if "00:16:3e:00:01:0a" not in m.command("network-list kt-neta"):
             raise TestFailure("network-list lacks the new vif")
-        out = m.command("network-detach kt-neta 1", timeout=30)
+        out = m.command("network-detach kt-neta 2", timeout=30)
         if out.strip():
             raise TestFailure("network-detach: " + out)
-        out = m.command("console-wait kt-neta 'KEEL-NET-IFACES eth0 lo' 60", timeout=90)
+        out = m.command("console-wait kt-neta 'KEEL-NET-IFACES eth0 eth1 lo' 60", timeout=90)
         if "found" not in out:
-            raise TestFailure("eth1 never left the guest:\n" +
+            raise TestFailure("eth2 never left the guest:\n" +
                               m.command("console-log kt-neta 2000"))
         if "00:16:3e:00:01:0a" in m.command("network-list kt-neta"):
             raise TestFailure("network-list still shows the detached vif")
@@ -185,6 +316,10 @@ def main():
          two_guests_talk),
         ("the guests' counters agree with keel's port counters; GSO frames cross whole",
          counters_agree),
+        ("rate= holds a vif's sending to the rate plus one burst, far below an unlimited "
+         "vif in the same run", policy_rate),
+        ("ip= and mac= drop (and count) frames from other sources; they never reach the peer",
+         policy_spoof),
         ("network-list shows both vifs connected, in xl's format", network_list),
         ("network-attach / network-detach: the interface comes and goes in the guest",
          attach_detach),

@@ -11,6 +11,8 @@ hand through gntalloc, evtchn and xenbus on a fresh vif per mode:
   toomanyfrags  dropped at 20 data slots, fatal at 24
   endless       fatal: a more_data chain that never ends
   badgref       dropped: refs taken back, granted to another domain, huge;
+                a bad ref in a later slot behind a good header: every slot
+                of the frame answered ERROR (as Linux does), none OKAY;
                 a burst good/bad/good answered OKAY/ERROR/OKAY
   badextra      dropped: an extra type twice; fatal: an unknown type
   extrachain    fatal: extra-info slots that all say FLAG_MORE
@@ -55,7 +57,9 @@ MODES = [
     ("crosspage", "slot data past its page", 0),
     ("toomanyfrags", "slot count past the fatal limit", 1),
     ("endless", "slot count past the fatal limit", 0),
-    ("badgref", None, 4),
+    # 4 bad single refs, 3 frames with a bad ref behind a good header, the
+    # burst's bad one
+    ("badgref", None, 8),
     ("badextra", "invalid extra info type", 1),
     ("extrachain", "extra info chain too long", 0),
     ("runahead", "impossible tx ring indices", 0),

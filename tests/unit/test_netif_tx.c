@@ -380,6 +380,94 @@ TEST(reason_names)
 	CHECK_STR(netif_tx_reason_name(NETIF_TX_REASON_COUNT), "?");
 }
 
+#define MS 1000000ull
+
+TEST(credit_unlimited)
+{
+	struct netif_credit c;
+	netif_credit_init(&c, 0, 20 * MS, 5);
+	for (int i = 0; i < 100; i++)
+		CHECK_EQ(netif_credit_take(&c, 65535, 5), 0);
+	netif_credit_init(&c, 1000, 0, 5);
+	CHECK_EQ(netif_credit_take(&c, 65535, 5), 0);
+}
+
+TEST(credit_interval_refill)
+{
+	struct netif_credit c;
+	uint64_t t = 1000 * MS;
+	/* 100KB/s@20ms: 2000 bytes per interval. */
+	netif_credit_init(&c, 2000, 20 * MS, t);
+	CHECK_EQ(netif_credit_take(&c, 1500, t), 0);
+	CHECK_EQ(netif_credit_take(&c, 500, t + MS), 0);
+	/* Empty: the next byte waits for the next interval. */
+	CHECK_EQ(netif_credit_take(&c, 1, t + 2 * MS), t + 20 * MS);
+	CHECK_EQ(netif_credit_take(&c, 1, t + 19 * MS), t + 20 * MS);
+	CHECK_EQ(netif_credit_take(&c, 1500, t + 20 * MS), 0);
+	/* 500 left: 1500 more waits one interval. */
+	CHECK_EQ(netif_credit_take(&c, 1500, t + 21 * MS), t + 40 * MS);
+}
+
+TEST(credit_big_packet_waits_for_enough_intervals)
+{
+	struct netif_credit c;
+	uint64_t t = 0;
+	netif_credit_init(&c, 2000, 20 * MS, t);
+	CHECK(c.burst_bytes >= 65535);
+	CHECK_EQ(netif_credit_take(&c, 2000, t), 0);
+	/* A 64 KiB GSO packet from an empty bucket: ceil(65535 / 2000) = 33
+	 * intervals, never one interval's worth. */
+	uint64_t when = netif_credit_take(&c, 65535, t);
+	CHECK_EQ(when, 33 * 20 * MS);
+	CHECK_EQ(netif_credit_take(&c, 65535, when - 1), when);
+	CHECK_EQ(netif_credit_take(&c, 65535, when), 0);
+	CHECK(netif_credit_take(&c, 1, when) > when);
+}
+
+TEST(credit_idle_fills_to_burst_only)
+{
+	struct netif_credit c;
+	netif_credit_init(&c, 2000, 20 * MS, 0);
+	/* An hour idle: the bucket holds burst_bytes, no more. */
+	uint64_t t = 3600000 * MS;
+	CHECK_EQ(netif_credit_take(&c, 0, t), 0);
+	CHECK_EQ(c.bytes, c.burst_bytes);
+	CHECK_EQ(netif_credit_take(&c, (uint32_t)c.burst_bytes, t), 0);
+	CHECK(netif_credit_take(&c, 1, t) > t);
+	/* A credit bigger than a packet is its own burst. */
+	netif_credit_init(&c, 1000000, 50 * MS, 0);
+	CHECK_EQ(c.burst_bytes, 1000000);
+	/* Times far apart: no overflow in the refill. */
+	netif_credit_init(&c, UINT64_MAX / 4, 1, 0);
+	CHECK_EQ(netif_credit_take(&c, 100, UINT64_MAX / 2), 0);
+}
+
+/* A greedy sender of mixed sizes, sending whenever the bucket lets it:
+ * over 10 s it gets the rate, within the burst, never more. */
+TEST(credit_long_run_bound)
+{
+	static const uint32_t sizes[] = { 1514, 65535, 60, 9000, 32000, 1514 };
+	struct netif_credit c;
+	const uint64_t per = 2000, iv = 20 * MS, end = 10000 * MS;
+	uint64_t t = 0, sent = 0;
+	unsigned int k = 0;
+
+	netif_credit_init(&c, per, iv, 0);
+	while (t <= end) {
+		uint64_t when = netif_credit_take(&c, sizes[k % 6], t);
+		if (when) {
+			CHECK(when > t);
+			t = when;
+			continue;
+		}
+		sent += sizes[k++ % 6];
+		uint64_t bound = c.burst_bytes + per * (1 + t / iv);
+		CHECK(sent <= bound);
+	}
+	/* 100 KB/s for 10 s: at least the rate minus one burst. */
+	CHECK(sent + c.burst_bytes >= per * (end / iv));
+}
+
 static const struct test_case tests[] = {
 	T(single_slot),
 	T(fragments_first_size_is_total),
@@ -394,5 +482,10 @@ static const struct test_case tests[] = {
 	T(mcast_control),
 	T(csum_flags),
 	T(reason_names),
+	T(credit_unlimited),
+	T(credit_interval_refill),
+	T(credit_big_packet_waits_for_enough_intervals),
+	T(credit_idle_fills_to_burst_only),
+	T(credit_long_run_bound),
 };
 RUN_TESTS(tests)
