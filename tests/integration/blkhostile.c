@@ -21,7 +21,7 @@
  * then Connected), misbehaves, and prints "KEEL-TEST <mode> ok|fail
  * <detail>".  Then it waits for dom0 to detach the vbd (backend online=0)
  * and closes its side (Closing, Closed), as blkfront does, and prints
- * "KEEL-BLKHOSTILE-CLOSED <devid>".
+ * "KEEL-BLKHOSTILE-CLOSED <devid> <mode>".
  *
  *   segs      ERROR: nr_segments 12, 255, 0 (READ and WRITE); INDIRECT with
  *             0, max+1 and 65535 segments; then 11 and max segments: OKAY
@@ -69,7 +69,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <linux/fs.h> /* BLKGETSIZE64 */
 
 /* ring.h maps xen_*mb() onto mb()/rmb()/wmb() of its includer. */
 #define mb() __sync_synchronize()
@@ -431,7 +430,7 @@ static int vbd_connect(struct vbd *v, int devid, unsigned int order, int persist
 
 /* blkfront's teardown: when dom0 detaches (online=0), go to Closing and
  * Closed; wait for the directories to go. */
-static void vbd_close(struct vbd *v, unsigned int ms)
+static void vbd_close(struct vbd *v, const char *mode, unsigned int ms)
 {
 	uint64_t end = now_ms() + ms;
 
@@ -444,7 +443,7 @@ static void vbd_close(struct vbd *v, unsigned int ms)
 	struct ioctl_evtchn_unbind u = { .port = v->port };
 	ioctl(evt_fd, IOCTL_EVTCHN_UNBIND, &u);
 	ungrant(v->pages, v->index, NPAGES);
-	out("KEEL-BLKHOSTILE-CLOSED %d\n", v->devid);
+	out("KEEL-BLKHOSTILE-CLOSED %d %s\n", v->devid, mode);
 }
 
 /* ---- requests ---- */
@@ -1247,7 +1246,7 @@ static void run(const char *name, unsigned int flood_seconds)
 		xs_read(path, err, sizeof(err));
 		result(name, st == XenbusStateClosing && strcmp(err, "(none)"),
 		       "event-channel 65000 (not allocated): backend state %d error=\"%s\"", st, err);
-		vbd_close(&v, 120000);
+		vbd_close(&v, name, 120000);
 		return;
 	}
 	if (vbd_connect(&v, devid, !strcmp(name, "flood") ? 2 : 0, !strcmp(name, "persist"), 0)) {
@@ -1276,7 +1275,7 @@ static void run(const char *name, unsigned int flood_seconds)
 		mode_runahead(&v, name);
 	else if (!strcmp(name, "flood"))
 		mode_flood(&v, name, flood_seconds);
-	vbd_close(&v, 120000);
+	vbd_close(&v, name, 120000);
 }
 
 /* ---- the good guest: a checksum loop on its own disk ---- */

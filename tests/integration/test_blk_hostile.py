@@ -309,7 +309,7 @@ def main():
                 out = m.command("block-detach %s %s" % (HOSTILE, vdev), timeout=60)
             if "block-detach:" in out:
                 raise TestFailure(out)
-            wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-CLOSED %d" % devid, 60)
+            wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-CLOSED %d %s" % (devid, mode), 60)
             if vbd_state(m, dom, devid) is not None:
                 raise TestFailure("%s: vbd still listed after detach" % mode)
             if blk_stats(m)["vbds"] != 1:
