@@ -991,7 +991,7 @@ static void mode_dupid(struct vbd *v, const char *mode)
 }
 
 /* The second process of indrace: rewrites the indirect page's segments and
- * the ring slots' segment counts until killed. */
+ * the ring slots' indirect page ref and sector until killed. */
 static void racer(struct vbd *v, unsigned int nr)
 {
 	struct blkif_request_segment *s = pg(v, PG_IND);
@@ -1006,8 +1006,11 @@ static void racer(struct vbd *v, unsigned int nr)
 		case 1: s[i].gref = 0xfffffff0u; break;
 		case 2: s[i].first_sect = 7; s[i].last_sect = 1; break;
 		case 3: {
+			/* Only fields past a response's 16 bytes: the parent reads
+			 * the answers that land in these slots. */
 			blkif_request_indirect_t *r = (void *)RING_GET_REQUEST(&v->ring, (x >> 4) % slots);
-			r->nr_segments = (uint16_t)(x >> 16);
+			r->indirect_grefs[0] = x & 0x10000 ? 0xfffffff0u : v->grefs[PG_IND];
+			r->sector_number = x & 0x20000 ? UINT64_MAX - 3 : 0;
 			break;
 		}
 		default: s[i] = seg(v, i, 0, 7); break;
