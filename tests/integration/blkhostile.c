@@ -12,7 +12,7 @@
  * and the ring layout of <xen/io/blkif.h> and <xen/io/ring.h>.
  *
  *   blkhostile all|MODE...   runs each mode in turn (`all`: every mode)
- *   blkhostile warm          the flood alone, for 3 s (the test's warm-up)
+ *   blkhostile warm          mq, then the flood for 3 s (the test's warm-up)
  *   blkhostile good DEV      a well-behaved guest's checksum loop on DEV
  *
  * For each mode it prints "KEEL-BLKHOSTILE-WAIT <mode>", waits for dom0 to
@@ -45,9 +45,13 @@
  *             barrier or flush with data; DISCARD refused; READs return
  *             the host's pattern
  *   runahead  fatal: req_prod one past the ring size ahead of the backend
+ *   mq        two queues answer on their own rings; then fatal: one queue's
+ *             req_prod past its ring
  *   badring   fatal at connect: an event channel that does not exist
  *   flood     a 4-page ring kept full for FLOOD_SECONDS, responses never
  *             read (every 8th request bad); then everything is answered
+ *   endless   (after KEEL-TEST-DONE, once dom0 writes data/blkhostile-flood)
+ *             the flood for ever: the test destroys the guest mid-flood
  *
  * Every response is checked: the id of a request in flight, and zero in
  * its padding bytes (the slot held the request's non-zero id bytes there;
@@ -101,6 +105,7 @@ struct vbd {
 	blkif_front_ring_t ring;
 	unsigned int ring_pages;
 	unsigned int port;
+	unsigned int nq, qport[NRING];   /* multi-queue: queue q's ring is page q */
 	unsigned int seq;
 	uint64_t last_id;
 	unsigned int dirty_pad;  /* responses with non-zero padding */
@@ -362,12 +367,13 @@ static int wait_vbd(void)
 
 /*
  * Connects vbd devid as blkfront does, with a ring of 1 << order pages (and
- * feature-persistent if persistent).
+ * feature-persistent if persistent); with nq > 1 queues, one one-page ring
+ * and event channel per queue under queue-N/ (ring q on page q).
  * With bad_port, names an event channel that does not exist and returns the
  * backend state it ends in; else 0 once Connected, -1 on failure.
  */
-static int vbd_connect(struct vbd *v, int devid, unsigned int order, int persistent,
-		       int bad_port)
+static int vbd_connect(struct vbd *v, int devid, unsigned int order, unsigned int nq,
+		       int persistent, int bad_port)
 {
 	char path[160];
 
@@ -397,7 +403,23 @@ static int vbd_connect(struct vbd *v, int devid, unsigned int order, int persist
 	}
 	v->port = (unsigned int)port;
 	int rc = 0;
-	if (order == 0) {
+	v->nq = nq;
+	if (nq > 1) {
+		rc |= xs_printf(v->fe, "multi-queue-num-queues", "%u", nq);
+		for (unsigned int q = 0; q < nq; q++) {
+			char dir[96];
+			if (q) {
+				port = ioctl(evt_fd, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &b);
+				if (port < 0)
+					return -1;
+				SHARED_RING_INIT((blkif_sring_t *)pg(v, PG_RING + q));
+			}
+			v->qport[q] = (unsigned int)port;
+			snprintf(dir, sizeof(dir), "%s/queue-%u", v->fe, q);
+			rc |= xs_printf(dir, "ring-ref", "%u", v->grefs[PG_RING + q]);
+			rc |= xs_printf(dir, "event-channel", "%u", v->qport[q]);
+		}
+	} else if (order == 0) {
 		rc |= xs_printf(v->fe, "ring-ref", "%u", v->grefs[PG_RING]);
 	} else {
 		rc |= xs_printf(v->fe, "ring-page-order", "%u", order);
@@ -407,7 +429,8 @@ static int vbd_connect(struct vbd *v, int devid, unsigned int order, int persist
 			rc |= xs_printf(v->fe, node, "%u", v->grefs[PG_RING + i]);
 		}
 	}
-	rc |= xs_printf(v->fe, "event-channel", "%u", bad_port ? 65000 : v->port);
+	if (nq <= 1)
+		rc |= xs_printf(v->fe, "event-channel", "%u", bad_port ? 65000 : v->port);
 	rc |= xs_printf(v->fe, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64);
 	if (persistent)
 		rc |= xs_printf(v->fe, "feature-persistent", "1");
@@ -442,6 +465,10 @@ static void vbd_close(struct vbd *v, const char *mode, unsigned int ms)
 		sleep_ms(100);
 	struct ioctl_evtchn_unbind u = { .port = v->port };
 	ioctl(evt_fd, IOCTL_EVTCHN_UNBIND, &u);
+	for (unsigned int q = 1; q < v->nq; q++) {
+		u.port = v->qport[q];
+		ioctl(evt_fd, IOCTL_EVTCHN_UNBIND, &u);
+	}
 	ungrant(v->pages, v->index, NPAGES);
 	out("KEEL-BLKHOSTILE-CLOSED %d %s\n", v->devid, mode);
 }
@@ -999,9 +1026,18 @@ static void racer(struct vbd *v, unsigned int nr)
 	uint32_t x = 12345;
 
 	for (;;) {
+		/* One change, left in place a while, then the page made whole
+		 * again for three times as long: requests see both. */
+		for (volatile unsigned int spin = 0; spin < 20000; spin++)
+			;
 		x = x * 1103515245 + 12345;
 		unsigned int i = (x >> 8) % nr;
-		switch ((x >> 20) % 6) {
+		if ((x >> 28) % 4) {
+			for (unsigned int k = 0; k < nr; k++)
+				s[k] = seg(v, k, 0, 7);
+			continue;
+		}
+		switch ((x >> 20) % 5) {
 		case 0: s[i].last_sect = 9; break;
 		case 1: s[i].gref = 0xfffffff0u; break;
 		case 2: s[i].first_sect = 7; s[i].last_sect = 1; break;
@@ -1164,6 +1200,52 @@ static void mode_runahead(struct vbd *v, const char *mode)
 	expect_fatal(v, mode, what, d);
 }
 
+/* Two queues: each ring answers its own requests; then one ring's req_prod
+ * runs ahead and the whole vbd fails. */
+static void mode_mq(struct vbd *v, const char *mode)
+{
+	char d[1024] = "";
+	struct vbd q1 = *v;
+	struct rsp r[8];
+	int ok = 1;
+
+	FRONT_RING_INIT(&q1.ring, (blkif_sring_t *)pg(v, PG_RING + 1), PAGE);
+	q1.port = v->qport[1];
+	v->port = v->qport[0];
+	put_pages(v, BLKIF_OP_READ, 0, 1, 0);
+	ok &= expect1(v, "a READ on queue 0", W_OKAY, d, sizeof(d));
+	put_pages(&q1, BLKIF_OP_READ, 0, 1, 1);
+	ok &= expect1(&q1, "a READ on queue 1", W_OKAY, d, sizeof(d));
+	uint64_t ids0[4], ids1[4];
+	for (unsigned int i = 0; i < 4; i++) {
+		ids0[i] = put_pages(v, BLKIF_OP_READ, 8 * i, 1, i);
+		q1.seq = v->seq + 1000;
+		ids1[i] = put_pages(&q1, BLKIF_OP_WRITE, 64 + 8 * i, 1, 8 + i);
+	}
+	push(v);
+	push(&q1);
+	int g0 = collect(v, 4, r, 5000), mine0 = 0;
+	for (int i = 0; i < g0; i++)
+		for (int k = 0; k < 4; k++)
+			mine0 += r[i].id == ids0[k] && r[i].status == BLKIF_RSP_OKAY;
+	int g1 = collect(&q1, 4, r + 4, 5000), mine1 = 0;
+	for (int i = 0; i < g1; i++)
+		for (int k = 0; k < 4; k++)
+			mine1 += r[4 + i].id == ids1[k] && r[4 + i].status == BLKIF_RSP_OKAY;
+	add(d, sizeof(d), "4 READs on queue 0 and 4 WRITEs on queue 1 at once: %d and %d "
+	    "answered OKAY on their own ring", mine0, mine1);
+	ok &= mine0 == 4 && mine1 == 4 && !v->dirty_pad && !q1.dirty_pad;
+	if (!ok) {
+		result(mode, 0, "%s", d);
+		return;
+	}
+	put_pages(&q1, BLKIF_OP_READ, 0, 1, 0);
+	xen_wmb();
+	q1.ring.sring->req_prod = q1.ring.rsp_cons + RING_SIZE(&q1.ring) + 1;
+	notify(q1.port);
+	expect_fatal(&q1, mode, "queue 1's req_prod 33 ahead", d);
+}
+
 static void mode_flood(struct vbd *v, const char *mode, unsigned int seconds)
 {
 	char d[1024] = "";
@@ -1172,8 +1254,8 @@ static void mode_flood(struct vbd *v, const char *mode, unsigned int seconds)
 	RING_IDX rsp0 = v->ring.rsp_cons;
 	struct blkif_request_segment badseg = seg(v, 0, 0, 9);
 
-	out("KEEL-BLKHOSTILE-FLOODING %u s on a ring of %u slots\n", seconds, size);
-	uint64_t t0 = now_ms(), end = t0 + seconds * 1000ull;
+	out("KEEL-BLKHOSTILE-FLOODING %s %u s on a ring of %u slots\n", mode, seconds, size);
+	uint64_t t0 = now_ms(), end = seconds ? t0 + seconds * 1000ull : UINT64_MAX;
 	/* Keep every slot the backend has answered full again; never take a
 	 * response (rsp_cons stays put), only look at rsp_prod. */
 	while (now_ms() < end) {
@@ -1221,7 +1303,8 @@ static void mode_flood(struct vbd *v, const char *mode, unsigned int seconds)
 }
 
 static const char *const modes[] = { "segs", "sects", "pastend", "badgref", "persist", "badop",
-				     "dupid", "indrace", "readonly", "runahead", "badring", "flood" };
+				     "dupid", "indrace", "readonly", "runahead", "mq", "badring",
+				     "flood", "endless" };
 
 static void run(const char *name, unsigned int flood_seconds)
 {
@@ -1244,7 +1327,7 @@ static void run(const char *name, unsigned int flood_seconds)
 		/* dom0 maps the ring, then cannot bind the channel: it must
 		 * unmap it again and fail the vbd. */
 		char path[200], err[256] = "(none)";
-		int st = vbd_connect(&v, devid, 0, 0, 1);
+		int st = vbd_connect(&v, devid, 0, 1, 0, 1);
 		snprintf(path, sizeof(path), "%s/error", v.be);
 		xs_read(path, err, sizeof(err));
 		result(name, st == XenbusStateClosing && strcmp(err, "(none)"),
@@ -1252,7 +1335,9 @@ static void run(const char *name, unsigned int flood_seconds)
 		vbd_close(&v, name, 120000);
 		return;
 	}
-	if (vbd_connect(&v, devid, !strcmp(name, "flood") ? 2 : 0, !strcmp(name, "persist"), 0)) {
+	int flood = !strcmp(name, "flood") || !strcmp(name, "endless");
+	if (vbd_connect(&v, devid, flood ? 2 : 0, !strcmp(name, "mq") ? 2 : 1,
+			!strcmp(name, "persist"), 0)) {
 		result(name, 0, "vbd %d did not connect", devid);
 		return;
 	}
@@ -1276,8 +1361,12 @@ static void run(const char *name, unsigned int flood_seconds)
 		mode_readonly(&v, name);
 	else if (!strcmp(name, "runahead"))
 		mode_runahead(&v, name);
+	else if (!strcmp(name, "mq"))
+		mode_mq(&v, name);
 	else if (!strcmp(name, "flood"))
 		mode_flood(&v, name, flood_seconds);
+	else if (!strcmp(name, "endless"))
+		mode_flood(&v, name, 0);  /* until the guest is destroyed */
 	vbd_close(&v, name, 120000);
 }
 
@@ -1393,8 +1482,18 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "all")) {
 			for (unsigned int j = 0; j < sizeof(modes) / sizeof(modes[0]); j++)
-				run(modes[j], FLOOD_SECONDS);
+				if (strcmp(modes[j], "endless"))
+					run(modes[j], FLOOD_SECONDS);
+			out("KEEL-TEST-DONE\n");
+			/* When dom0 writes data/blkhostile-flood, flood a vbd for
+			 * ever: the test destroys this guest in the middle. */
+			while (xs_read("data/blkhostile-flood", val, sizeof(val)))
+				sleep_ms(200);
+			run("endless", 0);
 		} else if (!strcmp(argv[i], "warm")) {
+			/* The most event channels (mq) and grant maps (flood) any
+			 * mode uses at once. */
+			run("mq", 0);
 			run("flood", 3);
 		} else {
 			run(argv[i], FLOOD_SECONDS);

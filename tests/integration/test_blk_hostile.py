@@ -22,6 +22,8 @@ per mode (block-attach of p1, or of p2 read-only):
   readonly  (access=ro) every kind of write: ERROR; reads: the host's bytes
   runahead  req_prod more than the ring size ahead: vbd failed
   badring   an event channel that does not exist: vbd failed at connect
+  mq        two queues, each answering on its own ring; then one queue's
+            req_prod past its ring: vbd failed
   flood     a full 4-page ring refilled for 12 s, responses never read
 
 Checked: the guest's verdict per mode (statuses, ids, zeroed response
@@ -30,11 +32,12 @@ backend's `error` node, a live one Connected with none; keel's prompt keeps
 answering; keel's heap stays bounded under the flood (FIGURE lines); the
 good guest's loop goes on during the flood and never reads a wrong byte,
 and its last round is on the image; the read-only partition's bytes are
-unchanged (keel's blk-read CRC and the host image); destroying everything
-leaves no vbd, no grant mapped, the heap as before, and Xen's free memory as
-after a warm-up round (the good guest and the flood once, destroyed, before
-the baseline: Xen keeps the maptrack frames and event-channel buckets dom0
-grew into).
+unchanged (keel's blk-read CRC and the host image); destroying the hostile
+guest in the middle of a last flood, then the good guest, leaves no vbd, no
+grant mapped, the heap as before, and Xen's free memory as after a warm-up
+round (the good guest, mq and the flood once, destroyed, before the
+baseline: Xen keeps the maptrack frames and event-channel buckets dom0 grew
+into).
 """
 import os
 import re
@@ -72,6 +75,7 @@ MODES = [
     ("indrace", RW_SPEC, None),
     ("readonly", RO_SPEC, None),
     ("runahead", RW_SPEC, "impossible ring indices"),
+    ("mq", RW_SPEC, "impossible ring indices"),
     ("badring", RW_SPEC, "cannot map the ring or bind the event channel"),
     ("flood", RW_SPEC, None),
 ]
@@ -223,18 +227,22 @@ def main():
             if not re.search(r"nvme0n1p%d\s+259:\d+\s+\d+\s+%d\s" % (n, state["parts"][n][1]), out):
                 raise TestFailure("lsblk -b lacks nvme0n1p%d of %d bytes:\n%s" %
                                   (n, state["parts"][n][1], out))
-        # Warm-up: the good guest's loop and the hostile flood once, so
+        # Warm-up: the good guest's loop, mq and the flood once, so
         # that dom0's grant maptrack and event-channel buckets in Xen reach
         # the run's high-water mark before the baseline.
         create(m, GOOD)
         create(m, WARM)
-        wait_console(m, WARM, "KEEL-BLKHOSTILE-WAIT flood", 180)
         wait_console(m, GOOD, "KEEL-BLKGOOD-ROUND 1", 180)
-        attach(m, WARM, RW_SPEC)
-        ok, detail = guest_line(m, WARM, "flood", 120)
-        print("  warm-up flood: " + detail)
-        if not ok:
-            raise TestFailure("warm-up flood: " + detail)
+        for mode in ("mq", "flood"):
+            wait_console(m, WARM, "KEEL-BLKHOSTILE-WAIT %s" % mode, 180)
+            attach(m, WARM, RW_SPEC)
+            ok, detail = guest_line(m, WARM, mode, 120)
+            print("  warm-up %s: %s" % (mode, detail))
+            if not ok:
+                raise TestFailure("warm-up %s: %s" % (mode, detail))
+            out = m.command("block-detach %s xvdb" % WARM, timeout=60)
+            if "block-detach:" in out:
+                raise TestFailure(out)
         for g in (WARM, GOOD):
             out = m.command("destroy " + g, timeout=60)
             if re.search(r"error|cannot", out, re.I):
@@ -324,7 +332,7 @@ def main():
         return run
 
     def flood(m, heap_before_attach):
-        wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-FLOODING", 60)
+        wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-FLOODING flood", 60)
         heap0 = heap_kib(m)
         figure("heap_kib_per_vbd", heap0 - heap_before_attach)
         r0 = good_rounds(m)
@@ -384,9 +392,23 @@ def main():
     def destroy_all():
         m = state["m"]
         g_good = grants_mapped(m)
+        # The hostile guest floods one more vbd for ever; destroy it in the
+        # middle (requests in flight on the device).
+        m.command("xenstore-write /local/domain/%d/data/blkhostile-flood 1" % state["dom"])
+        wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-WAIT endless", 60)
+        attach(m, HOSTILE, RW_SPEC)
+        wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-FLOODING endless", 60)
+        time.sleep(2)
+        s0 = blk_stats(m)
+        time.sleep(1)
+        s1 = blk_stats(m)
+        figure("endless_flood_requests_per_s_before_destroy", s1["requests"] - s0["requests"])
+        if s1["requests"] <= s0["requests"]:
+            raise TestFailure("the hostile guest was not flooding when destroyed")
         out = m.command("destroy " + HOSTILE, timeout=60)
         if re.search(r"error|cannot", out, re.I):
-            raise TestFailure("destroy %s: %s" % (HOSTILE, out))
+            raise TestFailure("destroy %s mid-flood: %s" % (HOSTILE, out))
+        prompt(m)
         if grants_mapped(m) != g_good:
             raise TestFailure("%d grants mapped after destroying the hostile guest, %d before" %
                               (grants_mapped(m), g_good))
@@ -408,7 +430,7 @@ def main():
                               (state["free0"], free1))
         figure("prompt_seconds_worst", "%.2f" % state["worst_prompt"])
 
-    checks = [("boot with an NVMe disk; warm-up: the good guest and a flood", boot),
+    checks = [("boot with an NVMe disk; warm-up: the good guest, mq and a flood", boot),
               ("the good guest loops on its disk; the hostile guest runs without blkfront",
                guests_up)]
     for mode, spec, reason in MODES:
@@ -420,7 +442,8 @@ def main():
                 readonly_unchanged),
                ("the good guest read back every round intact; its last is on the image",
                 good_intact),
-               ("destroy all: no vbd, no grant mapped, heap and Xen's free memory back",
+               ("destroy the hostile guest mid-flood, then all: no vbd, no grant mapped, heap and "
+                "Xen's free memory back",
                 destroy_all)]
     failed = run_shared_checks(checks, state)
     if not failed and os.path.exists(IMG):
