@@ -50,6 +50,9 @@
  *   badring   fatal at connect: an event channel that does not exist
  *   flood     a 4-page ring kept full for FLOOD_SECONDS, responses never
  *             read (every 8th request bad); then everything is answered
+ *   badflood  requests refused at once, the ring kept full without a pause
+ *             and the backend's state ignored, until dom0 removes the vbd
+ *             (the test's block-detach --force)
  *   endless   (after KEEL-TEST-DONE, once dom0 writes data/blkhostile-flood)
  *             the flood for ever: the test destroys the guest mid-flood
  *
@@ -459,8 +462,11 @@ static void vbd_close(struct vbd *v, const char *mode, unsigned int ms)
 
 	while (xs_num(v->be, "online") == 1 && now_ms() < end)
 		sleep_ms(100);
-	xs_printf(v->fe, "state", "%d", XenbusStateClosing);
-	xs_printf(v->fe, "state", "%d", XenbusStateClosed);
+	/* (A vbd dom0 removed by force has no directories left to close.) */
+	if (be_state(v) >= 0) {
+		xs_printf(v->fe, "state", "%d", XenbusStateClosing);
+		xs_printf(v->fe, "state", "%d", XenbusStateClosed);
+	}
 	while (be_state(v) >= 0 && now_ms() < end)
 		sleep_ms(100);
 	struct ioctl_evtchn_unbind u = { .port = v->port };
@@ -1205,7 +1211,7 @@ static void mode_runahead(struct vbd *v, const char *mode)
 static void mode_mq(struct vbd *v, const char *mode)
 {
 	char d[1024] = "";
-	struct vbd q1 = *v;
+	struct vbd q1 = *v;  /* the same pages, ring 1 and its port */
 	struct rsp r[8];
 	int ok = 1;
 
@@ -1244,6 +1250,45 @@ static void mode_mq(struct vbd *v, const char *mode)
 	q1.ring.sring->req_prod = q1.ring.rsp_cons + RING_SIZE(&q1.ring) + 1;
 	notify(q1.port);
 	expect_fatal(&q1, mode, "queue 1's req_prod 33 ahead", d);
+}
+
+/*
+ * Requests dom0 refuses at once (each frees its slot again), the ring kept
+ * full without a pause, the backend's state and block-detach ignored: until
+ * dom0 removes the vbd (block-detach --force).
+ */
+static void mode_badflood(struct vbd *v, const char *mode)
+{
+	unsigned int size = RING_SIZE(&v->ring);
+	unsigned long pushed = 0, checks = 0;
+	struct blkif_request_segment badseg = seg(v, 0, 0, 9);
+	int last_state = XenbusStateConnected;
+
+	out("KEEL-BLKHOSTILE-FLOODING %s until the vbd is removed, ring of %u slots\n", mode, size);
+	uint64_t t0 = now_ms(), next_check = t0 + 100;
+	for (;;) {
+		RING_IDX rp = __atomic_load_n(&v->ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+		unsigned int n = 0;
+		while (v->ring.req_prod_pvt - rp < size) {
+			put_rw(v, BLKIF_OP_READ, 1, 0, &badseg, 1);
+			pushed++;
+			n++;
+		}
+		if (n)
+			push(v);
+		if (now_ms() >= next_check) {
+			checks++;
+			last_state = be_state(v);
+			if (last_state < 0)
+				break;
+			next_check = now_ms() + 100;
+		}
+	}
+	result(mode, 1, "%lu refused requests in %.1f s (%lu answered), backend state ignored; "
+	       "flooded until dom0 removed the vbd", pushed, (double)(now_ms() - t0) / 1000,
+	       (unsigned long)(__atomic_load_n(&v->ring.sring->rsp_prod, __ATOMIC_ACQUIRE) -
+			       v->ring.rsp_cons));
+	(void)checks;
 }
 
 static void mode_flood(struct vbd *v, const char *mode, unsigned int seconds)
@@ -1304,7 +1349,7 @@ static void mode_flood(struct vbd *v, const char *mode, unsigned int seconds)
 
 static const char *const modes[] = { "segs", "sects", "pastend", "badgref", "persist", "badop",
 				     "dupid", "indrace", "readonly", "runahead", "mq", "badring",
-				     "flood", "endless" };
+				     "flood", "badflood", "endless" };
 
 static void run(const char *name, unsigned int flood_seconds)
 {
@@ -1335,7 +1380,7 @@ static void run(const char *name, unsigned int flood_seconds)
 		vbd_close(&v, name, 120000);
 		return;
 	}
-	int flood = !strcmp(name, "flood") || !strcmp(name, "endless");
+	int flood = !strcmp(name, "flood") || !strcmp(name, "endless") || !strcmp(name, "badflood");
 	if (vbd_connect(&v, devid, flood ? 2 : 0, !strcmp(name, "mq") ? 2 : 1,
 			!strcmp(name, "persist"), 0)) {
 		result(name, 0, "vbd %d did not connect", devid);
@@ -1365,6 +1410,8 @@ static void run(const char *name, unsigned int flood_seconds)
 		mode_mq(&v, name);
 	else if (!strcmp(name, "flood"))
 		mode_flood(&v, name, flood_seconds);
+	else if (!strcmp(name, "badflood"))
+		mode_badflood(&v, name);
 	else if (!strcmp(name, "endless"))
 		mode_flood(&v, name, 0);  /* until the guest is destroyed */
 	vbd_close(&v, name, 120000);

@@ -25,6 +25,8 @@ per mode (block-attach of p1, or of p2 read-only):
   mq        two queues, each answering on its own ring; then one queue's
             req_prod past its ring: vbd failed
   flood     a full 4-page ring refilled for 12 s, responses never read
+  badflood  the ring refilled without pause with requests refused at once,
+            block-detach ignored: block-detach --force still removes it
 
 Checked: the guest's verdict per mode (statuses, ids, zeroed response
 padding); a failed vbd is Closing (block-list) with the reason in the
@@ -354,6 +356,45 @@ def main():
         if r1 <= r0:
             raise TestFailure("the good guest's loop made no progress during the flood")
 
+    def badflood():
+        m = state["m"]
+        dom = state["dom"]
+        wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-WAIT badflood", 120)
+        heap0 = heap_kib(m)
+        attach(m, HOSTILE, RW_SPEC)
+        wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-FLOODING badflood", 60)
+        time.sleep(1)
+        s0 = blk_stats(m)
+        time.sleep(2)
+        s1 = blk_stats(m)
+        prompt(m)
+        figure("badflood_refused_requests_per_s", (s1["bad"] - s0["bad"]) // 2)
+        if s1["bad"] <= s0["bad"]:
+            raise TestFailure("the refused-request flood did not reach keel")
+        # The guest ignores the detach; keel waits 10 s, then --force
+        # removes the vbd while the ring is still being refilled.
+        out = m.command("block-detach %s xvdb" % HOSTILE, timeout=60)
+        if "did not release" not in out:
+            raise TestFailure("block-detach of an ignoring guest: %r" % out)
+        t0 = time.monotonic()
+        out = m.command("block-detach %s xvdb --force" % HOSTILE, timeout=60)
+        figure("badflood_force_detach_seconds", "%.1f" % (time.monotonic() - t0))
+        if "removed anyway" not in out:
+            raise TestFailure("block-detach --force: %r" % out)
+        prompt(m)
+        if vbd_state(m, dom, 51728) is not None or blk_stats(m)["vbds"] != 1:
+            raise TestFailure("the flooding vbd is still there after --force")
+        ok, detail = guest_line(m, HOSTILE, "badflood", 60)
+        print("  badflood: " + detail)
+        if not ok:
+            raise TestFailure("badflood (guest side): " + detail)
+        wait_console(m, HOSTILE, "KEEL-BLKHOSTILE-CLOSED 51728 badflood", 60)
+        grown = heap_kib(m) - heap0
+        figure("heap_kib_after_badflood_detached", grown)
+        if grown > 64:
+            raise TestFailure("badflood: heap %d KiB above what it was before the attach" %
+                              grown)
+
     def hostile_done():
         m = state["m"]
         wait_console(m, HOSTILE, "KEEL-TEST-DONE", 60)
@@ -437,7 +478,9 @@ def main():
         checks.append(("%s: %s" % (mode, "vbd failed: Closing with error" if reason else
                                     "answered with the protocol's errors, vbd lives"),
                        make_mode(mode, spec, reason)))
-    checks += [("the hostile guest finished every mode", hostile_done),
+    checks += [("badflood: a guest refilling its ring with refused requests and ignoring "
+                "the detach is removed by block-detach --force", badflood),
+               ("the hostile guest finished every mode", hostile_done),
                ("the read-only partition is unchanged (blk-read CRC, host image)",
                 readonly_unchanged),
                ("the good guest read back every round intact; its last is on the image",
