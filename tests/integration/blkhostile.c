@@ -50,7 +50,7 @@
  *   badring   fatal at connect: an event channel that does not exist
  *   flood     a 4-page ring kept full for FLOOD_SECONDS, responses never
  *             read (every 8th request bad); then everything is answered
- *   badflood  requests refused at once, the ring kept full without a pause
+ *   badflood  requests refused at once, a 16-page ring kept full without a pause
  *             and the backend's state ignored, until dom0 removes the vbd
  *             (the test's block-detach --force)
  *   endless   (after KEEL-TEST-DONE, once dom0 writes data/blkhostile-flood)
@@ -93,7 +93,7 @@
 #define SEGS_PER_IND (PAGE / sizeof(struct blkif_request_segment))
 
 /* Pages of one vbd, all granted to dom0. */
-enum { PG_RING, NRING = 4, PG_IND = PG_RING + NRING, NIND = 8, PG_DATA = PG_IND + NIND,
+enum { PG_RING, NRING = 16, PG_IND = PG_RING + NRING, NIND = 8, PG_DATA = PG_IND + NIND,
        NDATA = 64, NPAGES = PG_DATA + NDATA };
 
 struct vbd {
@@ -1253,20 +1253,38 @@ static void mode_mq(struct vbd *v, const char *mode)
 }
 
 /*
- * Requests dom0 refuses at once (each frees its slot again), the ring kept
- * full without a pause, the backend's state and block-detach ignored: until
- * dom0 removes the vbd (block-detach --force).
+ * Requests dom0 refuses at once (each frees its slot again), a 16-page ring
+ * kept full without a pause, the backend's state and block-detach ignored:
+ * until dom0 removes the vbd (block-detach --force).  A second process
+ * watches for that, so the refilling never stops for a xenstore read.
  */
 static void mode_badflood(struct vbd *v, const char *mode)
 {
 	unsigned int size = RING_SIZE(&v->ring);
-	unsigned long pushed = 0, checks = 0;
+	unsigned long pushed = 0;
 	struct blkif_request_segment badseg = seg(v, 0, 0, 9);
-	int last_state = XenbusStateConnected;
+	volatile int *gone = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				  -1, 0);
 
+	if (gone == MAP_FAILED) {
+		result(mode, 0, "mmap: %s", strerror(errno));
+		return;
+	}
+	*gone = 0;
+	pid_t pid = fork();
+	if (pid < 0) {
+		result(mode, 0, "fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		while (be_state(v) >= 0)
+			sleep_ms(100);
+		*gone = 1;
+		_exit(0);
+	}
 	out("KEEL-BLKHOSTILE-FLOODING %s until the vbd is removed, ring of %u slots\n", mode, size);
-	uint64_t t0 = now_ms(), next_check = t0 + 100;
-	for (;;) {
+	uint64_t t0 = now_ms();
+	while (!*gone) {
 		RING_IDX rp = __atomic_load_n(&v->ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
 		unsigned int n = 0;
 		while (v->ring.req_prod_pvt - rp < size) {
@@ -1276,19 +1294,13 @@ static void mode_badflood(struct vbd *v, const char *mode)
 		}
 		if (n)
 			push(v);
-		if (now_ms() >= next_check) {
-			checks++;
-			last_state = be_state(v);
-			if (last_state < 0)
-				break;
-			next_check = now_ms() + 100;
-		}
 	}
+	waitpid(pid, NULL, 0);
 	result(mode, 1, "%lu refused requests in %.1f s (%lu answered), backend state ignored; "
 	       "flooded until dom0 removed the vbd", pushed, (double)(now_ms() - t0) / 1000,
 	       (unsigned long)(__atomic_load_n(&v->ring.sring->rsp_prod, __ATOMIC_ACQUIRE) -
 			       v->ring.rsp_cons));
-	(void)checks;
+	munmap((void *)gone, PAGE);
 }
 
 static void mode_flood(struct vbd *v, const char *mode, unsigned int seconds)
@@ -1381,7 +1393,8 @@ static void run(const char *name, unsigned int flood_seconds)
 		return;
 	}
 	int flood = !strcmp(name, "flood") || !strcmp(name, "endless") || !strcmp(name, "badflood");
-	if (vbd_connect(&v, devid, flood ? 2 : 0, !strcmp(name, "mq") ? 2 : 1,
+	if (vbd_connect(&v, devid, !strcmp(name, "badflood") ? 4 : flood ? 2 : 0,
+			!strcmp(name, "mq") ? 2 : 1,
 			!strcmp(name, "persist"), 0)) {
 		result(name, 0, "vbd %d did not connect", devid);
 		return;

@@ -25,8 +25,8 @@ per mode (block-attach of p1, or of p2 read-only):
   mq        two queues, each answering on its own ring; then one queue's
             req_prod past its ring: vbd failed
   flood     a full 4-page ring refilled for 12 s, responses never read
-  badflood  the ring refilled without pause with requests refused at once,
-            block-detach ignored: block-detach --force still removes it
+  badflood  a 16-page ring refilled without pause with requests refused at
+            once, block-detach ignored: block-detach --force still removes it
 
 Checked: the guest's verdict per mode (statuses, ids, zeroed response
 padding); a failed vbd is Closing (block-list) with the reason in the
