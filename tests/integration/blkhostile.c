@@ -40,7 +40,8 @@
  *             operation other than READ/WRITE
  *   dupid     16 requests with one id in one push: 16 answers with that id
  *   indrace   INDIRECT READs while a second process rewrites the indirect
- *             page and the ring slot: each answered OKAY or ERROR
+ *             page and the slots' page ref and sector: each answered OKAY
+ *             or ERROR
  *   readonly  (a vbd attached read-only) ERROR: WRITE, INDIRECT WRITE, a
  *             barrier or flush with data; DISCARD refused; READs return
  *             the host's pattern
@@ -50,9 +51,9 @@
  *   badring   fatal at connect: an event channel that does not exist
  *   flood     a 4-page ring kept full for FLOOD_SECONDS, responses never
  *             read (every 8th request bad); then everything is answered
- *   badflood  requests refused at once, a 16-page ring kept full without a pause
- *             and the backend's state ignored, until dom0 removes the vbd
- *             (the test's block-detach --force)
+ *   badflood  requests refused at once, a 16-page ring kept full without
+ *             a pause and the backend's state ignored, until dom0 removes
+ *             the vbd (the test's block-detach --force)
  *   endless   (after KEEL-TEST-DONE, once dom0 writes data/blkhostile-flood)
  *             the flood for ever: the test destroys the guest mid-flood
  *
