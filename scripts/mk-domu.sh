@@ -107,7 +107,7 @@ done
 # loads them from its initramfs (by kernel version, so another guest kernel
 # simply finds none of its own).
 # xen-gntalloc and xen-evtchn give user space /dev/xen/gntalloc and
-# /dev/xen/evtchn, which the hostile netfront (nethostile, below) plays with.
+# /dev/xen/evtchn, which the hostile netfront and blkfront (below) play with.
 for mod in drivers/block/xen-blkfront drivers/net/xen-netfront drivers/xen/xen-gntalloc \
 	drivers/xen/xen-evtchn; do
 	src=/lib/modules/$kver/kernel/$mod.ko
@@ -579,6 +579,16 @@ src=$(dirname "$0")/../tests/integration/nethostile.c
 gcc -static -O2 -o "$root/bin/nethostile" "$src" || die "cannot build $src statically"
 printf '#!/bin/sh\nexec /bin/nethostile all\n' > "$root/tests/nethostile.sh"
 chmod 755 "$root/tests/nethostile.sh"
+
+# ---- hostile blkfront (tests/integration/test_blk_hostile.py) --------------
+# tests/integration/blkhostile.c: blkfront played by hand (keelnomod=
+# xen-blkfront), its warm-up flood, and the good guest's checksum loop.
+src=$(dirname "$0")/../tests/integration/blkhostile.c
+gcc -static -O2 -o "$root/bin/blkhostile" "$src" || die "cannot build $src statically"
+printf '#!/bin/sh\nexec /bin/blkhostile all\n' > "$root/tests/blkhostile.sh"
+printf '#!/bin/sh\nexec /bin/blkhostile warm\n' > "$root/tests/blkhostilewarm.sh"
+printf '#!/bin/sh\nexec /bin/blkhostile good /dev/xvda\n' > "$root/tests/blkgood.sh"
+chmod 755 "$root/tests/blkhostile.sh" "$root/tests/blkhostilewarm.sh" "$root/tests/blkgood.sh"
 
 # ---- pack ------------------------------------------------------------------
 # Fixed times and root ownership (-R 0:0 works without root) make the archive

@@ -206,6 +206,8 @@ void vbd_disconnect_ring(struct vbd *v)
 {
 	pgrants_release(v);
 	v->persistent = false;
+	/* A barrier the old ring left waiting must not hold a new one. */
+	v->barrier_wait = false;
 	for (uint32_t q = 0; q < VBD_MAX_QUEUES; q++) {
 		struct vbd_ring *r = &v->rings[q];
 		if (r->port) {
@@ -442,6 +444,19 @@ static void run_stage(struct vbd *v, struct vbd_req *req)
 	}
 }
 
+/*
+ * Answers a request that never reached the device.  A barrier refused here
+ * (malformed, a bad grant, a read-only vbd) holds nothing back: without
+ * clearing barrier_wait the ring would stall for ever behind it.
+ */
+static void reject(struct vbd *v, struct vbd_req *req, int16_t status)
+{
+	if (req->r.operation == BLKIF_OP_WRITE_BARRIER)
+		v->barrier_wait = false;
+	respond(v, req, status);
+	req_release(v, req);
+}
+
 static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_entry *slot)
 {
 	req->r.segs = req->segs;
@@ -462,19 +477,16 @@ static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_en
 			     (unsigned long long)req->r.sector, req->r.nr_segs, req->status);
 		}
 		v->nr_bad++;
-		respond(v, req, (int16_t)req->status);
-		req_release(v, req);
+		reject(v, req, (int16_t)req->status);
 		return;
 	}
 	if (req->r.nr_segs && map_data(v, req)) {
 		v->nr_bad++;
-		respond(v, req, BLKIF_RSP_ERROR);
-		req_release(v, req);
+		reject(v, req, BLKIF_RSP_ERROR);
 		return;
 	}
 	if (!inflight_get(&v->inflight)) {
-		respond(v, req, BLKIF_RSP_ERROR);
-		req_release(v, req);
+		reject(v, req, BLKIF_RSP_ERROR);
 		return;
 	}
 	run_stage(v, req);

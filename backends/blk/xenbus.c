@@ -245,7 +245,13 @@ static void vbd_thread(void *arg)
 			if (v->stop)
 				break;
 		}
-		while (vbd_do_io(v))
+		/* A frontend that refills its ring as fast as it is answered
+		 * (requests refused at once free their slot) keeps vbd_do_io()
+		 * saying "more" for ever: a detach or destroy (stop) and the
+		 * frontend's state must still be seen between passes, or
+		 * blkback_detach/blkback_domain_gone would wait for ever with
+		 * the vbd list locked. */
+		while (!v->stop && !v->fe_changed && vbd_do_io(v))
 			thread_yield();
 	}
 	char path[128];

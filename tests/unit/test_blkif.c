@@ -190,10 +190,51 @@ TEST(response_fully_defined)
 	CHECK_EQ(b[12], 0);  /* tail padding */
 }
 
+/* The requests tests/integration/blkhostile.c sends, at the pure layer. */
+TEST(hostile_frontend_cases)
+{
+	struct blkif_limits l = lim();
+	struct blkif_req r = { .segs = segs };
+	union blkif_sring_entry e = rw(BLKIF_OP_READ, 0, 11);
+	e.req.nr_segments = 255;             /* segments past the slot's end */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
+	e = rw(BLKIF_OP_READ, ~0ull - 7, 2); /* 16 sectors from 2^64-8: wraps */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
+	e = rw(BLKIF_OP_READ, l.dev_sectors, 1);
+	e.req.seg[0].last_sect = 0;          /* one sector, just past the end */
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
+	e = rw(BLKIF_OP_WRITE, 0, 1);
+	e.req.seg[0].first_sect = 255;
+	e.req.seg[0].last_sect = 255;
+	CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
+	static const uint8_t unknown[] = { BLKIF_OP_RESERVED_1, 7, 8, 99, 255 };
+	for (unsigned i = 0; i < sizeof(unknown); i++) {
+		e = rw(unknown[i], 0, 1);
+		CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_EOPNOTSUPP);
+		CHECK_EQ(r.operation, unknown[i]);  /* echoed in the response */
+	}
+	struct blkif_request_indirect *in = (struct blkif_request_indirect *)&e.req;
+	static const struct { uint8_t op; uint16_t nr; } bad[] = {
+		{ BLKIF_OP_READ, 0 }, { BLKIF_OP_READ, 65535 }, { BLKIF_OP_WRITE, 257 },
+		{ BLKIF_OP_INDIRECT, 8 }, { BLKIF_OP_WRITE_BARRIER, 8 }, { 99, 8 },
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&e, 0xa5, sizeof(e));
+		in->operation = BLKIF_OP_INDIRECT;
+		in->indirect_op = bad[i].op;
+		in->nr_segments = bad[i].nr;
+		in->sector_number = 0;
+		CHECK_EQ(blkif_parse_request(&e, &l, &r), BLKIF_RSP_ERROR);
+	}
+	/* A ring exactly full is fine; one more is impossible. */
+	CHECK_EQ(blkif_ring_pending(100 + 32, 100, 32), 32);
+	CHECK_EQ(blkif_ring_pending(100 + 33, 100, 32), -EIO);
+}
+
 static const struct test_case tests[] = {
 	T(read_write_ok), T(malformed_segments), T(bounds), T(operations_not_offered),
 	T(read_only_refuses_writes), T(discard), T(indirect), T(ring_indices),
-	T(response_fully_defined),
+	T(response_fully_defined), T(hostile_frontend_cases),
 };
 
 int main(void)
