@@ -225,7 +225,10 @@ static void vif_thread(void *arg)
 			if (v->stop)
 				break;
 		}
-		while (vif_do_io(v))
+		/* A frontend that keeps its rings full keeps vif_do_io() saying
+		 * "more": stop and frontend changes are still seen between passes
+		 * (netback_detach/netback_domain_gone wait for this thread). */
+		while (!v->stop && !v->fe_changed && vif_do_io(v))
 			thread_yield();
 	}
 	char path[128];
