@@ -230,7 +230,7 @@ static int map_guest(struct build *b)
 		return fail(b, BUILD_STEP_MAP, -ENOMEM);
 	for (uint64_t i = 0; i < b->mapped_pages; i++)
 		mfns[i] = _mfn(b->p2m[i]);
-	b->map = vmap_mfns(mfns, b->mapped_pages, b->domid, true, &err);
+	b->map = vmap_mfns_sliced(mfns, b->mapped_pages, b->domid, toolstack_slice, &err);
 	vfree(mfns);
 	if (!b->map)
 		return fail(b, BUILD_STEP_MAP, err);
@@ -240,7 +240,7 @@ static int map_guest(struct build *b)
 static void unmap_guest(struct build *b)
 {
 	if (b->map) {
-		vunmap(b->map, b->mapped_pages);
+		vunmap_sliced(b->map, b->mapped_pages, toolstack_slice);
 		b->map = NULL;
 	}
 }
@@ -462,8 +462,10 @@ int builder_build(const struct build_spec *spec, struct build_result *res)
 		fail(&b, BUILD_STEP_PIN, rc);
 		goto err_destroy;
 	}
+	toolstack_slice();
 	if ((rc = mask_guest_events(&b)) || (rc = seed_grants(&b)) || (rc = set_vcpu0(&b)))
 		goto err_destroy;
+	toolstack_slice();
 	if (spec->kernel->hypercall_page != KIMAGE_UNSET) {
 		rc = xenctl_hypercall_init(b.domid,
 					   b.p2m[pfn_of(&b, spec->kernel->hypercall_page)]);
