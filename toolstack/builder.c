@@ -43,13 +43,13 @@
  * from 2 MiB runs, and Xen scrubs only the pages a call takes, so the
  * domain gets 4 KiB pages in batches kept to about POPULATE_CALL_NS: a
  * batch that took longer is cut in proportion, one that was quicker grows
- * by POPULATE_BATCH_STEP, up to POPULATE_BATCH_MAX (about 30 ms even if
+ * by POPULATE_BATCH_STEP, up to POPULATE_BATCH_MAX (about 15 ms even if
  * every page of it needs scrubbing).
  */
 #define POPULATE_CALL_NS 4000000ULL
 #define POPULATE_BATCH_MIN 4
-#define POPULATE_BATCH_MAX 64
-#define POPULATE_BATCH_STEP 8
+#define POPULATE_BATCH_MAX 32
+#define POPULATE_BATCH_STEP 4
 /* Bytes copied between two slice points. */
 #define COPY_SLICE_BYTES (256u * 1024)
 

@@ -24,7 +24,8 @@ static unsigned int reported;    /* long stretches logged since the last reset *
  * A stretch this long is logged with the slice points at both ends
  * (addr2line -e build/keel): the code between them ran that long without
  * letting xenstored or the console backend in.  At most SLICE_REPORT_MAX
- * lines per measured piece of work (toolstack_slice_stats with reset).
+ * lines per measured piece of work (toolstack_slice_stats with reset), and
+ * then only a new longest.
  */
 #define SLICE_REPORT_NS 20000000ULL
 #define SLICE_REPORT_MAX 8
@@ -38,9 +39,10 @@ static void slice_point(void *site)
 	/* Only a stretch in which no other thread ran is one slice. */
 	if (st.switches == last_switches && last_ns) {
 		uint64_t len = now - last_ns;
-		if (len > longest_ns)
+		bool longest = len > longest_ns;
+		if (longest)
 			longest_ns = len;
-		if (len >= SLICE_REPORT_NS && reported++ < SLICE_REPORT_MAX)
+		if (len >= SLICE_REPORT_NS && (reported++ < SLICE_REPORT_MAX || longest))
 			klog("toolstack: %llu ms without yielding, the last piece from the slice "
 			     "point at %p to %p\n", (unsigned long long)(len / 1000000), prev_site,
 			     site);
