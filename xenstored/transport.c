@@ -29,6 +29,7 @@
  *   Logs about a guest are rate-limited by time, per ring.
  */
 #include <keel/evtchn.h>
+#include <keel/irq.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
 #include <keel/xenctl.h>
@@ -263,10 +264,14 @@ static bool serve(struct ring_conn *rc, bool *more)
 
 	if (!rc->conn)
 		return false;
-	if (rc->event_ns) {
-		/* How long the guest's event waited for this pass. */
-		uint64_t d = time_now_ns() - rc->event_ns;
-		rc->event_ns = 0;
+	/* How long the guest's event waited for this pass (ring_event sets
+	 * event_ns in upcall context: take it with events masked). */
+	unsigned long f = irq_save();
+	uint64_t since = rc->event_ns;
+	rc->event_ns = 0;
+	irq_restore(f);
+	if (since) {
+		uint64_t d = time_now_ns() - since;
 		stats.worst_event_wait_ns = MAX(stats.worst_event_wait_ns, d);
 		stats.events_waited_20ms += d >= 20 * 1000 * 1000ULL;
 	}
