@@ -205,6 +205,35 @@ static int cmd_stats(int argc, char **argv)
 	return 0;
 }
 
+#define MS3(ns) (unsigned long long)((ns) / 1000000), (unsigned long long)((ns) / 1000 % 1000)
+
+/* Per-thread CPU use and the latest long runs; `threads reset` zeroes them. */
+static int cmd_threads(int argc, char **argv)
+{
+	bool reset = argc == 2 && !strcmp(argv[1], "reset");
+	struct sched_thread_info ti;
+	struct sched_long_run lr[16];
+
+	if (argc > 2 || (argc == 2 && !reset)) {
+		kprintf("usage: threads [reset]\n");
+		return -EINVAL;
+	}
+	kprintf("%-22s %8s %12s %12s %12s  %s\n", "thread", "runs", "cpu_ms", "longest_ms",
+		"worst_wait_ms", "longest run (from -> to)");
+	for (unsigned int i = 0; sched_thread_info(i, &ti, reset); i++)
+		kprintf("%-22s %8llu %8llu.%03llu %8llu.%03llu %9llu.%03llu  %p -> %p\n", ti.name,
+			(unsigned long long)ti.runs, MS3(ti.run_ns), MS3(ti.longest_run_ns),
+			MS3(ti.worst_wait_ns), ti.longest_from, ti.longest_to);
+	kprintf("idle (blocked in Xen): %llu.%03llu ms since boot\n", MS3(sched_idle_ns()));
+	unsigned int n = sched_long_runs(lr, ARRAY_SIZE(lr), reset);
+	for (unsigned int i = 0; i < n; i++)
+		kprintf("long run: %s at %llu.%06llu s for %llu.%03llu ms, %llu upcalls (%p -> %p)\n", lr[i].name,
+			(unsigned long long)(lr[i].start_ns / 1000000000ULL),
+			(unsigned long long)(lr[i].start_ns / 1000 % 1000000), MS3(lr[i].ns),
+			(unsigned long long)lr[i].upcalls, lr[i].from, lr[i].to);
+	return 0;
+}
+
 static int cmd_sleep(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -228,6 +257,7 @@ const struct command kernel_commands[] = {
 	{ "date", cmd_date, NULL, "wall-clock time (UTC)" },
 	{ "dmesg", cmd_dmesg, NULL, "keel's log (Xen's: `xl dmesg`)" },
 	{ "stats", cmd_stats, NULL, "scheduler and event counters" },
+	{ "threads", cmd_threads, "[reset]", "CPU use per thread, the latest runs over 20 ms" },
 	{ "sleep", cmd_sleep, "MS", "sleep for MS milliseconds" },
 	{ "fault", cmd_fault, "[pf|ud|gp|panic]", "test: take a deliberate fault" },
 	{ "reboot", cmd_reboot, NULL, "reboot the machine (`reboot NAME`: a domain)" },

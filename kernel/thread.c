@@ -7,6 +7,7 @@
  * The run queue and wait queues are touched by handlers in upcall context,
  * so thread-side code changes them with events masked.
  */
+#include <keel/evtchn.h>
 #include <keel/hypercall.h>
 #include <keel/irq.h>
 #include <keel/kernel.h>
@@ -40,6 +41,15 @@ struct thread {
 	struct waitq *waiting_on;
 	struct timer wake_timer;
 	bool timed_out;
+	struct thread *all_next;  /* every thread, for `threads` */
+	void (*fn)(void *);
+	void *arg;
+	/* Run-time accounting (see the `threads` command). */
+	uint64_t in_ns;           /* when it last got the CPU */
+	uint64_t in_upcalls;      /* the upcall count then */
+	uint64_t ready_ns;        /* when it last became runnable */
+	uint64_t runs, run_ns, longest_run_ns, worst_wait_ns;
+	void *resumed_at, *longest_from, *longest_to;
 };
 
 void arch_switch_stack(uint64_t *save_rsp, uint64_t new_rsp);
@@ -50,6 +60,13 @@ static struct thread *current = &idle_thread;
 static struct thread *runq_head, *runq_tail;
 static struct thread *dead_list;
 static struct sched_stats stats;
+static struct thread *all_threads = &idle_thread;
+/* The last long runs (>= SCHED_LONG_RUN_NS without switching), a ring. */
+#define SCHED_LONG_RUN_NS (20 * 1000 * 1000ULL)
+#define NR_LONG_RUNS 16
+static struct sched_long_run long_runs[NR_LONG_RUNS];
+static unsigned int nr_long_runs;
+static uint64_t idle_ns;
 /* DR0 points here while a thread without a guarded stack (idle) runs. */
 static uint64_t tripwire_idle;
 static bool tripwire_on;
@@ -75,6 +92,8 @@ const char *thread_name(const struct thread *t)
 
 static void runq_push(struct thread *t)
 {
+	if (!t->ready_ns)
+		t->ready_ns = time_now_ns();
 	t->next = NULL;
 	if (runq_tail)
 		runq_tail->next = t;
@@ -96,8 +115,41 @@ static struct thread *runq_pop(void)
 	return t;
 }
 
-/* Switches to the next runnable thread (or idle).  Events must be masked. */
-static void schedule(void)
+/* Charges prev's run to it and next's wait for the CPU to next. */
+static void account_switch(struct thread *prev, struct thread *next, void *site)
+{
+	uint64_t now = time_now_ns();
+
+	if (prev != &idle_thread) {
+		uint64_t ran = now - prev->in_ns;
+		prev->runs++;
+		prev->run_ns += ran;
+		if (ran > prev->longest_run_ns) {
+			prev->longest_run_ns = ran;
+			prev->longest_from = prev->resumed_at;
+			prev->longest_to = site;
+		}
+		if (ran >= SCHED_LONG_RUN_NS) {
+			struct sched_long_run *r = &long_runs[nr_long_runs++ % NR_LONG_RUNS];
+			r->name = prev->name;
+			r->start_ns = prev->in_ns;
+			r->ns = ran;
+			r->from = prev->resumed_at;
+			r->to = site;
+			r->upcalls = evtchn_upcall_count() - prev->in_upcalls;
+		}
+	}
+	prev->resumed_at = site;
+	if (next->ready_ns && now - next->ready_ns > next->worst_wait_ns)
+		next->worst_wait_ns = now - next->ready_ns;
+	next->ready_ns = 0;
+	next->in_ns = now;
+	next->in_upcalls = evtchn_upcall_count();
+}
+
+/* Switches to the next runnable thread (or idle).  Events must be masked;
+ * site is where the current thread gives the CPU up (for the accounting). */
+static void schedule_at(void *site)
 {
 	struct thread *prev = current;
 	struct thread *next = runq_pop();
@@ -107,8 +159,11 @@ static void schedule(void)
 			return;
 		next = &idle_thread;
 	}
-	if (next == prev)
+	if (next == prev) {
+		next->ready_ns = 0;
 		return;
+	}
+	account_switch(prev, next, site);
 	current = next;
 	stats.switches++;
 	tripwire_arm(next);
@@ -117,9 +172,33 @@ static void schedule(void)
 	while (dead_list && dead_list != current) {
 		struct thread *d = dead_list;
 		dead_list = d->next;
+		for (struct thread **pp = &all_threads; *pp; pp = &(*pp)->all_next) {
+			if (*pp == d) {
+				*pp = d->all_next;
+				break;
+			}
+		}
 		vfree(d->stack);
 		kfree(d);
 	}
+}
+
+#define schedule() schedule_at(__builtin_return_address(0))
+
+/*
+ * A new thread's first code (through arch_thread_trampoline, which calls
+ * thread_exit when it returns).  It is entered from schedule(), with events
+ * masked: unmask them, or the thread would run its whole life masked and
+ * every event would wait until dom0 next went idle (a create that keeps
+ * the shell busy for a second held every guest's xenstore request that
+ * long).
+ */
+static void thread_entry(void *ctx)
+{
+	struct thread *t = ctx;
+
+	irq_enable();
+	t->fn(t->arg);
 }
 
 struct thread *thread_create(const char *name, void (*fn)(void *), void *arg)
@@ -141,15 +220,19 @@ struct thread *thread_create(const char *name, void (*fn)(void *), void *arg)
 	*--sp = (uint64_t)arch_thread_trampoline; /* return address */
 	*--sp = 0;                                /* rbp */
 	*--sp = 0;                                /* rbx */
-	*--sp = (uint64_t)fn;                     /* r12 */
-	*--sp = (uint64_t)arg;                    /* r13 */
+	*--sp = (uint64_t)thread_entry;           /* r12 */
+	*--sp = (uint64_t)t;                      /* r13 */
 	*--sp = 0;                                /* r14 */
 	*--sp = 0;                                /* r15 */
 	t->rsp = (uint64_t)sp;
 	t->name = name;
+	t->fn = fn;
+	t->arg = arg;
 	t->state = T_RUNNABLE;
 	unsigned long f = irq_save();
 	stats.threads++;
+	t->all_next = all_threads;
+	all_threads = t;
 	runq_push(t);
 	irq_restore(f);
 	return t;
@@ -300,6 +383,46 @@ void sched_get_stats(struct sched_stats *out)
 	*out = stats;
 }
 
+bool sched_thread_info(unsigned int idx, struct sched_thread_info *out, bool reset)
+{
+	unsigned long f = irq_save();
+	struct thread *t = all_threads;
+
+	while (t && idx--)
+		t = t->all_next;
+	if (t) {
+		*out = (struct sched_thread_info){
+			.name = t->name, .runs = t->runs, .run_ns = t->run_ns,
+			.longest_run_ns = t->longest_run_ns, .worst_wait_ns = t->worst_wait_ns,
+			.longest_from = t->longest_from, .longest_to = t->longest_to,
+		};
+		if (reset)
+			t->runs = t->run_ns = t->longest_run_ns = t->worst_wait_ns = 0;
+	}
+	irq_restore(f);
+	return t != NULL;
+}
+
+unsigned int sched_long_runs(struct sched_long_run *out, unsigned int max, bool reset)
+{
+	unsigned long f = irq_save();
+	unsigned int n = MIN(nr_long_runs, (unsigned int)NR_LONG_RUNS), first = nr_long_runs - n;
+
+	n = MIN(n, max);
+	first = nr_long_runs - n;
+	for (unsigned int i = 0; i < n; i++)
+		out[i] = long_runs[(first + i) % NR_LONG_RUNS];
+	if (reset)
+		nr_long_runs = 0;
+	irq_restore(f);
+	return n;
+}
+
+uint64_t sched_idle_ns(void)
+{
+	return idle_ns;
+}
+
 void sched_run_idle(void)
 {
 	for (;;) {
@@ -313,7 +436,9 @@ void sched_run_idle(void)
 		 * atomically (fact 17), so a wake-up cannot be missed between the
 		 * check above and the block.  Timers were armed by whoever waits. */
 		stats.blocks++;
+		uint64_t t0 = time_now_ns();
 		hyp_sched_op(SCHEDOP_block, NULL);
+		idle_ns += time_now_ns() - t0;
 		irq_enable();
 	}
 }

@@ -35,14 +35,21 @@
 #include <xen/grant_table.h>
 
 /*
- * Extents asked of Xen per populate_physmap call.  Measured under TCG, a
- * call costs about 1-15 ms per 2 MiB, more right after a destroy (Xen
- * scrubs the freed pages as it hands them out), all inside the one
- * hypercall: one 2 MiB extent per call keeps it within a slice.  Page by page
- * (when Xen has no 2 MiB runs left) the batch is 128 4 KiB pages.
+ * populate_physmap: Xen does the whole call before dom0 runs again (dom0's
+ * threads cannot switch inside it), and it scrubs every dirty page it hands
+ * out inside that call.  Measured under TCG: clean pages cost 10-30 us
+ * each, pages a destroyed domain just gave back up to 0.5 ms each, so a
+ * 2 MiB extent took 60-230 ms after a destroy.  A PV guest gains nothing
+ * from 2 MiB runs, and Xen scrubs only the pages a call takes, so the
+ * domain gets 4 KiB pages in batches kept to about POPULATE_CALL_NS: a
+ * batch that took longer is cut in proportion, one that was quicker grows
+ * by POPULATE_BATCH_STEP, up to POPULATE_BATCH_MAX (about 15 ms even if
+ * every page of it needs scrubbing).
  */
-#define POPULATE_BATCH_2M 1
-#define POPULATE_BATCH_4K 128
+#define POPULATE_CALL_NS 4000000ULL
+#define POPULATE_BATCH_MIN 4
+#define POPULATE_BATCH_MAX 32
+#define POPULATE_BATCH_STEP 4
 /* Bytes copied between two slice points. */
 #define COPY_SLICE_BYTES (256u * 1024)
 
@@ -153,44 +160,49 @@ static int create_domain(struct build *b)
 	return 0;
 }
 
-/* Gives the domain nr_pages of memory, 2 MiB extents where Xen has them. */
+/* The next batch after n pages took took_ns. */
+static unsigned int next_batch(unsigned int n, uint64_t took_ns)
+{
+	uint64_t want = took_ns > POPULATE_CALL_NS ? n * POPULATE_CALL_NS / took_ns
+						   : n + POPULATE_BATCH_STEP;
+
+	return (unsigned int)MAX(MIN(want, (uint64_t)POPULATE_BATCH_MAX),
+				 (uint64_t)POPULATE_BATCH_MIN);
+}
+
+/* Gives the domain nr_pages of memory, in calls of about POPULATE_CALL_NS. */
 static int populate(struct build *b)
 {
-	xen_pfn_t extents[POPULATE_BATCH_4K];
+	xen_pfn_t extents[POPULATE_BATCH_MAX];
 	uint64_t pfn = 0;
+	unsigned int batch = POPULATE_BATCH_MIN;
 
 	b->p2m = vmalloc(b->nr_pages * sizeof(uint64_t));
 	if (!b->p2m)
 		return fail(b, BUILD_STEP_P2M_ALLOC, -ENOMEM);
 	toolstack_slice();
-	unsigned int order = 9;
 	while (pfn < b->nr_pages) {
-		uint64_t per = 1UL << order;
-		unsigned int n = 0;
-		unsigned int batch = order ? POPULATE_BATCH_2M : POPULATE_BATCH_4K;
-		while (n < batch && pfn + (n + 1) * per <= b->nr_pages)
-			extents[n] = pfn + n * per, n++;
-		if (n == 0) {
-			order = 0;
-			continue;
-		}
+		unsigned int n = (unsigned int)MIN((uint64_t)batch, b->nr_pages - pfn);
+		for (unsigned int i = 0; i < n; i++)
+			extents[i] = pfn + i;
 		struct xen_memory_reservation r = {
-			.nr_extents = n, .extent_order = order, .domid = b->domid,
+			.nr_extents = n, .extent_order = 0, .domid = b->domid,
 		};
 		set_xen_guest_handle(r.extent_start, extents);
+		uint64_t t0 = time_now_ns();
 		long done = hyp_memory_op(XENMEM_populate_physmap, &r);
+		uint64_t took = time_now_ns() - t0;
 		if (done < 0)
 			done = 0;
 		for (long i = 0; i < done; i++)
-			for (uint64_t j = 0; j < per; j++)
-				b->p2m[pfn + i * per + j] = extents[i] + j;
-		pfn += (uint64_t)done * per;
+			b->p2m[pfn + i] = extents[i];
+		pfn += (uint64_t)done;
 		b->res->populated_pages = pfn;
-		if ((unsigned long)done < n) {
-			if (order == 0)
-				return fail(b, BUILD_STEP_POPULATE, -ENOMEM);
-			order = 0; /* no more 2 MiB runs: go page by page */
-		}
+		b->res->populate_calls++;
+		b->res->populate_worst_call_ns = MAX(b->res->populate_worst_call_ns, took);
+		if ((unsigned long)done < n)
+			return fail(b, BUILD_STEP_POPULATE, -ENOMEM);
+		batch = next_batch(n, took);
 		toolstack_slice();
 	}
 
@@ -218,7 +230,7 @@ static int map_guest(struct build *b)
 		return fail(b, BUILD_STEP_MAP, -ENOMEM);
 	for (uint64_t i = 0; i < b->mapped_pages; i++)
 		mfns[i] = _mfn(b->p2m[i]);
-	b->map = vmap_mfns(mfns, b->mapped_pages, b->domid, true, &err);
+	b->map = vmap_mfns_sliced(mfns, b->mapped_pages, b->domid, toolstack_slice, &err);
 	vfree(mfns);
 	if (!b->map)
 		return fail(b, BUILD_STEP_MAP, err);
@@ -228,7 +240,7 @@ static int map_guest(struct build *b)
 static void unmap_guest(struct build *b)
 {
 	if (b->map) {
-		vunmap(b->map, b->mapped_pages);
+		vunmap_sliced(b->map, b->mapped_pages, toolstack_slice);
 		b->map = NULL;
 	}
 }
@@ -450,8 +462,10 @@ int builder_build(const struct build_spec *spec, struct build_result *res)
 		fail(&b, BUILD_STEP_PIN, rc);
 		goto err_destroy;
 	}
+	toolstack_slice();
 	if ((rc = mask_guest_events(&b)) || (rc = seed_grants(&b)) || (rc = set_vcpu0(&b)))
 		goto err_destroy;
+	toolstack_slice();
 	if (spec->kernel->hypercall_page != KIMAGE_UNSET) {
 		rc = xenctl_hypercall_init(b.domid,
 					   b.p2m[pfn_of(&b, spec->kernel->hypercall_page)]);

@@ -653,11 +653,13 @@ static int start_domain(struct domain *d, const char *cfg_path)
 #define MS(ns) (unsigned long long)((ns) / 1000000), (unsigned long long)((ns) / 1000 % 1000)
 	klog("toolstack: domain %u '%s' started (%llu MiB): build %llu.%03llu ms = memory "
 	     "%llu.%03llu + map %llu.%03llu + load %llu.%03llu + finish %llu.%03llu; to unpause "
-	     "%llu.%03llu ms; longest slice %llu.%03llu ms, %llu yields\n", d->domid, d->name,
+	     "%llu.%03llu ms; longest slice %llu.%03llu ms, %llu yields; %llu populate calls, "
+	     "longest %llu.%03llu ms\n", d->domid, d->name,
 	     (unsigned long long)d->cfg.memory_mib,
 	     MS(d->build.build_ns), MS(d->build.populate_ns), MS(d->build.map_ns),
 	     MS(d->build.load_ns), MS(d->build.finish_ns), MS(d->started_ns - d->create_ns),
-	     MS(d->longest_slice_ns), (unsigned long long)d->slice_yields);
+	     MS(d->longest_slice_ns), (unsigned long long)d->slice_yields,
+	     (unsigned long long)d->build.populate_calls, MS(d->build.populate_worst_call_ns));
 #undef MS
 	return 0;
 }

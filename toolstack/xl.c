@@ -887,6 +887,8 @@ static int cmd_xenstored_stats(int argc, char **argv)
 	kprintf("commit_errors          : %llu\n", (unsigned long long)st.commit_errors);
 	kprintf("log_suppressed         : %llu\n", (unsigned long long)st.log_suppressed);
 	kprintf("domains_dying          : %llu\n", (unsigned long long)st.dying);
+	kprintf("worst_event_wait_us    : %llu\n", (unsigned long long)(st.worst_event_wait_ns / 1000));
+	kprintf("events_waited_20ms     : %llu\n", (unsigned long long)st.events_waited_20ms);
 	return 0;
 }
 

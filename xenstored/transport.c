@@ -29,6 +29,7 @@
  *   Logs about a guest are rate-limited by time, per ring.
  */
 #include <keel/evtchn.h>
+#include <keel/irq.h>
 #include <keel/kernel.h>
 #include <keel/mm.h>
 #include <keel/xenctl.h>
@@ -59,6 +60,7 @@ struct ring_conn {
 	struct xs_conn *conn;        /* NULL once the ring is stopped */
 	struct ring_conn *next;
 	uint64_t pass;               /* the last server pass that served it */
+	uint64_t event_ns;           /* its first event not yet served, or 0 */
 	struct ratelimit log;
 };
 
@@ -104,11 +106,14 @@ static bool ratelimit_ok(struct ratelimit *rl, domid_t domid)
 	return false;
 }
 
-/* Upcall context: only wake the server thread. */
+/* Upcall context: only note the time and wake the server thread. */
 static void ring_event(evtchn_port_t port, void *ctx)
 {
+	struct ring_conn *rc = ctx;
+
 	(void)port;
-	(void)ctx;
+	if (!rc->event_ns)
+		rc->event_ns = time_now_ns();
 	kick();
 }
 
@@ -259,6 +264,17 @@ static bool serve(struct ring_conn *rc, bool *more)
 
 	if (!rc->conn)
 		return false;
+	/* How long the guest's event waited for this pass (ring_event sets
+	 * event_ns in upcall context: take it with events masked). */
+	unsigned long f = irq_save();
+	uint64_t since = rc->event_ns;
+	rc->event_ns = 0;
+	irq_restore(f);
+	if (since) {
+		uint64_t d = time_now_ns() - since;
+		stats.worst_event_wait_ns = MAX(stats.worst_event_wait_ns, d);
+		stats.events_waited_20ms += d >= 20 * 1000 * 1000ULL;
+	}
 	err = xsring_serve(rc->intf, rc->conn, &budget, &res);
 	stats.ring_requests_bytes += res.in_bytes;
 	stats.passes_over_budget += res.more;

@@ -709,6 +709,47 @@ void *vmap_mfns(const mfn_t *mfns, size_t n, domid_t dom, bool writable, int *er
 	return vmap_mfns_flags(mfns, n, dom, writable, 0, err);
 }
 
+/* Pages per Xen call between two slice() calls: a few ms under TCG. */
+#define VMAP_SLICE_PAGES 512
+
+void *vmap_mfns_sliced(const mfn_t *mfns, size_t n, domid_t dom, void (*slice)(void), int *err)
+{
+	unsigned long base = (unsigned long)vmap_reserve(n);
+	uint64_t flags = PTE_PRESENT | PTE_ACCESSED | PTE_RW | PTE_DIRTY;
+
+	if (!base) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	for (size_t done = 0; done < n;) {
+		size_t k = MIN(n - done, (size_t)VMAP_SLICE_PAGES);
+		int rc = map_frames(base + done * PAGE_SIZE, mfns + done, 0, k, dom, flags);
+		if (rc) {
+			/* map_frames undid its own part. */
+			clear_ptes(base, done);
+			flush_tlb();
+			vmap_release((void *)base, n);
+			*err = rc;
+			return NULL;
+		}
+		done += k;
+		slice();
+	}
+	return (void *)base;
+}
+
+void vunmap_sliced(void *va, size_t n, void (*slice)(void))
+{
+	for (size_t done = 0; done < n;) {
+		size_t k = MIN(n - done, (size_t)VMAP_SLICE_PAGES);
+		clear_ptes((unsigned long)va + done * PAGE_SIZE, k);
+		done += k;
+		slice();
+	}
+	flush_tlb();
+	vmap_release(va, n);
+}
+
 void vunmap(void *va, size_t n)
 {
 	if (!n)

@@ -60,6 +60,8 @@ struct build_result {
 	uint64_t map_ns;               /* mapping the guest's boot region */
 	uint64_t load_ns;              /* kernel, ramdisk, start_info, page tables */
 	uint64_t finish_ns;            /* unmap, pin, grants, vCPU context */
+	uint64_t populate_calls;       /* XENMEM_populate_physmap calls made */
+	uint64_t populate_worst_call_ns; /* the longest of them */
 	/* On failure: */
 	enum builder_step failed_step;
 	int failed_rc;                 /* the -errno returned */

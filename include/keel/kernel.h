@@ -113,6 +113,32 @@ struct sched_stats {
 };
 void sched_get_stats(struct sched_stats *out);
 
+/*
+ * Run-time accounting, for finding who keeps the CPU (`threads`).  A run is
+ * the stretch from a thread getting the CPU to its giving it up; its wait is
+ * from becoming runnable (woken, or yielding) to getting the CPU.  Sites are
+ * code addresses (addr2line -e build/keel): where it got the CPU back
+ * (from) and where it gave it up (to).
+ */
+struct sched_thread_info {
+	const char *name;
+	uint64_t runs, run_ns, longest_run_ns, worst_wait_ns;
+	void *longest_from, *longest_to;
+};
+/* Thread idx (0 = newest); false past the last one.  reset zeroes its figures. */
+bool sched_thread_info(unsigned int idx, struct sched_thread_info *out, bool reset);
+/* A run of SCHED_LONG_RUN_NS or more; the last few are kept. */
+struct sched_long_run {
+	const char *name;
+	uint64_t start_ns, ns;
+	uint64_t upcalls;        /* event upcalls taken during it */
+	void *from, *to;
+};
+/* Copies up to max of the latest long runs, oldest first; returns how many. */
+unsigned int sched_long_runs(struct sched_long_run *out, unsigned int max, bool reset);
+/* Time the idle loop spent blocked in Xen (dom0 had nothing to run). */
+uint64_t sched_idle_ns(void);
+
 /* ---- heap (kernel/heap.c) ---- */
 void heap_init(void);
 void heap_stats(uint64_t *in_use_bytes, uint64_t *slab_pages);

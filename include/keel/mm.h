@@ -152,6 +152,13 @@ void *vmap_mfns_flags(const mfn_t *mfns, size_t n, domid_t dom, bool writable,
  */
 void vunmap(void *va, size_t n);
 /*
+ * The same for long writable mappings (the domain builder's boot region):
+ * slice() is called between batches of VMAP_SLICE_PAGES, where the caller
+ * may yield; the range is reserved throughout.  Thread context.
+ */
+void *vmap_mfns_sliced(const mfn_t *mfns, size_t n, domid_t dom, void (*slice)(void), int *err);
+void vunmap_sliced(void *va, size_t n, void (*slice)(void));
+/*
  * Reserves n vmap slots with their page tables but maps nothing (for grant
  * maps); vmap_release gives the slots back once nothing is mapped in them.
  */

@@ -51,6 +51,8 @@ struct xsd_stats {
 	uint64_t commit_errors;
 	uint64_t log_suppressed;   /* rate-limited messages about guests */
 	uint64_t dying;            /* domains whose @releaseDomain waits for Xen */
+	uint64_t worst_event_wait_ns; /* a guest's event to the pass serving its ring */
+	uint64_t events_waited_20ms;  /* events that waited 20 ms or more */
 };
 void xsd_get_stats(struct xsd_stats *out);
 
