@@ -30,7 +30,8 @@ cp -a bootfs/. "$stage/"
 if [ ! -f build/domu/initrd.cpio.gz ] || [ scripts/mk-domu.sh -nt build/domu/initrd.cpio.gz ] ||
 	[ tests/integration/xshostile.c -nt build/domu/initrd.cpio.gz ] ||
 	[ tests/integration/nethostile.c -nt build/domu/initrd.cpio.gz ] ||
-	[ tests/integration/blkhostile.c -nt build/domu/initrd.cpio.gz ]; then
+	[ tests/integration/blkhostile.c -nt build/domu/initrd.cpio.gz ] ||
+	[ tests/integration/guestxs.h -nt build/domu/initrd.cpio.gz ]; then
 	scripts/mk-domu.sh build/domu >/dev/null
 fi
 mkdir -p "$stage/boot/domu" "$stage/etc/xen"
