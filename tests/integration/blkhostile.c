@@ -193,14 +193,6 @@ static void ungrant(void *p, uint64_t index, unsigned int count)
 		out("blkhostile: IOCTL_GNTALLOC_DEALLOC_GREF: %s\n", strerror(errno));
 }
 
-static void notify(unsigned int port)
-{
-	struct ioctl_evtchn_notify n = { .port = port };
-
-	if (ioctl(evt_fd, IOCTL_EVTCHN_NOTIFY, &n))
-		out("blkhostile: IOCTL_EVTCHN_NOTIFY(%u): %s\n", port, strerror(errno));
-}
-
 /* ---- a vbd, connected by hand ---- */
 
 static void *pg(struct vbd *v, unsigned int i)

@@ -125,4 +125,16 @@ static int xs_printf(const char *dir, const char *node, const char *fmt, ...)
 	return xs_write(path, val);
 }
 
+/* Kicks an event channel bound through /dev/xen/evtchn (the including file
+ * defines `evt_fd` and includes <sys/ioctl.h>, <errno.h> and Linux's
+ * <xen/evtchn.h>). */
+static void notify(unsigned int port)
+{
+	struct ioctl_evtchn_notify n = { .port = port };
+
+	if (ioctl(evt_fd, IOCTL_EVTCHN_NOTIFY, &n))
+		out("%s: IOCTL_EVTCHN_NOTIFY(%u): %s\n", program_invocation_short_name, port,
+		    strerror(errno));
+}
+
 #endif

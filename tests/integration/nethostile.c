@@ -155,14 +155,6 @@ static void ungrant(uint64_t index, unsigned int count)
 		out("nethostile: IOCTL_GNTALLOC_DEALLOC_GREF: %s\n", strerror(errno));
 }
 
-static void notify(unsigned int port)
-{
-	struct ioctl_evtchn_notify n = { .port = port };
-
-	if (ioctl(evt_fd, IOCTL_EVTCHN_NOTIFY, &n))
-		out("nethostile: IOCTL_EVTCHN_NOTIFY(%u): %s\n", port, strerror(errno));
-}
-
 /* ---- a vif, connected by hand ---- */
 
 static void *pg(struct vif *v, unsigned int i)
