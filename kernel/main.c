@@ -14,6 +14,7 @@
 #include <keel/pci_irq.h>
 #include <keel/net.h>
 #include <keel/toolstack.h>
+#include <keel/uplinks.h>
 #include <keel/xenctl.h>
 #include <keel/xsd.h>
 #include <lib/cmdline.h>
@@ -63,6 +64,9 @@ static const struct cmdline_opt options[] = {
 	  "default gateway with a static ip=" },
 	{ "dns", CMDLINE_STRING, ip_opt_dns, sizeof(ip_opt_dns), 0, 0,
 	  "DNS server for keel's own lookups (ping NAME)" },
+	{ "uplinks", CMDLINE_STRING, uplinks_opt, sizeof(uplinks_opt), 0, 0,
+	  "which NIC joins which bridge: NIC:BRIDGE[,NIC:BRIDGE...] ('+' for ',') or "
+	  "none (default: the first NIC joins xenbr0)" },
 };
 
 /*

@@ -1,5 +1,6 @@
 /*
- * The uplink port: joins a NIC to a bridge (the first NIC to xenbr0).
+ * The uplink port: joins a NIC to a bridge (the first NIC to xenbr0, or as
+ * the uplinks= boot option says: include/keel/uplinks.h).
  * Frames from the switch are copied into this port's own DMA pages before
  * the NIC sees them: the device never reads a guest's page, so a guest that
  * takes its grant back (or dies) cannot leave a device reading memory that
@@ -9,6 +10,9 @@
 #include <keel/dma.h>
 #include <keel/kernel.h>
 #include <keel/nic.h>
+#include <keel/uplinks.h>
+
+char uplinks_opt[UPLINKS_OPT_MAX];     /* kernel/main.c's table fills it */
 
 #define UPLINK_POOL_PAGES 256           /* bounce pages per uplink */
 
@@ -111,11 +115,32 @@ static void uplink_link(struct nic *n)
 	u->port.up = n->link_up;
 }
 
+/* The option, parsed at the first NIC; a bad one joins no NIC (and says so). */
+static const struct uplink_map *uplink_map(void)
+{
+	static struct uplink_map map;
+	static bool parsed;
+
+	if (!parsed) {
+		parsed = true;
+		const char *why;
+		if (uplinks_opt[0] && uplink_map_parse(uplinks_opt, &map, &why))
+			klog("keel: boot command line: option 'uplinks': '%s': %s; no NIC joins a "
+			     "bridge (uplinks=NIC:BRIDGE[,NIC:BRIDGE...] or none; '+' for ',')\n", uplinks_opt, why);
+	}
+	return &map;
+}
+
 void net_uplink_nic_added(struct nic *n)
 {
-	static bool have_xenbr0_uplink;
-	if (have_xenbr0_uplink)
-		return; /* further NICs wait for a bridge option (not yet) */
+	/* Without the option the first NIC that joins becomes xenbr0's uplink. */
+	static bool have_default_uplink;
+	const char *bridge = uplink_map_bridge(uplink_map(), n->name, have_default_uplink);
+	if (!bridge) {
+		kprintf("net: %s joins no bridge%s\n", n->name,
+			uplink_map()->given ? " (uplinks= does not name it)" : "");
+		return;
+	}
 	struct uplink *u = kzalloc(sizeof(*u));
 	if (!u)
 		goto nomem;
@@ -140,16 +165,17 @@ void net_uplink_nic_added(struct nic *n)
 		       ((n->features & NIC_F_TSO4) ? NET_PORT_CAN_GSO_TCPV4 : 0) |
 		       ((n->features & NIC_F_TSO6) ? NET_PORT_CAN_GSO_TCPV6 : 0);
 	u->port.up = n->link_up;
-	int rc = net_port_add("xenbr0", &u->port);
+	int rc = net_port_add(bridge, &u->port);
 	if (rc) {
-		kprintf("net: %s: cannot join xenbr0 (%d)\n", n->name, rc);
+		kprintf("net: %s: cannot join %s (%d)\n", n->name, bridge, rc);
 		goto free;
 	}
 	n->owner = u;
 	n->link_changed = uplink_link;
 	n->rx = uplink_rx;
-	have_xenbr0_uplink = true;
-	kprintf("net: %s is xenbr0's uplink\n", n->name);
+	if (!uplink_map()->given)
+		have_default_uplink = true;
+	kprintf("net: %s is %s's uplink\n", n->name, bridge);
 	return;
 nomem:
 	kprintf("net: %s: no memory for its uplink port\n", n->name);

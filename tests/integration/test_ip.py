@@ -177,10 +177,20 @@ def test_static():
 
 
 def test_none():
-    """ip=none: no interface, and the commands say why."""
-    with Machine("ip-none", keel_args="autostart=0 ip=none", timeout=300,
-                 env={"QEMU_ARGS": user_net()}) as m:
+    """ip=none: no interface, and the commands say why.  The same boot has a
+    bad uplinks= option (a NIC named twice): it is reported by name and no
+    NIC joins a bridge."""
+    with Machine("ip-none", keel_args="autostart=0 ip=none uplinks=eth0:xenbr0+eth0:xenbr1",
+                 timeout=300, env={"QEMU_ARGS": user_net()}) as m:
         m.boot(180)
+        t0 = time.monotonic()   # the NIC is probed after the prompt
+        while "eth0 joins" not in m.buf and time.monotonic() - t0 < 60:
+            time.sleep(0.5)
+        expect_in(m.output_since(0), r"keel: boot command line: option 'uplinks': "
+                  r"'eth0:xenbr0\+eth0:xenbr1': a NIC is named twice; no NIC joins a bridge",
+                  "the bad uplinks= option is reported")
+        expect_in(m.output_since(0), r"net: eth0 joins no bridge \(uplinks= does not name it\)",
+                  "the NIC left off the bridges says so")
         expect_in(m.output_since(0), r"net: keel has no address of its own \(ip=none\)",
                   "the boot log says keel has no address")
         out = m.command("ip addr")
@@ -189,8 +199,8 @@ def test_none():
         out = m.command("ping -c 1 10.0.2.2")
         expect_in(out, r"^ping: keel has no address of its own", "ping with ip=none")
         out = m.command("brctl show")
-        if "keel0" in out:
-            raise TestFailure("keel0 joined xenbr0 with ip=none:\n" + out)
+        if "keel0" in out or "eth0" in out or "xenbr1" in out:
+            raise TestFailure("keel0 or eth0 joined a bridge:\n" + out)
 
 
 def test_guest():

@@ -58,50 +58,60 @@ def push(port, data, timeout=120):
         time.sleep(1)
 
 
-def model_checks(model):
+def model_checks(model, second_nic=False):
     state = {}
     port = free_port()
+    port1 = free_port()
     qemu = ("-netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:5003 "
             "-device %s,netdev=n0,mac=52:54:00:12:34:56" % (port, model))
+    keel_args = "autostart=0 ip=10.0.2.10/24 gw=10.0.2.2"
+    if second_nic:
+        qemu += (" -netdev user,id=n1,restrict=on,net=10.0.3.0/24,"
+                 "hostfwd=tcp:127.0.0.1:%d-10.0.3.15:5003 "
+                 "-device e1000,netdev=n1,mac=52:54:00:12:34:57" % port1)
+        keel_args += " uplinks=eth0:xenbr0+eth1:xenbr1"
 
     def boot():
         # keel takes a static address so that the guest's lease is .15.
-        m = Machine("net-ext-" + model, keel_args="autostart=0 ip=10.0.2.10/24 gw=10.0.2.2",
+        m = Machine("net-ext-" + model, keel_args=keel_args,
                     timeout=900, env={"KEEL_ARCHIVE": ARCHIVE, "QEMU_ARGS": qemu})
         state["m"] = m
         m.boot(120)
         t0 = time.monotonic()
-        while "is xenbr0's uplink" not in m.buf and time.monotonic() - t0 < 60:
+        while "eth0 is xenbr0's uplink" not in m.buf and time.monotonic() - t0 < 60:
             time.sleep(0.5)
-        if "is xenbr0's uplink" not in m.buf:
+        if "eth0 is xenbr0's uplink" not in m.buf:
             raise TestFailure("no NIC joined xenbr0:\n" + m.command("nic"))
 
-    def lease_through_keel():
+    def lease(name, want):
         m = state["m"]
-        out = m.command("create kt-netext.cfg", timeout=300)
+        out = m.command("create %s.cfg" % name, timeout=300)
         if re.search(r"cannot|error|fail", out, re.I):
             raise TestFailure("create: " + out)
-        out = m.command("console-wait kt-netext KEEL-NETEXT-READY 200", timeout=240)
-        log = m.command("console-log kt-netext 8000")
+        out = m.command("console-wait %s KEEL-NETEXT-READY 200" % name, timeout=240)
+        log = m.command("console-log %s 8000" % name)
         d = re.search(r"KEEL-TEST net-dhcp (ok|fail) ?(.*)", log)
         if "found" not in out or not d or d.group(1) != "ok":
             raise TestFailure("the guest got no lease:\n" + log[-2500:])
         # restrict=on: QEMU's DHCP names no router, only the address.
-        if "addr=10.0.2.15/24" not in d.group(2):
+        if "addr=%s/24" % want not in d.group(2):
             raise TestFailure("unexpected lease: " + d.group(2))
         print("  " + d.group(2))
 
-    def stream_from_host():
+    def lease_through_keel():
+        lease("kt-netext", "10.0.2.15")
+
+    def stream_from_host(fwd=port, size=4 << 20):
         m = state["m"]
-        data = random.Random(9).randbytes(4 << 20)
+        data = random.Random(9).randbytes(size)
         t0 = time.monotonic()
-        reply = push(port, data)
+        reply = push(fwd, data)
         secs = time.monotonic() - t0
         want = hashlib.md5(data).hexdigest()
         if not reply.decode(errors="replace").startswith(want):
             raise TestFailure("md5 from the guest %r, sent %s" % (reply[:60], want))
-        print("  4 MiB host -> guest through keel: md5 equal, %.1f s (%.2f MB/s)" %
-              (secs, len(data) / secs / 1e6))
+        print("  %d KiB host -> guest through keel: md5 equal, %.1f s (%.2f MB/s)" %
+              (size >> 10, secs, len(data) / secs / 1e6))
 
     def counters_and_macs():
         m = state["m"]
@@ -115,6 +125,29 @@ def model_checks(model):
                 not rows.get(GUEST_MAC, "").startswith("vif"):
             raise TestFailure("MACs learnt on the wrong ports:\n" + macs)
         print("  " + "\n  ".join(nic.strip().splitlines()[:8]))
+
+    def second_uplink():
+        m = state["m"]
+        if "eth1 is xenbr1's uplink" not in m.buf:
+            raise TestFailure("eth1 did not join xenbr1:\n" + m.command("nic"))
+        lease("kt-netext1", "10.0.3.15")
+        stream_from_host(port1, 1 << 20)
+        br = m.command("brctl show")
+        rows = [l.split() for l in br.splitlines()]
+        # xenbr1's interfaces: its own row and the continuation rows after it.
+        ports1, cur = [], None
+        for r in rows:
+            if r and r[0].startswith("xenbr"):
+                cur = r[0]
+                r = r[2:]
+            if cur == "xenbr1":
+                ports1 += r
+        if "eth1" not in ports1 or "eth0" in ports1 or not any(p.startswith("vif") for p in ports1):
+            raise TestFailure("xenbr1 is not eth1 + the guest's vif:\n" + br)
+        macs = m.command("brctl showmacs xenbr0")
+        if "00:16:3e:00:00:2f" in macs:
+            raise TestFailure("xenbr1's guest was learnt on xenbr0:\n" + macs)
+        m.command("destroy kt-netext1", timeout=60)
 
     def destroy():
         m = state["m"]
@@ -130,6 +163,8 @@ def model_checks(model):
          stream_from_host),
         ("%s: the bridge learnt the guest's and the gateway's MACs on the right ports" % model,
          counters_and_macs),
+    ] + ([("%s: uplinks=: eth1 is xenbr1's uplink, a guest on xenbr1 leases from and is "
+           "reached through the second NIC" % model, second_uplink)] if second_nic else []) + [
         ("%s: destroy leaves no port" % model, destroy),
     ], state)
 
@@ -138,6 +173,6 @@ if __name__ == "__main__":
     subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
                    check=True, stdout=subprocess.DEVNULL)
     failed = 0
-    for model in ("virtio-net-pci", "e1000"):
-        failed += model_checks(model)
+    failed += model_checks("virtio-net-pci", second_nic=True)
+    failed += model_checks("e1000")
     sys.exit(1 if failed else 0)
