@@ -15,6 +15,7 @@
 #include <keel/kernel.h>
 #include <keel/mm.h>
 #include <keel/net.h>
+#include <keel/uplinks.h>
 #include <keel/offload.h>
 
 #define BRIDGE_PORTS_MAX 256
@@ -47,17 +48,7 @@ static struct {
 
 static bool valid_name(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n >= 16)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
+	return uplink_valid_name(name, strlen(name));
 }
 
 struct net_bridge *net_bridge_find(const char *name)

@@ -49,7 +49,7 @@ const char *uplink_map_bridge(const struct uplink_map *map, const char *nic_name
 #define UPLINKS_OPT_MAX 200
 extern char uplinks_opt[UPLINKS_OPT_MAX];
 
-/* Bridge and port names: 1-15 of [A-Za-z0-9_.-], as the switch accepts. */
+/* Bridge and port names: 1-15 of [A-Za-z0-9_.-] (the switch checks its names with it). */
 bool uplink_valid_name(const char *s, size_t len);
 
 #endif
