@@ -20,13 +20,16 @@
 
 /* ---- nodes ---- */
 
+/* A value that does not fit is refused (-E2BIG), never cut short. */
 static int vwrite(const char *dir, const char *node, const char *fmt, va_list ap)
 {
-	char path[160], val[160];
+	char path[160], val[1024];
 
-	kvsnprintf(val, sizeof(val), fmt, ap);
+	int n = kvsnprintf(val, sizeof(val), fmt, ap);
+	if (n < 0 || (size_t)n >= sizeof(val))
+		return -E2BIG;
 	ksnprintf(path, sizeof(path), "%s/%s", dir, node);
-	return xs_write(xenstore, path, val, strlen(val));
+	return xs_write(xenstore, path, val, (size_t)n);
 }
 
 int backdev_printf(struct backdev *d, const char *node, const char *fmt, ...)

@@ -22,10 +22,12 @@
  * A guest that breaks the protocol has its device failed (backdev_fail):
  * `error` written, state Closing, a rate-limited line logged; dom0 goes on.
  *
- * Threads and locking: one thread per device runs every hook but release,
- * and only that thread changes `phase`.  Upcall context (the data path's
- * event handlers) and the xenstored thread (the watch) only set a flag and
- * wake `wq`.  The list lock (a mutex, lock order class 1 of sync.h) is held
+ * Threads and locking: one thread per device runs connect, disconnect,
+ * has_work, do_io and sleep_ns, and changes `phase`; so does backdev_fail,
+ * wherever the data path calls it (netback's rx runs in the thread that
+ * forwards the frame: threads are cooperative, so the two never
+ * interleave).  Upcall context (the data path's event handlers) and the
+ * xenstored thread (the watch) only set a flag and wake `wq`.  The list lock (a mutex, lock order class 1 of sync.h) is held
  * across attach, detach and teardown, which therefore wait for the device
  * thread with it held: the thread never takes it.
  */
@@ -39,8 +41,8 @@
 
 struct backdev;
 
-/* What a backend brings.  Every hook but release runs in the device's
- * thread and may sleep. */
+/* What a backend brings.  Hooks may sleep unless said otherwise; where
+ * each runs: see above and at each. */
 struct backdev_ops {
 	const char *driver;     /* "blkback": thread names, log lines */
 	const char *type;       /* "vbd": the xenstore device class */
@@ -55,7 +57,7 @@ struct backdev_ops {
 	 * frontend directory after its state, dom0-owned, guest-readable
 	 * (backdev_fe_dom0_printf).  libxl_nodes: libxl's record
 	 * (backdev_libxl_printf), after backend, frontend and frontend-id,
-	 * before online and state. */
+	 * before online and state.  They run in attach's caller. */
 	int (*be_nodes)(struct backdev *d, const void *arg);
 	int (*fe_nodes)(struct backdev *d, const void *arg);
 	int (*fe_dom0_nodes)(struct backdev *d, const void *arg);
@@ -75,7 +77,8 @@ struct backdev_ops {
 	/* May be NULL: how long the thread may sleep with no work (ns, 0 =
 	 * until woken), asked before each sleep. */
 	uint64_t (*sleep_ns)(struct backdev *d);
-	/* May be NULL: the device was just failed (backdev_fail). */
+	/* May be NULL: the device was just failed (backdev_fail), in the
+	 * caller's thread; must not sleep. */
 	void (*failed)(struct backdev *d);
 	/* The device's thread has ended and its nodes are gone: give back what
 	 * attach took and free the device.  Runs in the caller of
