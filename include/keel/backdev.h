@@ -23,13 +23,15 @@
  * `error` written, state Closing, a rate-limited line logged; dom0 goes on.
  *
  * Threads and locking: one thread per device runs connect, disconnect,
- * has_work, do_io and sleep_ns, and changes `phase`; so does backdev_fail,
- * wherever the data path calls it (netback's rx runs in the thread that
- * forwards the frame: threads are cooperative, so the two never
- * interleave).  Upcall context (the data path's event handlers) and the
- * xenstored thread (the watch) only set a flag and wake `wq`.  The list lock (a mutex, lock order class 1 of sync.h) is held
- * across attach, detach and teardown, which therefore wait for the device
- * thread with it held: the thread never takes it.
+ * has_work, do_io and sleep_ns, and changes `phase` once backdev_add (the
+ * last step of attach) has set InitWait; so does backdev_fail, wherever
+ * the data path calls it (netback's rx runs in the thread that forwards
+ * the frame: threads are cooperative, so the two never interleave).
+ * Upcall context (the data path's event handlers) and the xenstored
+ * thread (the watch) only set a flag and wake `wq`.  The list lock (a
+ * mutex, lock order class 1 of sync.h) is held across attach, detach and
+ * teardown, which therefore wait for the device thread with it held: the
+ * thread never takes it.
  */
 #ifndef KEEL_BACKDEV_H
 #define KEEL_BACKDEV_H
@@ -107,7 +109,7 @@ struct backdev {
 	bool fe_changed;              /* set by the watch */
 	bool stop;                    /* end the thread */
 	struct completion gone;       /* the thread has ended */
-	enum backdev_phase phase;     /* changed by the device thread only */
+	enum backdev_phase phase;     /* see "Threads and locking" above */
 	uint64_t last_log_ns;         /* backdev_log's rate limit */
 	struct backdev *next;         /* list, under list->lock */
 };
