@@ -29,8 +29,12 @@ int xenbus_read_uint(const char *dir, const char *node, uint64_t *out)
 	int rc = xs_read(xenstore, path, &val, &len);
 	if (rc)
 		return rc;
-	*out = strtoull(val, &end, 10);
+	/* *out only for a whole number: a caller that keeps a default on
+	 * error ("5x" read as 5 would pass every bound check after it). */
+	uint64_t x = strtoull(val, &end, 10);
 	rc = (end == val || *end) ? -EINVAL : 0;
+	if (rc == 0)
+		*out = x;
 	kfree(val);
 	return rc;
 }

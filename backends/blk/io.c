@@ -31,7 +31,7 @@ static void ring_event(evtchn_port_t port, void *ctx)
 	if (!r->kick_ns)
 		r->kick_ns = time_now_ns();
 	r->kick = true;
-	waitq_wake_all(&r->vbd->wq);
+	backdev_wake(&r->vbd->dev);
 }
 
 int vbd_alloc_reqs(struct vbd *v)
@@ -93,7 +93,7 @@ static void pgrants_release(struct vbd *v)
 		int rc = gnttab_unmap_refs(p->va, &p->handle, 1);
 		if (rc)
 			klog("blkback: vbd %u/%u: unmap of persistent grant %u failed (%d)\n",
-			     v->domid, v->devid, p->gref, rc);
+			     v->dev.domid, v->dev.devid, p->gref, rc);
 	}
 	kfree(v->pgrants);
 	v->pgrants = NULL;
@@ -125,7 +125,7 @@ static int pgrants_get(struct vbd *v, const grant_ref_t *grefs, uint32_t n, stru
 		return 1;
 	if (nmiss) {
 		void *va;
-		int rc = gnttab_map_refs(v->domid, missing, nmiss, false, &va, handles, NULL);
+		int rc = gnttab_map_refs(v->dev.domid, missing, nmiss, false, &va, handles, NULL);
 		if (rc)
 			return rc;
 		for (uint32_t k = 0; k < nmiss; k++) {
@@ -176,7 +176,7 @@ int vbd_connect_ring(struct vbd *v, uint32_t q, const grant_ref_t *refs, uint32_
 	struct vbd_ring *r = &v->rings[q];
 
 	r->vbd = v;
-	int rc = gnttab_map_refs(v->domid, refs, nr_pages, false, &r->va, r->handles, NULL);
+	int rc = gnttab_map_refs(v->dev.domid, refs, nr_pages, false, &r->va, r->handles, NULL);
 	if (rc)
 		return rc;
 	r->pages = nr_pages;
@@ -184,7 +184,7 @@ int vbd_connect_ring(struct vbd *v, uint32_t q, const grant_ref_t *refs, uint32_
 	r->size = RING_SIZE(&r->ring);
 	r->broken = false;
 	r->kick = true;
-	rc = evtchn_bind_interdomain(v->domid, fe_port, ring_event, r, &r->port);
+	rc = evtchn_bind_interdomain(v->dev.domid, fe_port, ring_event, r, &r->port);
 	if (rc) {
 		gnttab_unmap_refs(r->va, r->handles, nr_pages);
 		r->va = NULL;
@@ -217,7 +217,7 @@ void vbd_disconnect_ring(struct vbd *v)
 		if (r->va) {
 			int rc = gnttab_unmap_refs(r->va, r->handles, r->pages);
 			if (rc)
-				klog("blkback: vbd %u/%u: ring unmap failed (%d)\n", v->domid, v->devid,
+				klog("blkback: vbd %u/%u: ring unmap failed (%d)\n", v->dev.domid, v->dev.devid,
 				     rc);
 			r->va = NULL;
 		}
@@ -274,8 +274,8 @@ static void req_release(struct vbd *v, struct vbd_req *req)
 	if (req->nr_mapped) {
 		int rc = gnttab_unmap_refs(req->va, req->handles, req->nr_mapped);
 		if (rc)
-			klog("blkback: vbd %u/%u: unmap of %u grants failed (%d)\n", v->domid,
-			     v->devid, req->nr_mapped, rc);
+			klog("blkback: vbd %u/%u: unmap of %u grants failed (%d)\n", v->dev.domid,
+			     v->dev.devid, req->nr_mapped, rc);
 		req->nr_mapped = 0;
 	}
 	req->next = v->free;
@@ -299,7 +299,7 @@ static void blk_done(struct blk_request *breq, int status)
 		v->done_head = req;
 	v->done_tail = req;
 	spin_unlock_irqrestore(&v->lock, f);
-	waitq_wake_all(&v->wq);
+	backdev_wake(&v->dev);
 }
 
 static int submit(struct vbd *v, struct vbd_req *req, enum blk_op op)
@@ -332,7 +332,7 @@ static int map_data(struct vbd *v, struct vbd_req *req)
 	}
 	for (uint32_t i = 0; i < req->r.nr_segs; i++)
 		refs[i] = req->segs[i].gref;
-	int rc = gnttab_map_refs(v->domid, refs, req->r.nr_segs, to_device, &req->va,
+	int rc = gnttab_map_refs(v->dev.domid, refs, req->r.nr_segs, to_device, &req->va,
 				 req->handles, NULL);
 	if (rc)
 		return rc;
@@ -363,7 +363,7 @@ static int read_indirect(struct vbd *v, struct vbd_req *req)
 		rc = pgrants_get(v, req->r.indirect_grefs, np, pg);
 	if (rc < 0)
 		return BLKIF_RSP_ERROR;
-	if (rc == 1 && gnttab_map_refs(v->domid, req->r.indirect_grefs, np, true, &va, h, NULL))
+	if (rc == 1 && gnttab_map_refs(v->dev.domid, req->r.indirect_grefs, np, true, &va, h, NULL))
 		return BLKIF_RSP_ERROR;
 	int status = BLKIF_RSP_OKAY;
 	for (uint32_t p = 0; p < np && status == BLKIF_RSP_OKAY; p++) {
@@ -473,7 +473,7 @@ static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_en
 		if (now - last_ns > 1000000000ull) {  /* a guest decides how often */
 			last_ns = now;
 			klog("blkback: vbd %u/%u: request (operation %u, sector %llu, %u segments) "
-			     "answered %d\n", v->domid, v->devid, req->r.operation,
+			     "answered %d\n", v->dev.domid, v->dev.devid, req->r.operation,
 			     (unsigned long long)req->r.sector, req->r.nr_segs, req->status);
 		}
 		v->nr_bad++;
@@ -518,7 +518,7 @@ bool vbd_has_work(struct vbd *v)
 {
 	if (v->done_head || (v->held && v->inflight.count == 0))
 		return true;
-	if (!vbd_connected(v) || v->phase != VBD_CONNECTED)
+	if (!vbd_connected(v) || !backdev_is_connected(&v->dev))
 		return false;
 	for (uint32_t q = 0; q < v->nr_rings; q++)
 		if (v->rings[q].kick && !v->rings[q].broken)
@@ -599,7 +599,7 @@ bool vbd_do_io(struct vbd *v)
 	bool more = false, failed = false;
 
 	reap_completions(v);
-	if (!vbd_connected(v) || v->phase != VBD_CONNECTED) {
+	if (!vbd_connected(v) || !backdev_is_connected(&v->dev)) {
 		if (vbd_connected(v))
 			push_responses(v);
 		return false;

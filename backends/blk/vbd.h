@@ -3,10 +3,11 @@
  * nodes, XenbusState, connect and disconnect) and the data path (io.c: the
  * ring, grant maps, block requests, responses).
  *
- * Threads and locking: each vbd has one thread ("blkback") that does all
- * of its work: xenstore changes, ring processing, completions.  Upcall
- * context (the event channel, the block driver's completion) only sets a
- * flag or queues a finished request under `lock`, then wakes `wq`.  The
+ * Threads and locking: each vbd has one thread ("blkback.DOMID.DEVID", the
+ * device core's, include/keel/backdev.h) that does all of its work:
+ * xenstore changes, ring processing, completions.  Upcall context (the
+ * event channel, the block driver's completion) only sets a flag or queues
+ * a finished request under `lock`, then wakes `dev.wq`.  The
  * vbd's in-flight count (`inflight`) holds disconnect until the device has
  * finished with every page it was given: grants are unmapped only by the
  * vbd thread, after the request's completion.
@@ -14,6 +15,7 @@
 #ifndef BACKENDS_BLK_VBD_H
 #define BACKENDS_BLK_VBD_H
 
+#include <keel/backdev.h>
 #include <keel/blkback.h>
 #include <keel/blkdev.h>
 #include <keel/blkif.h>
@@ -78,14 +80,9 @@ struct vbd_req {
 	struct vbd_req *next;                    /* free list or done list */
 };
 
-enum vbd_phase { VBD_INIT, VBD_INITWAIT, VBD_CONNECTED, VBD_CLOSING, VBD_CLOSED };
-
 struct vbd {
-	domid_t domid;
-	uint32_t devid;
+	struct backdev dev;                      /* domid, devid, paths, thread, phase */
 	char vdev[16];
-	char be_path[80], fe_path[80];
-	char thread_name[32];
 	struct blkdev *bdev;
 	bool writable, cdrom;
 	struct blkif_limits lim;
@@ -107,13 +104,8 @@ struct vbd {
 	union blkif_sring_entry held_slot;
 	struct vbd_ring *held_ring;
 
-	/* Thread and events. */
+	/* Events: upcalls queue completions under `lock`, then wake dev.wq. */
 	struct spinlock lock;
-	struct waitq wq;
-	bool fe_changed, stop;
-	struct completion gone;
-	enum vbd_phase phase;
-	struct vbd *next;
 
 	/* Scratch of the vbd thread (never shared between vbds or threads). */
 	grant_ref_t scratch_refs[VBD_MAX_INDIRECT_SEGS];
@@ -141,7 +133,10 @@ int vbd_alloc_reqs(struct vbd *v);
 void vbd_free_reqs(struct vbd *v);
 bool vbd_has_work(struct vbd *v);
 
-/* xenbus.c */
-void vbd_fail(struct vbd *v, const char *why);
+/* A guest's mistake fails the vbd (backdev_fail: `error`, Closing). */
+static inline void vbd_fail(struct vbd *v, const char *why)
+{
+	backdev_fail(&v->dev, why);
+}
 
 #endif

@@ -28,27 +28,27 @@ static void queue_event(evtchn_port_t port, void *ctx)
 
 	(void)port;
 	q->kick = true;
-	waitq_wake_all(&q->vif->wq);
+	waitq_wake_all(&q->vif->dev.wq);
 }
 
 int vif_connect_queue(struct vif *v, struct vif_queue *q, grant_ref_t tx_ref,
 		      grant_ref_t rx_ref, evtchn_port_t fe_tx, evtchn_port_t fe_rx)
 {
-	int rc = gnttab_map_refs(v->domid, &tx_ref, 1, false, &q->tx_va, &q->tx_handle, NULL);
+	int rc = gnttab_map_refs(v->dev.domid, &tx_ref, 1, false, &q->tx_va, &q->tx_handle, NULL);
 	if (rc)
 		return rc;
-	rc = gnttab_map_refs(v->domid, &rx_ref, 1, false, &q->rx_va, &q->rx_handle, NULL);
+	rc = gnttab_map_refs(v->dev.domid, &rx_ref, 1, false, &q->rx_va, &q->rx_handle, NULL);
 	if (rc)
 		goto err_unmap_tx;
 	BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_va, PAGE_SIZE);
 	BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_va, PAGE_SIZE);
-	rc = evtchn_bind_interdomain(v->domid, fe_tx, queue_event, q, &q->tx_port);
+	rc = evtchn_bind_interdomain(v->dev.domid, fe_tx, queue_event, q, &q->tx_port);
 	if (rc)
 		goto err_unmap_rx;
 	if (fe_rx == fe_tx) {
 		q->rx_port = q->tx_port;
 	} else {
-		rc = evtchn_bind_interdomain(v->domid, fe_rx, queue_event, q, &q->rx_port);
+		rc = evtchn_bind_interdomain(v->dev.domid, fe_rx, queue_event, q, &q->rx_port);
 		if (rc)
 			goto err_close_tx;
 	}
@@ -122,7 +122,7 @@ static void rate_timer_fn(void *ctx)
 	struct vif *v = ctx;
 
 	v->rate_blocked = false;
-	waitq_wake_all(&v->wq);
+	waitq_wake_all(&v->dev.wq);
 }
 
 /* Credit-based limit (rate=, netif_credit): true if a packet of len bytes
@@ -333,7 +333,7 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 				fr->kind = NET_FRAG_GRANT;
 				fr->offset = pkt->frags[i].offset;
 				fr->len = pkt->frags[i].len;
-				fr->grant.dom = v->domid;
+				fr->grant.dom = v->dev.domid;
 				fr->grant.ref = pkt->frags[i].gref;
 			}
 			a->send = true;
@@ -383,7 +383,7 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 				tx_respond(q, a->ids[k], a->extra[k] ? NETIF_RSP_NULL : a->status);
 		}
 		tx_push(q);
-		if (v->phase != VIF_CONNECTED)
+		if (v->dev.phase != BACKDEV_CONNECTED)
 			return false;
 	}
 	return more;
@@ -603,7 +603,7 @@ static int rx_build(struct vif *v, struct vif_queue *q, const struct net_frame *
 			memset(op, 0, sizeof(*op));
 			copy_source(op, fr, foff);
 			op->dest.u.ref = req->gref;
-			op->dest.domid = v->domid;
+			op->dest.domid = v->dev.domid;
 			op->dest.offset = (uint16_t)doff;
 			op->flags |= GNTCOPY_dest_gref;
 			op->len = (uint16_t)n;
@@ -714,12 +714,12 @@ static int vif_deliver(struct net_port *p, const struct net_frame *f)
 	struct vif *v = p->priv;
 	struct vif_queue *q = pick_queue(v, f);
 
-	if (!q->connected || v->phase != VIF_CONNECTED)
+	if (!q->connected || v->dev.phase != BACKDEV_CONNECTED)
 		return -ENETDOWN;
 	if (q->rxq_head) {
 		/* Keep the order: behind what already waits. */
 		int rc = rxq_add(v, q, f);
-		waitq_wake_all(&v->wq);
+		waitq_wake_all(&v->dev.wq);
 		return rc;
 	}
 	int rc;
@@ -733,7 +733,7 @@ static int vif_deliver(struct net_port *p, const struct net_frame *f)
 	}
 	if (rc == -EAGAIN) {
 		rc = rxq_add(v, q, f);
-		waitq_wake_all(&v->wq);
+		waitq_wake_all(&v->dev.wq);
 	}
 	return rc;
 }
@@ -751,7 +751,7 @@ bool vif_has_work(struct vif *v)
 	/* A failed vif (Closing) still has its rings mapped and its channels
 	 * bound until the frontend closes: its events are no work, or the vif
 	 * thread would find "work" that vif_do_io refuses and never sleep. */
-	if (v->phase != VIF_CONNECTED)
+	if (v->dev.phase != BACKDEV_CONNECTED)
 		return false;
 	if (v->rate_pending && !v->rate_blocked)
 		return true;
@@ -773,7 +773,7 @@ bool vif_do_io(struct vif *v)
 {
 	bool more = false;
 
-	if (v->phase != VIF_CONNECTED)
+	if (v->dev.phase != BACKDEV_CONNECTED)
 		return false;
 	if (!v->rate_blocked)
 		v->rate_pending = false;
@@ -785,11 +785,11 @@ bool vif_do_io(struct vif *v)
 		/* A backlog left waits for buffers: the rx event wakes us. */
 		if (q->rxq_head)
 			rxq_drain(v, q);
-		if (v->phase != VIF_CONNECTED)
+		if (v->dev.phase != BACKDEV_CONNECTED)
 			return false;
 		if (!v->rate_blocked && tx_pass(v, q))
 			more = true;
-		if (v->phase != VIF_CONNECTED)
+		if (v->dev.phase != BACKDEV_CONNECTED)
 			return false;
 	}
 	return more;

@@ -3,13 +3,14 @@
  * nodes, XenbusState, connect and disconnect) and the data path (io.c: the
  * tx and rx rings, grant copies, responses, the switch port).
  *
- * Threads and locking: each vif has one thread ("netback.DOMID.DEVID") that
- * reads its tx rings, drains its rx backlog and follows xenstore.  Frames
+ * Threads and locking: each vif has one thread ("netback.DOMID.DEVID", the
+ * device core's, include/keel/backdev.h) that reads its tx rings, drains
+ * its rx backlog and follows xenstore.  Frames
  * for the guest arrive in whichever thread forwards them (another vif's, a
  * NIC's, the IP stack's) through the port's deliver; threads are
  * cooperative and forwarding never sleeps, so deliver and the vif thread
  * never interleave.  Upcall context (the event channels) only sets `kick`
- * and wakes `wq`.
+ * and wakes `dev.wq`.
  *
  * Memory a guest can make dom0 keep: its rx backlog (frames for it that
  * found no posted rx buffer), at most VIF_RXQ_FRAMES frames and
@@ -20,6 +21,7 @@
 #ifndef BACKENDS_NET_VIF_H
 #define BACKENDS_NET_VIF_H
 
+#include <keel/backdev.h>
 #include <keel/netback.h>
 #include <keel/netif_tx.h>
 #include <keel/sync.h>
@@ -59,8 +61,6 @@ struct vif_queue {
 	uint32_t rxq_frames, rxq_bytes;
 };
 
-enum vif_phase { VIF_INIT, VIF_INITWAIT, VIF_CONNECTED, VIF_CLOSING, VIF_CLOSED };
-
 struct vif_stats {
 	uint64_t tx_packets, tx_bytes, tx_errors, tx_rate_waits, tx_gso, tx_csum_blank;
 	uint64_t rx_packets, rx_bytes, rx_queued, rx_dropped_full, rx_dropped_old, rx_gso;
@@ -68,10 +68,8 @@ struct vif_stats {
 };
 
 struct vif {
-	domid_t domid;
+	struct backdev dev;                      /* domid, devid, paths, thread, phase */
 	struct netback_params params;
-	char be_path[80], fe_path[80];
-	char thread_name[32];
 
 	/* Negotiated with the frontend at connect. */
 	unsigned int nqueues;
@@ -82,17 +80,11 @@ struct vif {
 	struct net_port port;                    /* on params.bridge */
 	bool port_added;
 
-	struct waitq wq;
-	bool fe_changed, stop;
-	struct completion gone;
-	enum vif_phase phase;
 	struct netif_credit credit;              /* rate= on the guest's tx, all queues */
 	struct timer rate_timer;
 	bool rate_blocked;                       /* waiting for the credit timer */
 	bool rate_pending;                       /* tx left on the ring for credit */
-	uint64_t last_log_ns;
 	struct vif_stats stats;
-	struct vif *next;
 
 	/* Scratch of the vif thread and of deliver (never both at once: threads
 	 * are cooperative and neither sleeps while using them). */
@@ -111,8 +103,14 @@ bool vif_has_backlog(struct vif *v);
 void vif_rate_init(struct vif *v);
 extern const struct net_port_ops vif_port_ops;
 
-/* xenbus.c */
-void vif_fail(struct vif *v, const char *why);
-void vif_log(struct vif *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A guest's mistake fails the vif (backdev_fail: `error`, Closing, port
+ * down). */
+static inline void vif_fail(struct vif *v, const char *why)
+{
+	backdev_fail(&v->dev, why);
+}
+
+/* "netback: vifD.N: ...", at most one a second per vif (backdev_log). */
+#define vif_log(v, ...) backdev_log(&(v)->dev, __VA_ARGS__)
 
 #endif

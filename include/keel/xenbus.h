@@ -15,7 +15,8 @@ int xenbus_printf(const char *dir, const char *node, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Reads dir/node as a decimal number.  0, -ENOENT (no node) or -EINVAL
- * (not a number: a frontend's word is checked, never trusted). */
+ * (not a number: a frontend's word is checked, never trusted); *out is
+ * written only on success. */
 int xenbus_read_uint(const char *dir, const char *node, uint64_t *out);
 
 /* A frontend's feature flag: true only if dir/node reads exactly 1. */
