@@ -88,6 +88,17 @@ void thread_yield(void);
 /* Sleeps for ns nanoseconds; may sleep. */
 void thread_sleep_ns(uint64_t ns);
 /*
+ * Marks the Xen call(s) between these two as preemptible: when Xen
+ * interrupts such a call to deliver an event that wakes another thread, the
+ * calling thread yields there and the call resumes when it runs again.  The
+ * caller must be allowed to sleep, must hold no spinlock, and its call's
+ * arguments must be its own (the stack, not a shared buffer).
+ */
+void thread_preemptible_begin(void);
+void thread_preemptible_end(void);
+/* End of an event upcall (events masked): the preemption point above. */
+void sched_upcall_exit(void);
+/*
  * Called by the trap handler on a fatal exception: if it is the current
  * thread's stack overflowing (the #DB of the stack tripwire, a fault in the
  * guard page, or rsp inside either), prints a report naming the thread and
@@ -110,6 +121,7 @@ struct sched_stats {
 	uint64_t blocks;         /* SCHEDOP_block calls */
 	uint64_t switches;
 	uint64_t threads;
+	uint64_t preemptions;    /* switches out of a preemptible Xen call */
 };
 void sched_get_stats(struct sched_stats *out);
 
