@@ -908,10 +908,12 @@ static void reap(void)
 			case XLCFG_ACTION_RENAME_RESTART:
 			case XLCFG_ACTION_COREDUMP_RESTART:
 				restart(d);
+				next = domains;
 				break;
 			default:
 				toolstack_cleanup(d);
 				free_domain(d);
+				next = domains;
 				break;
 			}
 		}
@@ -1166,11 +1168,21 @@ static void xendomains_thread(void *unused)
 	bootfs_for_each_cfg(&boot_fs, BOOTFS_AUTO_DIR, auto_one, NULL);
 }
 
+/* Decompressor buffers of 1 MiB and more: made in slices that yield. */
+static void *decompress_big_alloc(size_t bytes)
+{
+	return kmalloc_sliced(bytes, toolstack_slice);
+}
+
 void toolstack_init(void)
 {
 	evtchn_port_t port;
 
+	/* Decompression runs in toolstack threads only (kernel_image_get),
+	 * one at a time: steps of about 4 ms, large buffers made in slices. */
 	decompress_set_yield(toolstack_slice);
+	decompress_set_clock(time_now_ns);
+	decompress_set_big_alloc(decompress_big_alloc);
 	power_register_shutdown_hook(&shutdown_hook);
 	if (evtchn_bind_virq(VIRQ_DOM_EXC, dom_exc, NULL, &port))
 		klog("toolstack: cannot bind VIRQ_DOM_EXC: dead domains will not be reaped\n");

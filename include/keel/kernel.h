@@ -164,6 +164,14 @@ struct heap_stats {
 void heap_get_stats(struct heap_stats *out);
 /* Gives every empty slab page back to the page allocator; never sleeps. */
 void heap_reclaim(void);
+/*
+ * kmalloc for large buffers where the caller may yield: a block over
+ * KMALLOC_SLICED_MIN_BYTES is vmalloc'd (scattered pages) in slices with
+ * slice() called between them (vmalloc_sliced); smaller ones are kmalloc's.
+ * Free with kfree.  Thread context, events unmasked; may sleep in slice().
+ */
+#define KMALLOC_SLICED_MIN_BYTES (1024u * 1024)
+void *kmalloc_sliced(size_t bytes, void (*slice)(void));
 
 /* ---- traps (arch/x86_64/traps.c) ---- */
 void traps_init(void);
