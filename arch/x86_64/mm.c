@@ -816,8 +816,11 @@ void *vmalloc(size_t bytes)
 	return vmalloc_fill(base, n, mfns, ARRAY_SIZE(mfns), NULL) ? (void *)base : NULL;
 }
 
-/* Pages allocated, zeroed and mapped between two slice() calls: ~2-4 ms. */
-#define VMALLOC_SLICE_PAGES 256
+/*
+ * Pages allocated, zeroed and mapped between two slice() calls.  Under TCG
+ * a page costs 50-100 us (256 pages took 20-37 ms), so 64 is ~5 ms.
+ */
+#define VMALLOC_SLICE_PAGES 64
 
 void *vmalloc_sliced(size_t bytes, void (*slice)(void))
 {
