@@ -210,6 +210,13 @@ static void schedule_at(void *site)
  */
 void thread_preemptible_begin(void)
 {
+	/*
+	 * Xen stops the call only for an event that arrives during it: a
+	 * thread an earlier event already woke would wait for all of it, so
+	 * it runs first.
+	 */
+	if (runq_head)
+		thread_yield();
 	current->in_preemptible_call = true;
 }
 

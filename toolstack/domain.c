@@ -742,9 +742,14 @@ void toolstack_cleanup(struct domain *d)
 	 * disks first, once the device is done with every page. */
 	blkback_domain_gone(d->domid);
 	netback_domain_gone(d->domid);
+	/* Between the steps, whoever events woke runs first (xenstored serving
+	 * the other guests): together the steps take tens of ms. */
+	thread_yield();
 	consback_disconnect(d->domid);
 	xenstored_release(d->domid);
+	thread_yield();
 	remove_xenstore(d);
+	thread_yield();
 	int rc = domain_destroy(d->domid);
 	if (rc && rc != -ESRCH)
 		klog("toolstack: destroying domain %u failed: %d\n", d->domid, rc);

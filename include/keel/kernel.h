@@ -90,7 +90,8 @@ void thread_sleep_ns(uint64_t ns);
 /*
  * Marks the Xen call(s) between these two as preemptible: when Xen
  * interrupts such a call to deliver an event that wakes another thread, the
- * calling thread yields there and the call resumes when it runs again.  The
+ * calling thread yields there and the call resumes when it runs again
+ * (begin also yields first if another thread is runnable already).  The
  * caller must be allowed to sleep, must hold no spinlock, and its call's
  * arguments must be its own (the stack, not a shared buffer).
  */
