@@ -188,14 +188,6 @@ static void schedule_at(void *site)
 #define schedule() schedule_at(__builtin_return_address(0))
 
 /*
- * A new thread's first code (through arch_thread_trampoline, which calls
- * thread_exit when it returns).  It is entered from schedule(), with events
- * masked: unmask them, or the thread would run its whole life masked and
- * every event would wait until dom0 next went idle (a create that keeps
- * the shell busy for a second held every guest's xenstore request that
- * long).
- */
-/*
  * Preemptible Xen calls.  Xen cuts a long call (destroying a domain,
  * populate_physmap of dirty pages, a long mmu_update) at points where an
  * event is pending for dom0: it rewinds dom0 to the hypercall instruction
@@ -234,6 +226,14 @@ void sched_upcall_exit(void)
 	schedule();
 }
 
+/*
+ * A new thread's first code (through arch_thread_trampoline, which calls
+ * thread_exit when it returns).  It is entered from schedule(), with events
+ * masked: unmask them, or the thread would run its whole life masked and
+ * every event would wait until dom0 next went idle (a create that keeps
+ * the shell busy for a second held every guest's xenstore request that
+ * long).
+ */
 static void thread_entry(void *ctx)
 {
 	struct thread *t = ctx;
