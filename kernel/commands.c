@@ -198,6 +198,8 @@ static int cmd_stats(int argc, char **argv)
 	sched_get_stats(&s);
 	kprintf("threads        : %llu\n", (unsigned long long)s.threads);
 	kprintf("switches       : %llu\n", (unsigned long long)s.switches);
+	kprintf("preemptions    : %llu (of preemptible Xen calls)\n",
+		(unsigned long long)s.preemptions);
 	kprintf("blocks         : %llu\n", (unsigned long long)s.blocks);
 	kprintf("event upcalls  : %llu\n", (unsigned long long)evtchn_upcall_count());
 	unsigned int highest, bound = evtchn_bound_count(&highest);

@@ -175,6 +175,21 @@ void *kmalloc(size_t bytes)
 	return o;
 }
 
+void *kmalloc_sliced(size_t bytes, void (*slice)(void))
+{
+	if (bytes <= KMALLOC_SLICED_MIN_BYTES)
+		return kmalloc(bytes);
+	void *p = vmalloc_sliced(bytes, slice);
+	if (p) {
+		size_t size = vmalloc_size(p);
+		unsigned long f = irq_save();
+		heap_bytes_in_use += size;
+		heap_vmalloc_bytes += size;
+		irq_restore(f);
+	}
+	return p;
+}
+
 void *kzalloc(size_t bytes)
 {
 	void *p = kmalloc(bytes);

@@ -50,6 +50,8 @@ struct thread {
 	uint64_t ready_ns;        /* when it last became runnable */
 	uint64_t runs, run_ns, longest_run_ns, worst_wait_ns;
 	void *resumed_at, *longest_from, *longest_to;
+	/* Inside a Xen call that may be preempted (thread_preemptible_begin). */
+	bool in_preemptible_call;
 };
 
 void arch_switch_stack(uint64_t *save_rsp, uint64_t new_rsp);
@@ -184,6 +186,45 @@ static void schedule_at(void *site)
 }
 
 #define schedule() schedule_at(__builtin_return_address(0))
+
+/*
+ * Preemptible Xen calls.  Xen cuts a long call (destroying a domain,
+ * populate_physmap of dirty pages, a long mmu_update) at points where an
+ * event is pending for dom0: it rewinds dom0 to the hypercall instruction
+ * with the arguments of the rest of the work and delivers the upcall first.
+ * A thread that marks such a call is switched out at the end of that
+ * upcall when the events woke someone, exactly as if it had yielded just
+ * before the call; when it runs again, the upcall returns and the call goes
+ * on.  So a 300 ms domain destroy no longer holds the xenstored thread for
+ * 300 ms.  Only calls made with events unmasked, outside every spinlock,
+ * from code that may sleep, and with arguments no other thread touches may
+ * be marked.
+ */
+void thread_preemptible_begin(void)
+{
+	/*
+	 * Xen stops the call only for an event that arrives during it: a
+	 * thread an earlier event already woke would wait for all of it, so
+	 * it runs first.
+	 */
+	if (runq_head)
+		thread_yield();
+	current->in_preemptible_call = true;
+}
+
+void thread_preemptible_end(void)
+{
+	current->in_preemptible_call = false;
+}
+
+void sched_upcall_exit(void)
+{
+	if (!current->in_preemptible_call || !runq_head)
+		return;
+	stats.preemptions++;
+	runq_push(current);
+	schedule();
+}
 
 /*
  * A new thread's first code (through arch_thread_trampoline, which calls

@@ -47,9 +47,13 @@
  * decompress_set_guard() gives the kernel the place to do 2 (and to check 1
  * and 3): enter masks events, leave unmasks them and lets pending ones run.
  * The chunking below bounds how long events stay masked: one step produces
- * at most DECOMPRESS_CHUNK_BYTES (about a millisecond of xz) and reads at
- * most four times that, except lz4 legacy, whose 8 MiB blocks cannot be
- * split but decode in a few ms.
+ * at most its output limit and reads at most four times that, except lz4
+ * legacy, whose 8 MiB blocks cannot be split but decode in a few ms.  With
+ * a clock (decompress_set_clock) the limit follows the measured time of
+ * each step, aiming at DECOMPRESS_STEP_NS: under TCG xz makes 3-10 MB/s,
+ * so a fixed 128 KiB step took 20-60 ms.  A large block the library asks
+ * for in the middle of a call (xz's 32 MiB dictionary) is made with the
+ * guard left, by the kernel's sliced allocator (decompress_lib_alloc).
  */
 #include <lib/base.h>
 #include <lib/decompress.h>
@@ -58,18 +62,21 @@
 
 /* Ceiling on decoder memory (xz dictionary, lzma-alone dictionary). */
 #define DECOMPRESS_MEMLIMIT_BYTES (256ull * 1024 * 1024)
-/* Input fed per library call, so a step's run time is bounded both ways. */
-#define DECOMPRESS_IN_CHUNK_BYTES (4u * DECOMPRESS_CHUNK_BYTES)
+/* Input fed per library call, so a step's run time is bounded both ways:
+ * at most this many times the step's output limit. */
+#define DECOMPRESS_IN_PER_OUT 4u
 /* xz's stream and first block headers fit in this (12 + at most 1024). */
 #define DECOMPRESS_FIRST_IN_BYTES 64u
 /* zstd: largest window accepted, 2^27 = 128 MiB (zstd's own default). */
 #define DECOMPRESS_ZSTD_WINDOW_LOG_MAX 27
 /*
- * zstd with a stable output buffer reads this much input per call: output is
- * then bounded by the input given (Linux's zstd -22 is about 4:1), not by
- * the room, which must stay the whole buffer.
+ * zstd with a stable output buffer reads the step's output limit divided by
+ * this per call: output is then bounded by the input given (Linux's zstd -22
+ * is about 4:1), not by the room, which must stay the whole buffer.
  */
-#define DECOMPRESS_ZSTD_STABLE_IN_BYTES (DECOMPRESS_CHUNK_BYTES / 4)
+#define DECOMPRESS_ZSTD_OUT_PER_IN 4u
+/* The first step's output limit when steps are timed. */
+#define DECOMPRESS_CHUNK_START_BYTES (16u * 1024)
 #define LZ4_LEGACY_MAGIC 0x184C2102u
 /* LZ4_COMPRESSBOUND(8 MiB): no legacy chunk can be larger. */
 #define LZ4_LEGACY_CHUNK_MAX \
@@ -91,6 +98,8 @@ struct decompress_stream {
 	int (*sink)(void *ctx, const void *data, size_t len);
 	void *sink_ctx;
 	int state;         /* 1 running, 0 ended, < 0 failed */
+	/* Output limit of one step, adapted to DECOMPRESS_STEP_NS (clock_hook). */
+	size_t chunk;
 	bool lib_live;     /* the union below needs tearing down */
 	/*
 	 * zstd decoding straight into buf (ZSTD_d_stableOutBuffer): no window
@@ -108,6 +117,22 @@ struct decompress_stream {
 static void (*guard_enter)(void);
 static void (*guard_leave)(void);
 static void (*yield_hook)(void);
+static uint64_t (*clock_hook)(void);
+static void *(*big_alloc_hook)(size_t bytes);
+/* Inside a library call (between lib_enter and lib_leave). */
+static bool in_lib;
+/* Big allocations so far: a step that made one is not timed. */
+static uint64_t big_allocs;
+
+void decompress_set_clock(uint64_t (*now_ns)(void))
+{
+	clock_hook = now_ns;
+}
+
+void decompress_set_big_alloc(void *(*alloc)(size_t bytes))
+{
+	big_alloc_hook = alloc;
+}
 
 void decompress_set_yield(void (*yield)(void))
 {
@@ -130,12 +155,42 @@ static inline void lib_enter(void)
 {
 	if (guard_enter)
 		guard_enter();
+	in_lib = true;
 }
 
 static inline void lib_leave(void)
 {
+	in_lib = false;
 	if (guard_leave)
 		guard_leave();
+}
+
+static void *big_alloc(size_t bytes)
+{
+	if (bytes < DECOMPRESS_BIG_ALLOC_BYTES || !big_alloc_hook)
+		return kmalloc(bytes);
+	big_allocs++;
+	return big_alloc_hook(bytes);
+}
+
+/*
+ * The libraries' malloc and calloc (lib/libc_shim.c).  A large block asked
+ * for inside a library call (xz's dictionary, 32 MiB for Linux; zstd's
+ * window) is made with the guard left: the call into here is an ordinary
+ * call, so the library keeps nothing in its red zone or in SSE registers
+ * (all caller-saved) across it, and events may be taken and the thread may
+ * yield while the block is zeroed and mapped.
+ */
+void *decompress_lib_alloc(size_t bytes, bool zero)
+{
+	void *p;
+
+	if (bytes < DECOMPRESS_BIG_ALLOC_BYTES || !big_alloc_hook || !in_lib)
+		return zero ? kzalloc(bytes) : kmalloc(bytes);
+	lib_leave();
+	p = big_alloc(bytes); /* zeroed */
+	lib_enter();
+	return p;
 }
 
 static uint32_t get_le32(const uint8_t *p)
@@ -319,7 +374,7 @@ static int lib_run(struct decompress_stream *ds, const uint8_t *in,
 	struct dz_zstd_out_buffer zout;
 
 	*used = *made = 0;
-	in_len = MIN(in_len, (size_t)DECOMPRESS_IN_CHUNK_BYTES);
+	in_len = MIN(in_len, DECOMPRESS_IN_PER_OUT * ds->chunk);
 	/*
 	 * xz and lzma allocate their dictionary (32 MiB for Linux) when the
 	 * first block starts: a first call with only the headers keeps that
@@ -381,7 +436,7 @@ static int lib_run(struct decompress_stream *ds, const uint8_t *in,
 		zin.pos = 0;
 		if (ds->zstd_stable) {
 			/* The same buffer every call; zstd moves pos itself. */
-			zin.size = MIN(in_len, (size_t)DECOMPRESS_ZSTD_STABLE_IN_BYTES);
+			zin.size = MIN(in_len, ds->chunk / DECOMPRESS_ZSTD_OUT_PER_IN);
 			zout.dst = ds->buf;
 			zout.size = ds->buf_cap;
 			zout.pos = ds->out_total;
@@ -503,6 +558,7 @@ static int stream_new(struct decompress_stream **dsp, const void *in,
 	/* max_out + 1 is computed below: keep it from wrapping. */
 	ds->max_out = MIN(max_out, SIZE_MAX - 1);
 	ds->state = 1;
+	ds->chunk = clock_hook ? DECOMPRESS_CHUNK_START_BYTES : DECOMPRESS_CHUNK_BYTES;
 	if (fmt == DECOMPRESS_LZ4_LEGACY)
 		ds->in_pos = 4;
 	rc = lib_init(ds);
@@ -527,7 +583,7 @@ int decompress_begin(struct decompress_stream **dsp, const void *in,
 	if (size_hint == 0 || size_hint > ds->max_out)
 		size_hint = MIN(ds->max_out, (size_t)DECOMPRESS_CHUNK_BYTES);
 	ds->buf_cap = size_hint + 1;
-	ds->buf = kmalloc(ds->buf_cap);
+	ds->buf = big_alloc(ds->buf_cap);
 	if (!ds->buf) {
 		decompress_end(ds);
 		return -ENOMEM;
@@ -617,6 +673,28 @@ static int stream_fail(struct decompress_stream *ds, int rc)
 	return rc;
 }
 
+/*
+ * Sizes the next step from how long this one took: in proportion to
+ * DECOMPRESS_STEP_NS / took_ns, at most doubling or quartering at once (one
+ * odd step, a page fault or the first xz headers, does not swing it far).
+ */
+static void adapt_chunk(struct decompress_stream *ds, uint64_t took_ns)
+{
+	uint64_t want = took_ns ? (uint64_t)ds->chunk * DECOMPRESS_STEP_NS / took_ns
+				: (uint64_t)ds->chunk * 2;
+
+	want = MIN(want, (uint64_t)ds->chunk * 2);
+	want = MAX(want, (uint64_t)ds->chunk / 4);
+	want = MIN(want, (uint64_t)DECOMPRESS_CHUNK_BYTES);
+	want = MAX(want, (uint64_t)DECOMPRESS_CHUNK_MIN_BYTES);
+	ds->chunk = (size_t)want;
+}
+
+size_t decompress_step_limit(const struct decompress_stream *ds)
+{
+	return ds->fmt == DECOMPRESS_LZ4_LEGACY ? DECOMPRESS_LZ4_BLOCK_BYTES : ds->chunk;
+}
+
 int decompress_step(struct decompress_stream *ds)
 {
 	size_t want, room, used = 0, made = 0, avail;
@@ -625,11 +703,12 @@ int decompress_step(struct decompress_stream *ds)
 
 	if (ds->state <= 0)
 		return ds->state;
-	want = ds->fmt == DECOMPRESS_LZ4_LEGACY ? DECOMPRESS_LZ4_BLOCK_BYTES :
-		DECOMPRESS_CHUNK_BYTES;
+	want = ds->fmt == DECOMPRESS_LZ4_LEGACY ? DECOMPRESS_LZ4_BLOCK_BYTES : ds->chunk;
 	if (ds->sink) {
 		out = ds->buf;
 		room = MIN(ds->buf_cap, ds->max_out + 1 - ds->out_total);
+		if (ds->fmt != DECOMPRESS_LZ4_LEGACY)
+			room = MIN(room, want);
 	} else {
 		rc = flat_reserve(ds, want);
 		if (rc < 0)
@@ -641,10 +720,15 @@ int decompress_step(struct decompress_stream *ds)
 	if (ds->fmt == DECOMPRESS_LZ4_LEGACY) {
 		rc = lz4_legacy_step(ds, out, room, &made);
 	} else {
+		uint64_t allocs = big_allocs, t0 = clock_hook ? clock_hook() : 0;
+
 		avail = ds->in_len - ds->in_pos;
 		rc = lib_run(ds, ds->in + ds->in_pos, avail, &used, out, room,
 			     &made);
 		ds->in_pos += used;
+		/* A step that made a big allocation also yielded: not timed. */
+		if (clock_hook && allocs == big_allocs)
+			adapt_chunk(ds, clock_hook() - t0);
 		/*
 		 * A call that neither reads nor writes while given both input
 		 * and room means the input ended early (or the decoder is

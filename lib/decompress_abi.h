@@ -161,6 +161,12 @@ const char *LZ4F_getErrorName(size_t code);
  */
 #include <stdbool.h>
 bool libc_shim_run_constructors(void);
+/*
+ * lib/decompress.c: the libraries' malloc (zero: calloc) as the shim passes
+ * it on; large blocks asked for inside a library call are made by the
+ * decompress_set_big_alloc hook with events unmasked.
+ */
+void *decompress_lib_alloc(size_t bytes, bool zero);
 
 #endif /* DECOMPRESS_ABI_LAYOUT_ONLY */
 

@@ -27,16 +27,17 @@ void *calloc(size_t nmemb, size_t size);
 void free(void *p);
 void __stack_chk_fail(void);
 
+/* Through the glue, which makes large blocks in slices (lib/decompress.c). */
 void *malloc(size_t bytes)
 {
-	return kmalloc(bytes);
+	return decompress_lib_alloc(bytes, false);
 }
 
 void *calloc(size_t nmemb, size_t size)
 {
 	if (size && nmemb > SIZE_MAX / size)
 		return NULL;
-	return kzalloc(nmemb * size);
+	return decompress_lib_alloc(nmemb * size, true);
 }
 
 void free(void *p)

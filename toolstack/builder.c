@@ -35,9 +35,12 @@
 #include <xen/grant_table.h>
 
 /*
- * populate_physmap: Xen does the whole call before dom0 runs again (dom0's
- * threads cannot switch inside it), and it scrubs every dirty page it hands
- * out inside that call.  Measured under TCG: clean pages cost 10-30 us
+ * populate_physmap: Xen scrubs every dirty page it hands out inside the
+ * call.  The call is preemptible (thread_preemptible_begin): Xen stops it
+ * between pages when an event is pending for dom0, and the thread the
+ * event woke runs before it goes on.  A runnable thread that no event
+ * woke (one that yielded) still waits for the whole call, so calls stay
+ * short too.  Measured under TCG: clean pages cost 10-30 us
  * each, pages a destroyed domain just gave back up to 0.5 ms each, so a
  * 2 MiB extent took 60-230 ms after a destroy.  A PV guest gains nothing
  * from 2 MiB runs, and Xen scrubs only the pages a call takes, so the
@@ -189,9 +192,17 @@ static int populate(struct build *b)
 			.nr_extents = n, .extent_order = 0, .domid = b->domid,
 		};
 		set_xen_guest_handle(r.extent_start, extents);
+		struct sched_stats st0, st1;
+		sched_get_stats(&st0);
 		uint64_t t0 = time_now_ns();
+		thread_preemptible_begin();
 		long done = hyp_memory_op(XENMEM_populate_physmap, &r);
+		thread_preemptible_end();
 		uint64_t took = time_now_ns() - t0;
+		sched_get_stats(&st1);
+		/* Time other threads had while the call was preempted is not
+		 * the call's. */
+		bool preempted = st1.preemptions != st0.preemptions;
 		if (done < 0)
 			done = 0;
 		for (long i = 0; i < done; i++)
@@ -199,10 +210,12 @@ static int populate(struct build *b)
 		pfn += (uint64_t)done;
 		b->res->populated_pages = pfn;
 		b->res->populate_calls++;
-		b->res->populate_worst_call_ns = MAX(b->res->populate_worst_call_ns, took);
+		if (!preempted)
+			b->res->populate_worst_call_ns = MAX(b->res->populate_worst_call_ns, took);
 		if ((unsigned long)done < n)
 			return fail(b, BUILD_STEP_POPULATE, -ENOMEM);
-		batch = next_batch(n, took);
+		if (!preempted)
+			batch = next_batch(n, took);
 		toolstack_slice();
 	}
 

@@ -71,6 +71,8 @@ static uint64_t kcache_drops_total;
 static bool kcache_parsing;          /* one decompression at a time */
 static struct waitq kcache_wq;
 static struct waitq reaper_wq;
+/* Woken whenever a teardown (toolstack_cleanup) has ended. */
+static struct waitq teardown_wq;
 /* Host shutdown under way: shut-down guests are kept for the hook, not restarted. */
 static bool host_shutdown;
 static volatile bool reaper_kicked;
@@ -92,9 +94,17 @@ int domain_destroy(domid_t domid)
 {
 	int rc;
 
-	/* Xen may ask to be called again while it frees a large domain. */
+	/*
+	 * Xen frees the domain's memory inside this call: about 300 ms for
+	 * 1 GiB under TCG.  It continues the call itself (dom0 sees one call),
+	 * stopping whenever an event is pending for dom0, so the call is made
+	 * preemptible: the thread gives way there to whoever the event woke.
+	 * -EAGAIN (the domctl lock busy) is retried after a yield.
+	 */
 	for (int tries = 0; tries < 1000; tries++) {
+		thread_preemptible_begin();
 		rc = xenctl_destroydomain(domid);
+		thread_preemptible_end();
 		if (rc != -EAGAIN)
 			break;
 		thread_yield();
@@ -725,13 +735,21 @@ int toolstack_create(const char *path, const char *override_name, domid_t *out)
 
 void toolstack_cleanup(struct domain *d)
 {
+	/* Everything below may sleep (in-flight I/O, the preemptible destroy):
+	 * meanwhile the reaper skips d and other destroys wait for the end. */
+	d->tearing_down = true;
 	/* Drop every mapping of the guest's pages before Xen frees them: the
 	 * disks first, once the device is done with every page. */
 	blkback_domain_gone(d->domid);
 	netback_domain_gone(d->domid);
+	/* Between the steps, whoever events woke runs first (xenstored serving
+	 * the other guests): together the steps take tens of ms. */
+	thread_yield();
 	consback_disconnect(d->domid);
 	xenstored_release(d->domid);
+	thread_yield();
 	remove_xenstore(d);
+	thread_yield();
 	int rc = domain_destroy(d->domid);
 	if (rc && rc != -ESRCH)
 		klog("toolstack: destroying domain %u failed: %d\n", d->domid, rc);
@@ -743,6 +761,14 @@ void toolstack_cleanup(struct domain *d)
 	}
 	d->next = NULL;
 	waitq_wake_all(&d->gone_wq);
+	waitq_wake_all(&teardown_wq);
+}
+
+static bool teardown_over(void *ctx)
+{
+	struct domain *d = toolstack_domain_by_id(*(const domid_t *)ctx);
+
+	return !d || !d->tearing_down;
 }
 
 static void free_domain(struct domain *d)
@@ -757,6 +783,11 @@ int toolstack_destroy(domid_t domid)
 
 	if (!d)
 		return -ENOENT;
+	if (d->tearing_down) {
+		/* The reaper (or another destroy) is at it: d is theirs to free. */
+		waitq_wait_until(&teardown_wq, teardown_over, &domid, 0);
+		return 0;
+	}
 	toolstack_cleanup(d);
 	free_domain(d);
 	return 0;
@@ -835,7 +866,12 @@ static enum xlcfg_action action_for(const struct domain *d, unsigned int reason)
 	}
 }
 
-/* Reads every domain's state from Xen and handles the ones that ended. */
+/*
+ * Reads every domain's state from Xen and handles the ones that ended.
+ * Handling one may sleep (teardown, restart), and meanwhile other threads
+ * change the list, so the walk starts again from the head after each: a
+ * handled domain has left the list or is preserved, so it ends.
+ */
 static void reap(void)
 {
 	struct domain *d = domains;
@@ -843,6 +879,10 @@ static void reap(void)
 	while (d) {
 		struct domain *next = d->next;
 		struct xenabi_dominfo info;
+		if (d->tearing_down) {
+			d = next;
+			continue;
+		}
 		int rc = xenctl_domain_info(d->domid, &info);
 		bool gone = rc == -ESRCH || (!rc && (info.flags & XENABI_DOMINF_dying));
 		bool shut = !rc && (info.flags & XENABI_DOMINF_shutdown);
@@ -851,6 +891,7 @@ static void reap(void)
 			d->shutdown_reason = SHUTDOWN_crash;
 			toolstack_cleanup(d);
 			free_domain(d);
+			next = domains;
 		} else if (shut && !d->preserved && host_shutdown) {
 			d->shutdown_reason = (info.flags >> XENABI_DOMINF_shutdownshift) &
 					     XENABI_DOMINF_shutdownmask;
@@ -872,10 +913,12 @@ static void reap(void)
 			case XLCFG_ACTION_RENAME_RESTART:
 			case XLCFG_ACTION_COREDUMP_RESTART:
 				restart(d);
+				next = domains;
 				break;
 			default:
 				toolstack_cleanup(d);
 				free_domain(d);
+				next = domains;
 				break;
 			}
 		}
@@ -1130,11 +1173,21 @@ static void xendomains_thread(void *unused)
 	bootfs_for_each_cfg(&boot_fs, BOOTFS_AUTO_DIR, auto_one, NULL);
 }
 
+/* Decompressor buffers of 1 MiB and more: made in slices that yield. */
+static void *decompress_big_alloc(size_t bytes)
+{
+	return kmalloc_sliced(bytes, toolstack_slice);
+}
+
 void toolstack_init(void)
 {
 	evtchn_port_t port;
 
+	/* Decompression runs in toolstack threads only (kernel_image_get),
+	 * one at a time: steps of about 4 ms, large buffers made in slices. */
 	decompress_set_yield(toolstack_slice);
+	decompress_set_clock(time_now_ns);
+	decompress_set_big_alloc(decompress_big_alloc);
 	power_register_shutdown_hook(&shutdown_hook);
 	if (evtchn_bind_virq(VIRQ_DOM_EXC, dom_exc, NULL, &port))
 		klog("toolstack: cannot bind VIRQ_DOM_EXC: dead domains will not be reaped\n");

@@ -69,6 +69,9 @@ void evtchn_do_upcall(void *frame)
 			}
 		}
 	} while (v->evtchn_upcall_pending);
+	/* A thread inside a preemptible Xen call gives way to what the
+	 * events woke (kernel/thread.c). */
+	sched_upcall_exit();
 }
 
 uint64_t evtchn_upcall_count(void)

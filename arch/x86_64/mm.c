@@ -761,6 +761,47 @@ void vunmap(void *va, size_t n)
 
 /* ---- vmalloc ---- */
 
+/*
+ * Fills the vmalloc area whose first page is base with n fresh pages, k at a
+ * time through mfns[cap]; slice (if any) runs between batches.  On failure
+ * frees what it took, clears the mappings and releases the area.
+ */
+static bool vmalloc_fill(unsigned long base, size_t n, mfn_t *mfns, size_t cap,
+			 void (*slice)(void))
+{
+	size_t done = 0;
+
+	while (done < n) {
+		size_t k = 0;
+		for (; k < cap && done + k < n; k++) {
+			void *page = page_alloc(1);
+			if (!page)
+				break;
+			mfns[k] = virt_to_mfn(page);
+		}
+		int rc = k ? map_frames(base + done * PAGE_SIZE, mfns, 0, k, DOMID_SELF, L1_FLAGS)
+			   : -ENOMEM;
+		if (rc || k < MIN(cap, n - done)) {
+			/* Free the pages of this batch, then everything mapped before. */
+			for (size_t i = 0; i < k; i++)
+				page_free(pfn_to_virt(mfn_to_pfn(mfns[i])), 1);
+			if (!rc && k)
+				clear_ptes(base + done * PAGE_SIZE, k);
+			for (size_t i = 0; i < done; i++)
+				page_free(pfn_to_virt(virt_to_pfn((void *)(base + i * PAGE_SIZE))), 1);
+			clear_ptes(base, done);
+			flush_tlb();
+			vmap_release((void *)(base - PAGE_SIZE), n + 2);
+			return false;
+		}
+		done += k;
+		if (slice && done < n)
+			slice();
+	}
+	vmalloc_pages += n;
+	return true;
+}
+
 void *vmalloc(size_t bytes)
 {
 	size_t n = bytes ? (bytes + PAGE_SIZE - 1) / PAGE_SIZE : 1;
@@ -772,34 +813,35 @@ void *vmalloc(size_t bytes)
 	if (!guard)
 		return NULL;
 	unsigned long base = (unsigned long)guard + PAGE_SIZE;
-	size_t done = 0;
-	while (done < n) {
-		size_t k = 0;
-		for (; k < ARRAY_SIZE(mfns) && done + k < n; k++) {
-			void *page = page_alloc(1);
-			if (!page)
-				break;
-			mfns[k] = virt_to_mfn(page);
-		}
-		int rc = k ? map_frames(base + done * PAGE_SIZE, mfns, 0, k, DOMID_SELF, L1_FLAGS)
-			   : -ENOMEM;
-		if (rc || k < MIN(ARRAY_SIZE(mfns), n - done)) {
-			/* Free the pages of this batch, then everything mapped before. */
-			for (size_t i = 0; i < k; i++)
-				page_free(pfn_to_virt(mfn_to_pfn(mfns[i])), 1);
-			if (!rc && k)
-				clear_ptes(base + done * PAGE_SIZE, k);
-			for (size_t i = 0; i < done; i++)
-				page_free(pfn_to_virt(virt_to_pfn((void *)(base + i * PAGE_SIZE))), 1);
-			clear_ptes(base, done);
-			flush_tlb();
-			vmap_release(guard, n + 2);
-			return NULL;
-		}
-		done += k;
+	return vmalloc_fill(base, n, mfns, ARRAY_SIZE(mfns), NULL) ? (void *)base : NULL;
+}
+
+/*
+ * Pages allocated, zeroed and mapped between two slice() calls.  Under TCG
+ * a page costs 50-100 us (256 pages took 20-37 ms), so 64 is ~5 ms.
+ */
+#define VMALLOC_SLICE_PAGES 64
+
+void *vmalloc_sliced(size_t bytes, void (*slice)(void))
+{
+	size_t n = bytes ? (bytes + PAGE_SIZE - 1) / PAGE_SIZE : 1;
+	/* Its own frame list: vmalloc's static one may be in use by another
+	 * thread while this one is yielding in slice(). */
+	mfn_t *mfns = kmalloc(VMALLOC_SLICE_PAGES * sizeof(*mfns));
+
+	if (!mfns || n >= VMAP_PAGES - 2) {
+		kfree(mfns);
+		return NULL;
 	}
-	vmalloc_pages += n;
-	return (void *)base;
+	char *guard = vmap_reserve(n + 2);
+	if (!guard) {
+		kfree(mfns);
+		return NULL;
+	}
+	unsigned long base = (unsigned long)guard + PAGE_SIZE;
+	bool ok = vmalloc_fill(base, n, mfns, VMALLOC_SLICE_PAGES, slice);
+	kfree(mfns);
+	return ok ? (void *)base : NULL;
 }
 
 size_t vmalloc_size(const void *va)

@@ -88,6 +88,18 @@ void thread_yield(void);
 /* Sleeps for ns nanoseconds; may sleep. */
 void thread_sleep_ns(uint64_t ns);
 /*
+ * Marks the Xen call(s) between these two as preemptible: when Xen
+ * interrupts such a call to deliver an event that wakes another thread, the
+ * calling thread yields there and the call resumes when it runs again
+ * (begin also yields first if another thread is runnable already).  The
+ * caller must be allowed to sleep, must hold no spinlock, and its call's
+ * arguments must be its own (the stack, not a shared buffer).
+ */
+void thread_preemptible_begin(void);
+void thread_preemptible_end(void);
+/* End of an event upcall (events masked): the preemption point above. */
+void sched_upcall_exit(void);
+/*
  * Called by the trap handler on a fatal exception: if it is the current
  * thread's stack overflowing (the #DB of the stack tripwire, a fault in the
  * guard page, or rsp inside either), prints a report naming the thread and
@@ -110,6 +122,7 @@ struct sched_stats {
 	uint64_t blocks;         /* SCHEDOP_block calls */
 	uint64_t switches;
 	uint64_t threads;
+	uint64_t preemptions;    /* switches out of a preemptible Xen call */
 };
 void sched_get_stats(struct sched_stats *out);
 
@@ -152,6 +165,14 @@ struct heap_stats {
 void heap_get_stats(struct heap_stats *out);
 /* Gives every empty slab page back to the page allocator; never sleeps. */
 void heap_reclaim(void);
+/*
+ * kmalloc for large buffers where the caller may yield: a block over
+ * KMALLOC_SLICED_MIN_BYTES is vmalloc'd (scattered pages) in slices with
+ * slice() called between them (vmalloc_sliced); smaller ones are kmalloc's.
+ * Free with kfree.  Thread context, events unmasked; may sleep in slice().
+ */
+#define KMALLOC_SLICED_MIN_BYTES (1024u * 1024)
+void *kmalloc_sliced(size_t bytes, void (*slice)(void));
 
 /* ---- traps (arch/x86_64/traps.c) ---- */
 void traps_init(void);

@@ -93,6 +93,13 @@ void page_free(void *va, size_t n);
  * works per page, but the buffer is not machine- or pfn-contiguous.
  */
 void *vmalloc(size_t bytes);
+/*
+ * The same for large buffers allocated where the caller may yield: slice()
+ * is called between batches of a few hundred pages (zeroing and mapping 64
+ * MiB at once keeps dom0 busy for 100-400 ms under TCG).  Thread context,
+ * events unmasked.  Free with vfree (or kfree through kmalloc_sliced).
+ */
+void *vmalloc_sliced(size_t bytes, void (*slice)(void));
 /* Frees a vmalloc area (NULL is a no-op); the size is found from the guards. */
 void vfree(void *va);
 /* Bytes mapped in the vmalloc area starting at va (0 if va is not one). */

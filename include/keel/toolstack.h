@@ -24,6 +24,9 @@ struct domain {
 	unsigned int restarts;
 	unsigned int shutdown_reason;
 	bool preserved;             /* shut down, kept by on_*=preserve */
+	/* toolstack_cleanup under way (it sleeps: the destroy is preemptible);
+	 * the reaper and other destroys leave the domain to it. */
+	bool tearing_down;
 	struct waitq gone_wq;       /* woken when it ends or is preserved */
 	struct domain *next;
 };

@@ -25,7 +25,8 @@ enum decompress_format {
 	DECOMPRESS_LZO,        /* 89 "LZO": recognised, not supported */
 };
 
-/* Largest output one decompress_step() produces (lz4 legacy: one block). */
+/* Largest output one decompress_step() produces (lz4 legacy: one block;
+ * zstd decoding into a known-size buffer: about 4x its input limit). */
 #define DECOMPRESS_CHUNK_BYTES (128u * 1024)
 #define DECOMPRESS_LZ4_BLOCK_BYTES (8u * 1024 * 1024)
 
@@ -48,6 +49,30 @@ void decompress_set_guard(void (*enter)(void), void (*leave)(void));
  */
 void decompress_set_yield(void (*yield)(void));
 void decompress_pause_point(void);
+
+/*
+ * A clock (ns) for sizing steps by time: with one set, each step's output
+ * (and input) limit is adapted after every library call so that a step
+ * takes about DECOMPRESS_STEP_NS, between DECOMPRESS_CHUNK_MIN_BYTES and
+ * DECOMPRESS_CHUNK_BYTES of output (xz under TCG runs at 3-10 MB/s, so a
+ * fixed 128 KiB step held events masked for 20-60 ms).  NULL (the host
+ * build): every step may produce DECOMPRESS_CHUNK_BYTES.
+ */
+#define DECOMPRESS_STEP_NS 4000000ull
+#define DECOMPRESS_CHUNK_MIN_BYTES (4u * 1024)
+void decompress_set_clock(uint64_t (*now_ns)(void));
+
+/*
+ * An allocator for blocks of DECOMPRESS_BIG_ALLOC_BYTES or more that may
+ * yield while it zeroes and maps them (the kernel's kmalloc_sliced): used
+ * for the flat output buffer and for the decoders' own large state (xz's
+ * dictionary, zstd's window), which the libraries allocate in the middle of
+ * a call: the allocation then runs with the guard left (events unmasked;
+ * the library is in an ordinary function call, so its red zone holds
+ * nothing).  Blocks must be zeroed and freeable with kfree.  NULL: kmalloc.
+ */
+#define DECOMPRESS_BIG_ALLOC_BYTES (1024u * 1024)
+void decompress_set_big_alloc(void *(*alloc)(size_t bytes));
 
 /*
  * One shot: decompresses the single stream (first gzip member, xz stream,
@@ -100,6 +125,8 @@ int decompress_begin_sink(struct decompress_stream **dsp, const void *in,
  * as for decompress() (every later call returns it again).
  */
 int decompress_step(struct decompress_stream *ds);
+/* The most output the next decompress_step() may produce (lz4 legacy: a block). */
+size_t decompress_step_limit(const struct decompress_stream *ds);
 /* Bytes of output produced (and sunk) so far; never more than max_out. */
 size_t decompress_out_bytes(const struct decompress_stream *ds);
 /*

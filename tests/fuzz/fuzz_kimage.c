@@ -128,6 +128,15 @@ static int sink_count(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+/* A clock whose steps follow the input, so step sizes swing both ways. */
+static uint64_t fuzz_now, fuzz_tick;
+static uint64_t fuzz_clock(void)
+{
+	fuzz_now += fuzz_tick;
+	fuzz_tick = (fuzz_tick * 7 + 1000003) % (3 * DECOMPRESS_STEP_NS);
+	return fuzz_now;
+}
+
 static void try_decompress(const uint8_t *in, size_t len)
 {
 	struct decompress_stream *ds;
@@ -140,12 +149,20 @@ static void try_decompress(const uint8_t *in, size_t len)
 		ASSERT(out_len <= MAX_OUT);
 		free(out);
 	}
+	/* Through a sink, with steps sized by a clock. */
+	fuzz_tick = len ? in[len - 1] * 100000ull : 0;
+	decompress_set_clock(fuzz_clock);
 	if (decompress_begin_sink(&ds, in, len, MAX_OUT, sink_count, &total) == 0) {
-		while ((rc = decompress_step(ds)) > 0)
-			;
+		while (total <= MAX_OUT) {
+			size_t before = total, limit = decompress_step_limit(ds);
+			if ((rc = decompress_step(ds)) <= 0)
+				break;
+			ASSERT(total - before <= limit);
+		}
 		ASSERT(total <= MAX_OUT && total == decompress_out_bytes(ds));
 		decompress_end(ds);
 	}
+	decompress_set_clock(NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -468,6 +468,92 @@ TEST(yield_hook_between_chunks)
 	CHECK(yields_seen >= (int)(DATA_BYTES / DECOMPRESS_CHUNK_BYTES) - 1);
 }
 
+/* A clock that moves step_ns between any two readings. */
+static uint64_t fake_now, fake_step_ns;
+static uint64_t fake_clock(void)
+{
+	fake_now += fake_step_ns / 2;
+	return fake_now;
+}
+
+/*
+ * With a clock, a step's output limit follows how long steps take: steps
+ * that take 4x DECOMPRESS_STEP_NS shrink it to DECOMPRESS_CHUNK_MIN_BYTES
+ * (so a slow CPU keeps events masked for a few ms, not 20-60), quick ones
+ * grow it to DECOMPRESS_CHUNK_BYTES; the output is right either way.
+ */
+TEST(steps_sized_by_time)
+{
+	static const uint64_t per_step[] = { 4 * DECOMPRESS_STEP_NS, DECOMPRESS_STEP_NS / 8 };
+
+	for (size_t k = 0; k < ARRAY_SIZE(per_step); k++) {
+		struct { uint8_t *buf; size_t len, calls, max_piece; } c = {
+			malloc(DATA_BYTES), 0, 0, 0 };
+		struct decompress_stream *ds;
+		size_t late_max = 0, last_limit = 0;
+		int rc, steps = 0;
+
+		fake_step_ns = per_step[k];
+		decompress_set_clock(fake_clock);
+		CHECK_EQ(decompress_begin_sink(&ds, packed[0], packed_len[0], DATA_BYTES,
+					       sink_collect, &c), 0);
+		for (;;) {
+			size_t before = c.len, limit = decompress_step_limit(ds);
+			rc = decompress_step(ds);
+			CHECK(c.len - before <= limit);
+			if (steps++ >= 8)
+				late_max = MAX(late_max, c.len - before);
+			last_limit = decompress_step_limit(ds);
+			if (rc <= 0)
+				break;
+		}
+		decompress_set_clock(NULL);
+		CHECK_EQ(rc, 0);
+		decompress_end(ds);
+		CHECK_EQ(c.len, DATA_BYTES);
+		CHECK(memcmp(c.buf, data, DATA_BYTES) == 0);
+		if (k == 0) {
+			CHECK_EQ(last_limit, DECOMPRESS_CHUNK_MIN_BYTES);
+			CHECK(late_max <= DECOMPRESS_CHUNK_MIN_BYTES);
+			CHECK(steps >= (int)(DATA_BYTES / DECOMPRESS_CHUNK_MIN_BYTES) - 16);
+		} else {
+			CHECK_EQ(last_limit, DECOMPRESS_CHUNK_BYTES);
+			CHECK(steps <= (int)(DATA_BYTES / DECOMPRESS_CHUNK_BYTES) + 16);
+		}
+		free(c.buf);
+	}
+}
+
+static size_t big_allocs_seen;
+static void *count_big_alloc(size_t bytes)
+{
+	big_allocs_seen++;
+	return calloc(1, bytes);
+}
+
+/* The flat output buffer of a large stream comes from the big-block hook. */
+TEST(big_output_buffer_through_hook)
+{
+	struct decompress_stream *ds;
+	size_t out_len;
+	void *out;
+	int rc;
+
+	big_allocs_seen = 0;
+	decompress_set_big_alloc(count_big_alloc);
+	CHECK_EQ(decompress_begin(&ds, packed[0], packed_len[0], 64u << 20, DATA_BYTES), 0);
+	while ((rc = decompress_step(ds)) > 0)
+		;
+	decompress_set_big_alloc(NULL);
+	CHECK_EQ(rc, 0);
+	CHECK_EQ(big_allocs_seen, 1);
+	out = decompress_take(ds, &out_len);
+	decompress_end(ds);
+	CHECK_EQ(out_len, DATA_BYTES);
+	CHECK(memcmp(out, data, DATA_BYTES) == 0);
+	free(out);
+}
+
 static int sink_refuse(void *ctx, const void *chunk, size_t len)
 {
 	(void)ctx, (void)chunk, (void)len;
@@ -1290,6 +1376,8 @@ static const struct test_case tests[] = {
 	T(chunked_and_sink),
 	T(zstd_linux_style_with_and_without_size),
 	T(yield_hook_between_chunks),
+	T(steps_sized_by_time),
+	T(big_output_buffer_through_hook),
 	T(sink_error_and_abandoned_stream),
 	T(bomb_stops_at_max_out),
 	T(lz4_legacy_blocks_and_trailer),
