@@ -134,7 +134,12 @@ int backdev_read_num_queues(struct backdev *d, uint32_t max, uint32_t *nq)
 {
 	uint64_t n = 1;
 
-	if (xenbus_read_uint(d->fe_path, "multi-queue-num-queues", &n) == 0 && (n == 0 || n > max)) {
+	int rc = xenbus_read_uint(d->fe_path, "multi-queue-num-queues", &n);
+	if (rc == -EINVAL) {
+		backdev_fail(d, "multi-queue-num-queues is not a number");
+		return -EINVAL;
+	}
+	if (rc == 0 && (n == 0 || n > max)) {
 		backdev_fail(d, "multi-queue-num-queues above multi-queue-max-queues");
 		return -EINVAL;
 	}

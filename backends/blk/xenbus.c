@@ -88,8 +88,12 @@ static int vbd_connect(struct backdev *d)
 	char path[128], *proto;
 	size_t len;
 
-	if (xenbus_read_uint(d->fe_path, "ring-page-order", &order) == 0 &&
-	    order > VBD_MAX_RING_ORDER) {
+	int order_rc = xenbus_read_uint(d->fe_path, "ring-page-order", &order);
+	if (order_rc == -EINVAL) {
+		vbd_fail(v, "ring-page-order is not a number");
+		return -EINVAL;
+	}
+	if (order_rc == 0 && order > VBD_MAX_RING_ORDER) {
 		vbd_fail(v, "ring-page-order above max-ring-page-order");
 		return -EINVAL;
 	}

@@ -49,6 +49,8 @@
  *   mq        two queues answer on their own rings; then fatal: one queue's
  *             req_prod past its ring
  *   badring   fatal at connect: an event channel that does not exist
+ *   badnum    fatal at connect: ring-page-order "1x" (read as 1 it would
+ *             pass the bound check with the wrong number of ring refs)
  *   flood     a 4-page ring kept full for FLOOD_SECONDS, responses never
  *             read (every 8th request bad); then everything is answered
  *   badflood  requests refused at once, a 16-page ring kept full without
@@ -1239,7 +1241,7 @@ static void mode_flood(struct vbd *v, const char *mode, unsigned int seconds)
 }
 
 static const char *const modes[] = { "segs", "sects", "pastend", "badgref", "persist", "badop",
-				     "dupid", "indrace", "readonly", "runahead", "mq", "badring",
+				     "dupid", "indrace", "readonly", "runahead", "mq", "badring", "badnum",
 				     "flood", "badflood", "endless" };
 
 static void run(const char *name, unsigned int flood_seconds)
@@ -1257,6 +1259,44 @@ static void run(const char *name, unsigned int flood_seconds)
 	int devid = wait_vbd();
 	if (devid < 0) {
 		result(name, 0, "no vbd to connect");
+		return;
+	}
+	if (!strcmp(name, "badnum")) {
+		/* A number with junk after it: the vbd fails with an error
+		 * naming the node, whatever else the frontend wrote. */
+		char path[200], err[256] = "(none)", fe[64], be[128] = "";
+		snprintf(fe, sizeof(fe), "device/vbd/%d", devid);
+		snprintf(path, sizeof(path), "%s/backend", fe);
+		xs_read(path, be, sizeof(be));
+		struct ioctl_evtchn_bind_unbound_port b = { .remote_domain = 0 };
+		int port = ioctl(evt_fd, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &b);
+		int rc = xs_printf(fe, "ring-page-order", "1x");
+		rc |= xs_printf(fe, "ring-ref0", "%u", 8);
+		rc |= xs_printf(fe, "ring-ref1", "%u", 9);
+		rc |= xs_printf(fe, "event-channel", "%d", port);
+		rc |= xs_printf(fe, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64);
+		rc |= xs_printf(fe, "state", "%d", XenbusStateInitialised);
+		memset(&v, 0, sizeof(v));
+		v.devid = devid;
+		snprintf(v.fe, sizeof(v.fe), "%s", fe);
+		snprintf(v.be, sizeof(v.be), "%s", be);
+		int st = wait_be_state(&v, XenbusStateClosing, 10000);
+		snprintf(path, sizeof(path), "%s/error", be);
+		xs_read(path, err, sizeof(err));
+		result(name, rc == 0 && port >= 0 && st == XenbusStateClosing &&
+		       strstr(err, "ring-page-order is not a number") != NULL,
+		       "ring-page-order \"1x\": backend state %d error=\"%s\"", st, err);
+		/* vbd_close without the pages (none were granted). */
+		uint64_t end = now_ms() + 120000;
+		while (xs_num(v.be, "online") == 1 && now_ms() < end)
+			sleep_ms(100);
+		xs_printf(v.fe, "state", "%d", XenbusStateClosing);
+		xs_printf(v.fe, "state", "%d", XenbusStateClosed);
+		while (be_state(&v) >= 0 && now_ms() < end)
+			sleep_ms(100);
+		struct ioctl_evtchn_unbind u = { .port = (unsigned int)port };
+		ioctl(evt_fd, IOCTL_EVTCHN_UNBIND, &u);
+		out("KEEL-BLKHOSTILE-CLOSED %d %s\n", devid, name);
 		return;
 	}
 	if (!strcmp(name, "badring")) {

@@ -22,6 +22,7 @@ per mode (block-attach of p1, or of p2 read-only):
   readonly  (access=ro) every kind of write: ERROR; reads: the host's bytes
   runahead  req_prod more than the ring size ahead: vbd failed
   badring   an event channel that does not exist: vbd failed at connect
+  badnum    ring-page-order "1x": vbd failed at connect, the error names it
   mq        two queues, each answering on its own ring; then one queue's
             req_prod past its ring: vbd failed
   flood     a full 4-page ring refilled for 12 s, responses never read
@@ -79,6 +80,7 @@ MODES = [
     ("runahead", RW_SPEC, "impossible ring indices"),
     ("mq", RW_SPEC, "impossible ring indices"),
     ("badring", RW_SPEC, "cannot map the ring or bind the event channel"),
+    ("badnum", RW_SPEC, "ring-page-order is not a number"),
     ("flood", RW_SPEC, None),
 ]
 
