@@ -89,12 +89,17 @@ def make_archive():
                    stdout=subprocess.DEVNULL)
 
 
-def dom0_cpu_ns(m):
-    """dom0's running time from Xen's runstate (the `list` Time column is
-    seconds; `info` may carry it in ns)."""
+def dom_cpu_s(m):
+    """Each domain's running time (s) from Xen's runstate: the `list` Time
+    column."""
     out = m.command("list")
-    r = re.search(r"^Domain-0\s+0\s+\d+\s+\d+\s+\S+\s+([\d.]+)", out, re.M)
-    return float(r.group(1)) if r else None
+    return {r.group(1): float(r.group(2)) for r in
+            re.finditer(r"^(\S+)\s+\d+\s+\d+\s+\d+\s+\S+\s+([\d.]+)", out, re.M)}
+
+
+def dom0_cpu_ns(m):
+    """dom0's running time (s) from Xen's runstate."""
+    return dom_cpu_s(m).get("Domain-0")
 
 
 XEN_ARGS = ""  # --xen-args
@@ -119,6 +124,7 @@ def keel_run(i=0):
                 notes.append("server never ready:\n" + m.command("console-log rigsrv")[-2000:])
                 return {}, extra, notes
             cpu0 = dom0_cpu_ns(m)
+            m.command("threads reset")
             out = m.command("time create bench-net-cli.cfg", timeout=300)
             t = re.search(r"^time: ([\d.]+) ms", out, re.M)
             if t:
@@ -127,13 +133,17 @@ def keel_run(i=0):
             w = m.command("console-wait rigdomu domu-done 600", timeout=630)
             wall = time.monotonic() - t0
             cpu1 = dom0_cpu_ns(m)
+            extra["doms"] = dom_cpu_s(m)
             extra["stats"] = m.command("netback-stats")
+            extra["threads"] = m.command("threads")
+            extra["showmacs"] = m.command("brctl showmacs xenbr0")
             extra["mem_after"] = m.command("mem")
             console = m.command("console-log rigdomu 65536", timeout=60)
             if "found" not in w:
                 notes.append("no RIGMARK domu-done; guest console tail:\n" + console[-2500:])
             for e in re.findall(r"RIGMARK domu-error.*", console):
                 notes.append("guest: " + e.strip())
+            extra["diag"] = "\n".join(re.findall(r"RIGDIAG domu-(?:snmp|eth0).*", console))
             if cpu0 is not None and cpu1 is not None:
                 extra["dom0_cpu_s"] = "%.2f" % (cpu1 - cpu0)
                 extra["wall_s"] = "%.1f" % wall
@@ -164,7 +174,12 @@ def peer_run():
     notes = []
     if r.returncode:
         notes.append("run-peer.sh exit %d: %s" % (r.returncode, r.stderr.strip()[-1500:]))
-    return bb.results(r.stdout), {"wall_s": "%.0f" % (time.monotonic() - t0),
+    diag = ""
+    try:
+        diag = "\n".join(re.findall(r"RIGDIAG domu-(?:snmp|eth0).*", open(logp, errors="replace").read()))
+    except OSError:
+        pass
+    return bb.results(r.stdout), {"diag": diag, "wall_s": "%.0f" % (time.monotonic() - t0),
                                   "serial_log": logp}, notes
 
 
@@ -181,7 +196,7 @@ def main():
     print("bench-net  %s  load average %s%s" % (
         time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), bb.load(),
         "  Xen command line + " + XEN_ARGS if XEN_ARGS else ""))
-    keels, peers, kx, notes_all = [], [], {}, []
+    keels, peers, kx, px, notes_all = [], [], {}, {}, []
     for i in range(args.n):
         if not args.no_keel:
             log("keel run %d/%d (load %s)" % (i + 1, args.n, bb.load()))
@@ -215,7 +230,14 @@ def main():
             print("keel dom0 CPU during the client's run: %s s of %s s wall (%.0f ms per MB "
                   "moved: 2 x 8 MiB)" % (kx["dom0_cpu_s"], kx["wall_s"],
                                          1000 * float(kx["dom0_cpu_s"]) / mb))
+        if kx.get("doms"):
+            print("keel: CPU seconds of each domain since it started (Xen runstate): " +
+                  ", ".join("%s %.1f" % kv for kv in sorted(kx["doms"].items())))
         print("keel netback-stats after the run:\n" + kx.get("stats", "").rstrip())
+        print("keel threads over the client's run:\n" + kx.get("threads", "").rstrip())
+        print("keel switch:\n" + kx.get("showmacs", "").rstrip()[-400:])
+        if kx.get("diag"):
+            print("keel client guest's TCP/eth0 counters:\n" + kx["diag"])
         u0, u1 = bb.used_kib(kx.get("mem_before", "")), bb.used_kib(kx.get("mem_after", ""))
         if u0 is not None and u1 is not None:
             print("keel dom0 used KiB before the guests / with both vifs connected: %d / %d" %
@@ -225,6 +247,8 @@ def main():
             print("keel dom0 memory per connected vif: %d KiB (used with the client's vif "
                   "connected minus after network-detach)" % (u1 - u2))
         print("keel serial log " + kx.get("serial_log", "?"))
+    if px.get("diag"):
+        print("linux client guest's TCP/eth0 counters:\n" + px["diag"])
     for n in notes_all:
         print("note: " + n)
     print("load average at the end: %s" % bb.load())

@@ -57,6 +57,7 @@ struct vif_queue {
 	/* rx backlog */
 	struct vif_rxq_frame *rxq_head, *rxq_tail;
 	uint32_t rxq_frames, rxq_bytes;
+	uint64_t kick_ns, rx_notify_ns;          /* io.c's latency marks (struct vif_lat) */
 };
 
 enum vif_phase { VIF_INIT, VIF_INITWAIT, VIF_CONNECTED, VIF_CLOSING, VIF_CLOSED };
@@ -98,6 +99,7 @@ struct vif {
 	 * are cooperative and neither sleeps while using them). */
 	struct netif_tx_packet tx_pkt;
 	struct net_frame rx_frame;
+	struct vif_lat lat;                      /* io.c's latency breakdown */
 };
 
 /* io.c */

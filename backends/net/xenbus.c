@@ -494,5 +494,7 @@ void netback_show_stats(void)
 			(unsigned long long)s->tx_gso, (unsigned long long)s->rx_gso,
 			(unsigned long long)s->tx_csum_blank, (unsigned long long)s->tx_rate_waits);
 	}
+	for (struct vif *v = vifs; v; v = v->next)
+		vif_lat_show(v->port.name, &v->lat);
 	mutex_unlock(&vifs_lock);
 }
