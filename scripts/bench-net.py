@@ -130,10 +130,16 @@ def keel_run(i=0):
             if t:
                 extra["xl_create_ms"] = t.group(1)
             t0 = time.monotonic()
+            # The TCP part starts once the ping figure is printed.
+            m.command("console-wait rigdomu net_pair_ping_ms 600", timeout=630)
+            t_tcp, doms0 = time.monotonic(), dom_cpu_s(m)
+            extra["stats_ping"] = m.command("netback-stats")
             w = m.command("console-wait rigdomu domu-done 600", timeout=630)
             wall = time.monotonic() - t0
             cpu1 = dom0_cpu_ns(m)
-            extra["doms"] = dom_cpu_s(m)
+            doms1 = dom_cpu_s(m)
+            extra["tcp_wall_s"] = time.monotonic() - t_tcp
+            extra["doms"] = {k: doms1[k] - doms0.get(k, 0) for k in doms1}
             extra["stats"] = m.command("netback-stats")
             extra["threads"] = m.command("threads")
             extra["showmacs"] = m.command("brctl showmacs xenbr0")
@@ -231,8 +237,13 @@ def main():
                   "moved: 2 x 8 MiB)" % (kx["dom0_cpu_s"], kx["wall_s"],
                                          1000 * float(kx["dom0_cpu_s"]) / mb))
         if kx.get("doms"):
-            print("keel: CPU seconds of each domain since it started (Xen runstate): " +
-                  ", ".join("%s %.1f" % kv for kv in sorted(kx["doms"].items())))
+            busy = sum(kx["doms"].values())
+            print("keel: CPU seconds of each domain during the TCP transfers (Xen runstate), "
+                  "%.1f s wall: " % kx["tcp_wall_s"] +
+                  ", ".join("%s %.1f" % kv for kv in sorted(kx["doms"].items())) +
+                  "; CPU idle %.1f s" % (kx["tcp_wall_s"] - busy))
+        print("keel netback-stats after the pings, before TCP:\n" +
+              kx.get("stats_ping", "").rstrip())
         print("keel netback-stats after the run:\n" + kx.get("stats", "").rstrip())
         print("keel threads over the client's run:\n" + kx.get("threads", "").rstrip())
         print("keel switch:\n" + kx.get("showmacs", "").rstrip()[-400:])

@@ -124,6 +124,8 @@ void vif_disconnect_queue(struct vif_queue *q)
 	if (!q->tx_va)
 		return;
 	q->connected = false;
+	q->tx_owed = false;
+	timer_cancel(&q->vif->owed_timer);
 	if (q->rx_port != q->tx_port)
 		evtchn_close(q->rx_port);
 	evtchn_close(q->tx_port);
@@ -146,16 +148,55 @@ static void tx_respond(struct vif_queue *q, uint16_t id, int16_t status)
 	q->tx.rsp_prod_pvt++;
 }
 
-static void tx_push(struct vif_queue *q)
+/*
+ * The tx event (the sender's "your packets are sent", which lets netfront
+ * free them) is deferred when the same pass woke a receiving guest: with
+ * both woken at once, Xen may run the sender first, to free a buffer,
+ * while the receiver -- the one on the frame's path -- waits.  The event
+ * then goes with the next event to that guest (its rx event, a later tx
+ * event), or after TX_OWED_NS at the latest.  The responses themselves are
+ * pushed at once: netfront also collects them whenever it transmits.
+ */
+#define TX_OWED_NS 1000000ull
+
+static unsigned int rx_events_sent;      /* rx events sent by rx_flush (ever) */
+
+static void tx_owed_send(struct vif_queue *q)
+{
+	if (q->tx_owed) {
+		q->tx_owed = false;
+		if (q->connected)
+			evtchn_notify(q->tx_port);
+	}
+}
+
+static void owed_timer_fn(void *ctx)
+{
+	struct vif *v = ctx;
+
+	for (unsigned int i = 0; i < v->nqueues; i++)
+		tx_owed_send(&v->queues[i]);
+}
+
+static void tx_push(struct vif_queue *q, bool defer)
 {
 	int notify;
 
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
 	q->vif->lat.tx_push++;
-	if (notify) {
-		q->vif->lat.tx_notify++;
-		evtchn_notify(q->tx_port);
+	if (!notify)
+		return;
+	q->vif->lat.tx_notify++;
+	if (defer) {
+		q->vif->lat.tx_deferred++;
+		if (!q->tx_owed) {
+			q->tx_owed = true;
+			timer_arm(&q->vif->owed_timer, time_now_ns() + TX_OWED_NS);
+		}
+		return;
 	}
+	q->tx_owed = false;
+	evtchn_notify(q->tx_port);
 }
 
 static void rate_timer_fn(void *ctx)
@@ -413,6 +454,7 @@ static bool tx_pass(struct vif *v, struct vif_queue *q, uint64_t kick_ns)
 			net_port_input(&v->port, f);
 		}
 		uint64_t t3 = time_now_ns();
+		unsigned int woke = rx_events_sent;
 		net_batch_end();
 		uint64_t t4 = time_now_ns();
 		/* Every copy from the guest's tx grants is done: answer. */
@@ -433,7 +475,7 @@ static bool tx_pass(struct vif *v, struct vif_queue *q, uint64_t kick_ns)
 			for (unsigned int k = 0; k < a->n; k++)
 				tx_respond(q, a->ids[k], a->extra[k] ? NETIF_RSP_NULL : a->status);
 		}
-		tx_push(q);
+		tx_push(q, rx_events_sent != woke);
 		uint64_t t5 = time_now_ns();
 		l->parse_ns += t1 - t0;
 		l->hdr_ns += t2 - t1;
@@ -602,7 +644,9 @@ static void rx_flush(void)
 		if (notify) {
 			rxb.recs[i].v->lat.rx_notify++;
 			q->rx_notify_ns = time_now_ns();
+			rx_events_sent++;
 			evtchn_notify(q->rx_port);
+			tx_owed_send(q);
 		}
 	}
 	rxb.nops = rxb.nrecs = 0;
@@ -874,6 +918,8 @@ void vif_rate_init(struct vif *v)
 {
 	v->rate_timer.fn = rate_timer_fn;
 	v->rate_timer.ctx = v;
+	v->owed_timer.fn = owed_timer_fn;
+	v->owed_timer.ctx = v;
 }
 
 /* us with one decimal from a sum of ns over n. */
@@ -914,10 +960,10 @@ void vif_lat_show(const char *name, const struct vif_lat *l)
 		(unsigned long long)l->rx_nobuf, a[0], a[1], (unsigned long long)l->nr_rxq, a[2], a[3],
 		(unsigned long long)l->nr_guest);
 	kprintf("  events from guest: tx %llu, rx %llu; to guest: rx %llu of %llu pushes, tx %llu of "
-		"%llu; tx sizes <=128 %llu, <=1514 %llu, <=16K %llu, more %llu\n",
+		"%llu (%llu deferred); tx sizes <=128 %llu, <=1514 %llu, <=16K %llu, more %llu\n",
 		(unsigned long long)l->tx_events, (unsigned long long)l->rx_events,
 		(unsigned long long)l->rx_notify, (unsigned long long)l->rx_push,
 		(unsigned long long)l->tx_notify, (unsigned long long)l->tx_push,
-		(unsigned long long)l->tx_size[0], (unsigned long long)l->tx_size[1],
+		(unsigned long long)l->tx_deferred, (unsigned long long)l->tx_size[0], (unsigned long long)l->tx_size[1],
 		(unsigned long long)l->tx_size[2], (unsigned long long)l->tx_size[3]);
 }

@@ -58,6 +58,7 @@ struct vif_queue {
 	struct vif_rxq_frame *rxq_head, *rxq_tail;
 	uint32_t rxq_frames, rxq_bytes;
 	uint64_t kick_ns, rx_notify_ns;          /* io.c's latency marks (struct vif_lat) */
+	bool tx_owed;                            /* tx responses pushed, their event deferred */
 };
 
 enum vif_phase { VIF_INIT, VIF_INITWAIT, VIF_CONNECTED, VIF_CLOSING, VIF_CLOSED };
@@ -100,6 +101,7 @@ struct vif {
 	struct netif_tx_packet tx_pkt;
 	struct net_frame rx_frame;
 	struct vif_lat lat;                      /* io.c's latency breakdown */
+	struct timer owed_timer;                 /* sends deferred tx events (io.c) */
 };
 
 /* io.c */

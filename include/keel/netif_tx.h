@@ -203,6 +203,7 @@ struct vif_lat {
 	uint64_t guest_ns, guest_max_ns, nr_guest;
 	uint64_t rx_push, rx_notify;            /* rx ring pushes / of them with an event */
 	uint64_t tx_push, tx_notify;            /* tx ring pushes / with an event */
+	uint64_t tx_deferred;                   /* of those events, deferred (io.c) */
 	uint64_t rx_nobuf;                      /* a frame found too few rx buffers */
 	uint64_t tx_budget_stops;               /* a pass ended at VIF_TX_BUDGET */
 	uint64_t rx_events, tx_events;          /* the guest's events (split channels) */
