@@ -156,8 +156,12 @@ static void tx_respond(struct vif_queue *q, uint16_t id, int16_t status)
  * then goes with the next event to that guest (its rx event, a later tx
  * event), or after TX_OWED_NS at the latest.  The responses themselves are
  * pushed at once: netfront also collects them whenever it transmits.
+ * TX_OWED_NS is above a guest's usual turnaround (rx event to its next
+ * frame, ~2-5 ms here), so that a reply or an ACK carries the event; the
+ * timer is armed lazily (never pushed back, never cancelled but at
+ * disconnect) so that deferring costs no timer hypercall per pass.
  */
-#define TX_OWED_NS 1000000ull
+#define TX_OWED_NS 4000000ull
 
 static unsigned int rx_events_sent;      /* rx events sent by rx_flush (ever) */
 
@@ -189,10 +193,9 @@ static void tx_push(struct vif_queue *q, bool defer)
 	q->vif->lat.tx_notify++;
 	if (defer) {
 		q->vif->lat.tx_deferred++;
-		if (!q->tx_owed) {
-			q->tx_owed = true;
+		q->tx_owed = true;
+		if (!q->vif->owed_timer.armed)
 			timer_arm(&q->vif->owed_timer, time_now_ns() + TX_OWED_NS);
-		}
 		return;
 	}
 	q->tx_owed = false;
