@@ -25,6 +25,10 @@
 
 #define LAT_GUEST_MAX_NS 100000000ull     /* longer: the guest was idle, not turning round */
 
+/* The guests' turnaround (our rx event to their next tx event), a moving
+ * average over every vif: how long a deferred tx event may wait (below). */
+static uint64_t turnaround_avg_ns;
+
 static void lat_add(uint64_t *sum, uint64_t *max, uint64_t *n, uint64_t d)
 {
 	*sum += d;
@@ -44,8 +48,10 @@ static void queue_mark(struct vif_queue *q, bool tx)
 		l->tx_events++;
 		if (q->rx_notify_ns) {
 			uint64_t d = now - q->rx_notify_ns;
-			if (d < LAT_GUEST_MAX_NS)
+			if (d < LAT_GUEST_MAX_NS) {
 				lat_add(&l->guest_ns, &l->guest_max_ns, &l->nr_guest, d);
+				turnaround_avg_ns = turnaround_avg_ns - turnaround_avg_ns / 8 + d / 8;
+			}
 			q->rx_notify_ns = 0;
 		}
 	} else {
@@ -156,12 +162,15 @@ static void tx_respond(struct vif_queue *q, uint16_t id, int16_t status)
  * then goes with the next event to that guest (its rx event, a later tx
  * event), or after TX_OWED_NS at the latest.  The responses themselves are
  * pushed at once: netfront also collects them whenever it transmits.
- * TX_OWED_NS is above a guest's usual turnaround (rx event to its next
- * frame, ~2-5 ms here), so that a reply or an ACK carries the event; the
- * timer is armed lazily (never pushed back, never cancelled but at
- * disconnect) so that deferring costs no timer hypercall per pass.
+ * The wait is twice the guests' average turnaround (rx event to their next
+ * frame: 1.5-4 ms under QEMU TCG, tens of us on hardware), so that a reply
+ * or an ACK usually carries the event, within TX_OWED_MIN_NS..MAX_NS (a
+ * sender that waits for its tx events to send more, TCP's small queues,
+ * waits no longer).  The timer is armed lazily (never pushed back, never
+ * cancelled but at disconnect): deferring costs no timer hypercall per pass.
  */
-#define TX_OWED_NS 4000000ull
+#define TX_OWED_MIN_NS 200000ull
+#define TX_OWED_MAX_NS 4000000ull
 
 static unsigned int rx_events_sent;      /* rx events sent by rx_flush (ever) */
 
@@ -195,7 +204,9 @@ static void tx_push(struct vif_queue *q, bool defer)
 		q->vif->lat.tx_deferred++;
 		q->tx_owed = true;
 		if (!q->vif->owed_timer.armed)
-			timer_arm(&q->vif->owed_timer, time_now_ns() + TX_OWED_NS);
+			timer_arm(&q->vif->owed_timer,
+				  time_now_ns() + MIN(MAX(2 * turnaround_avg_ns, TX_OWED_MIN_NS),
+						      TX_OWED_MAX_NS));
 		return;
 	}
 	q->tx_owed = false;
