@@ -160,9 +160,9 @@ static void tx_respond(struct vif_queue *q, uint16_t id, int16_t status)
  * both woken at once, Xen may run the sender first, to free a buffer,
  * while the receiver -- the one on the frame's path -- waits.  The event
  * then goes with the next event to that guest (its rx event, a later tx
- * event), or after TX_OWED_NS at the latest.  The responses themselves are
+ * event), or when the owed timer fires.  The responses themselves are
  * pushed at once: netfront also collects them whenever it transmits.
- * The wait is twice the guests' average turnaround (rx event to their next
+ * The timer's wait is twice the guests' average turnaround (rx event to their next
  * frame: 1.5-4 ms under QEMU TCG, tens of us on hardware), so that a reply
  * or an ACK usually carries the event, within TX_OWED_MIN_NS..MAX_NS (a
  * sender that waits for its tx events to send more, TCP's small queues,
