@@ -10,13 +10,17 @@ bridge + netback in the same run: prints, never asserts.
    (plus the `pair` line, MAC :02), both with one vif on xenbr0, no disk.
    Creates the server, waits for `RIGMARK domu-server-ready`, creates the
    client, waits for `RIGMARK domu-done` and collects its RESULT lines, plus
-   netback-stats, dom0's memory and Xen's runstate of dom0 (CPU time) around
-   the transfer.
+   netback-stats (counters and each vif's latency breakdown: once after the
+   pings, once at the end), `threads`, the switch's counters, dom0's memory,
+   Xen's runstate of every domain over the TCP part (CPU seconds; idle is the
+   rest of the wall time) and the client guest's own TCP/eth0 counters.
 2. Then (never at the same time) runs the peer: PEER_NET=pair
    ../shared/peer/run-peer.sh, and collects its RESULT lines.
 3. Prints one table: each figure for keel, for the peer, and keel/peer.
 
-Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout.
+Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout: run
+this script as it is, not under flock(1), which would hold the lock it waits
+for.  KEEL_IMAGE=path runs another keel binary (A/B comparisons).
 
     scripts/bench-net.py [-n RUNS] [--no-peer] [--no-keel] [--xen-args ARGS]
 
