@@ -660,7 +660,10 @@ static void rx_flush(void)
 			q->rx_notify_ns = time_now_ns();
 			rx_events_sent++;
 			evtchn_notify(q->rx_port);
-			tx_owed_send(q);
+			if (q->tx_port == q->rx_port)
+				q->tx_owed = false;      /* one channel: that event was it */
+			else
+				tx_owed_send(q);
 		}
 	}
 	rxb.nops = rxb.nrecs = 0;
