@@ -10,13 +10,17 @@ bridge + netback in the same run: prints, never asserts.
    (plus the `pair` line, MAC :02), both with one vif on xenbr0, no disk.
    Creates the server, waits for `RIGMARK domu-server-ready`, creates the
    client, waits for `RIGMARK domu-done` and collects its RESULT lines, plus
-   netback-stats, dom0's memory and Xen's runstate of dom0 (CPU time) around
-   the transfer.
+   netback-stats (counters and each vif's latency breakdown: once after the
+   pings, once at the end), `threads`, the switch's counters, dom0's memory,
+   Xen's runstate of every domain over the TCP part (CPU seconds; idle is the
+   rest of the wall time) and the client guest's own TCP/eth0 counters.
 2. Then (never at the same time) runs the peer: PEER_NET=pair
    ../shared/peer/run-peer.sh, and collects its RESULT lines.
 3. Prints one table: each figure for keel, for the peer, and keel/peer.
 
-Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout.
+Each QEMU run holds /tmp/keel-qemu.lock (flock) and has a hard timeout: run
+this script as it is, not under flock(1), which would hold the lock it waits
+for.  KEEL_IMAGE=path runs another keel binary (A/B comparisons).
 
     scripts/bench-net.py [-n RUNS] [--no-peer] [--no-keel] [--xen-args ARGS]
 
@@ -89,12 +93,17 @@ def make_archive():
                    stdout=subprocess.DEVNULL)
 
 
-def dom0_cpu_ns(m):
-    """dom0's running time from Xen's runstate (the `list` Time column is
-    seconds; `info` may carry it in ns)."""
+def dom_cpu_s(m):
+    """Each domain's running time (s) from Xen's runstate: the `list` Time
+    column."""
     out = m.command("list")
-    r = re.search(r"^Domain-0\s+0\s+\d+\s+\d+\s+\S+\s+([\d.]+)", out, re.M)
-    return float(r.group(1)) if r else None
+    return {r.group(1): float(r.group(2)) for r in
+            re.finditer(r"^(\S+)\s+\d+\s+\d+\s+\d+\s+\S+\s+([\d.]+)", out, re.M)}
+
+
+def dom0_cpu_ns(m):
+    """dom0's running time (s) from Xen's runstate."""
+    return dom_cpu_s(m).get("Domain-0")
 
 
 XEN_ARGS = ""  # --xen-args
@@ -119,21 +128,32 @@ def keel_run(i=0):
                 notes.append("server never ready:\n" + m.command("console-log rigsrv")[-2000:])
                 return {}, extra, notes
             cpu0 = dom0_cpu_ns(m)
+            m.command("threads reset")
             out = m.command("time create bench-net-cli.cfg", timeout=300)
             t = re.search(r"^time: ([\d.]+) ms", out, re.M)
             if t:
                 extra["xl_create_ms"] = t.group(1)
             t0 = time.monotonic()
+            # The TCP part starts once the ping figure is printed.
+            m.command("console-wait rigdomu net_pair_ping_ms 600", timeout=630)
+            t_tcp, doms0 = time.monotonic(), dom_cpu_s(m)
+            extra["stats_ping"] = m.command("netback-stats")
             w = m.command("console-wait rigdomu domu-done 600", timeout=630)
             wall = time.monotonic() - t0
             cpu1 = dom0_cpu_ns(m)
+            doms1 = dom_cpu_s(m)
+            extra["tcp_wall_s"] = time.monotonic() - t_tcp
+            extra["doms"] = {k: doms1[k] - doms0.get(k, 0) for k in doms1}
             extra["stats"] = m.command("netback-stats")
+            extra["threads"] = m.command("threads")
+            extra["showmacs"] = m.command("brctl showmacs xenbr0")
             extra["mem_after"] = m.command("mem")
             console = m.command("console-log rigdomu 65536", timeout=60)
             if "found" not in w:
                 notes.append("no RIGMARK domu-done; guest console tail:\n" + console[-2500:])
             for e in re.findall(r"RIGMARK domu-error.*", console):
                 notes.append("guest: " + e.strip())
+            extra["diag"] = "\n".join(re.findall(r"RIGDIAG domu-(?:snmp|eth0).*", console))
             if cpu0 is not None and cpu1 is not None:
                 extra["dom0_cpu_s"] = "%.2f" % (cpu1 - cpu0)
                 extra["wall_s"] = "%.1f" % wall
@@ -164,7 +184,12 @@ def peer_run():
     notes = []
     if r.returncode:
         notes.append("run-peer.sh exit %d: %s" % (r.returncode, r.stderr.strip()[-1500:]))
-    return bb.results(r.stdout), {"wall_s": "%.0f" % (time.monotonic() - t0),
+    diag = ""
+    try:
+        diag = "\n".join(re.findall(r"RIGDIAG domu-(?:snmp|eth0).*", open(logp, errors="replace").read()))
+    except OSError:
+        pass
+    return bb.results(r.stdout), {"diag": diag, "wall_s": "%.0f" % (time.monotonic() - t0),
                                   "serial_log": logp}, notes
 
 
@@ -181,7 +206,7 @@ def main():
     print("bench-net  %s  load average %s%s" % (
         time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), bb.load(),
         "  Xen command line + " + XEN_ARGS if XEN_ARGS else ""))
-    keels, peers, kx, notes_all = [], [], {}, []
+    keels, peers, kx, px, notes_all = [], [], {}, {}, []
     for i in range(args.n):
         if not args.no_keel:
             log("keel run %d/%d (load %s)" % (i + 1, args.n, bb.load()))
@@ -215,7 +240,19 @@ def main():
             print("keel dom0 CPU during the client's run: %s s of %s s wall (%.0f ms per MB "
                   "moved: 2 x 8 MiB)" % (kx["dom0_cpu_s"], kx["wall_s"],
                                          1000 * float(kx["dom0_cpu_s"]) / mb))
+        if kx.get("doms"):
+            busy = sum(kx["doms"].values())
+            print("keel: CPU seconds of each domain during the TCP transfers (Xen runstate), "
+                  "%.1f s wall: " % kx["tcp_wall_s"] +
+                  ", ".join("%s %.1f" % kv for kv in sorted(kx["doms"].items())) +
+                  "; CPU idle %.1f s" % (kx["tcp_wall_s"] - busy))
+        print("keel netback-stats after the pings, before TCP:\n" +
+              kx.get("stats_ping", "").rstrip())
         print("keel netback-stats after the run:\n" + kx.get("stats", "").rstrip())
+        print("keel threads over the client's run:\n" + kx.get("threads", "").rstrip())
+        print("keel switch:\n" + kx.get("showmacs", "").rstrip()[-400:])
+        if kx.get("diag"):
+            print("keel client guest's TCP/eth0 counters:\n" + kx["diag"])
         u0, u1 = bb.used_kib(kx.get("mem_before", "")), bb.used_kib(kx.get("mem_after", ""))
         if u0 is not None and u1 is not None:
             print("keel dom0 used KiB before the guests / with both vifs connected: %d / %d" %
@@ -225,6 +262,8 @@ def main():
             print("keel dom0 memory per connected vif: %d KiB (used with the client's vif "
                   "connected minus after network-detach)" % (u1 - u2))
         print("keel serial log " + kx.get("serial_log", "?"))
+    if px.get("diag"):
+        print("linux client guest's TCP/eth0 counters:\n" + px["diag"])
     for n in notes_all:
         print("note: " + n)
     print("load average at the end: %s" % bb.load())

@@ -19,16 +19,60 @@
 #include <keel/kernel.h>
 #include <keel/mm.h>
 #include <keel/offload.h>
+#include <lib/printf.h>
 #include "vif.h"
 
 
-static void queue_event(evtchn_port_t port, void *ctx)
-{
-	struct vif_queue *q = ctx;
+#define LAT_GUEST_MAX_NS 100000000ull     /* longer: the guest was idle, not turning round */
 
-	(void)port;
+/* The guests' turnaround (our rx event to their next tx event), a moving
+ * average over every vif: how long a deferred tx event may wait (below). */
+static uint64_t turnaround_avg_ns;
+
+static void lat_add(uint64_t *sum, uint64_t *max, uint64_t *n, uint64_t d)
+{
+	*sum += d;
+	if (d > *max)
+		*max = d;
+	(*n)++;
+}
+
+/* An event from the guest: tx (it sent; with one channel for both, any
+ * event) or rx (it posted rx buffers we asked for). */
+static void queue_mark(struct vif_queue *q, bool tx)
+{
+	struct vif_lat *l = &q->vif->lat;
+	uint64_t now = time_now_ns();
+
+	if (tx) {
+		l->tx_events++;
+		if (q->rx_notify_ns) {
+			uint64_t d = now - q->rx_notify_ns;
+			if (d < LAT_GUEST_MAX_NS) {
+				lat_add(&l->guest_ns, &l->guest_max_ns, &l->nr_guest, d);
+				turnaround_avg_ns = turnaround_avg_ns - turnaround_avg_ns / 8 + d / 8;
+			}
+			q->rx_notify_ns = 0;
+		}
+	} else {
+		l->rx_events++;
+	}
+	if (!q->kick)
+		q->kick_ns = now;
 	q->kick = true;
 	waitq_wake_all(&q->vif->dev.wq);
+}
+
+static void queue_event(evtchn_port_t port, void *ctx)
+{
+	(void)port;
+	queue_mark(ctx, true);
+}
+
+static void queue_event_rx(evtchn_port_t port, void *ctx)
+{
+	(void)port;
+	queue_mark(ctx, false);
 }
 
 int vif_connect_queue(struct vif *v, struct vif_queue *q, grant_ref_t tx_ref,
@@ -48,7 +92,7 @@ int vif_connect_queue(struct vif *v, struct vif_queue *q, grant_ref_t tx_ref,
 	if (fe_rx == fe_tx) {
 		q->rx_port = q->tx_port;
 	} else {
-		rc = evtchn_bind_interdomain(v->dev.domid, fe_rx, queue_event, q, &q->rx_port);
+		rc = evtchn_bind_interdomain(v->dev.domid, fe_rx, queue_event_rx, q, &q->rx_port);
 		if (rc)
 			goto err_close_tx;
 	}
@@ -86,6 +130,8 @@ void vif_disconnect_queue(struct vif_queue *q)
 	if (!q->tx_va)
 		return;
 	q->connected = false;
+	q->tx_owed = false;
+	timer_cancel(&q->vif->owed_timer);
 	if (q->rx_port != q->tx_port)
 		evtchn_close(q->rx_port);
 	evtchn_close(q->tx_port);
@@ -108,13 +154,63 @@ static void tx_respond(struct vif_queue *q, uint16_t id, int16_t status)
 	q->tx.rsp_prod_pvt++;
 }
 
-static void tx_push(struct vif_queue *q)
+/*
+ * The tx event (the sender's "your packets are sent", which lets netfront
+ * free them) is deferred when the same pass woke a receiving guest: with
+ * both woken at once, Xen may run the sender first, to free a buffer,
+ * while the receiver -- the one on the frame's path -- waits.  The event
+ * then goes with the next event to that guest (its rx event, a later tx
+ * event), or when the owed timer fires.  The responses themselves are
+ * pushed at once: netfront also collects them whenever it transmits.
+ * The timer's wait is twice the guests' average turnaround (rx event to their next
+ * frame: 1.5-4 ms under QEMU TCG, tens of us on hardware), so that a reply
+ * or an ACK usually carries the event, within TX_OWED_MIN_NS..MAX_NS (a
+ * sender that waits for its tx events to send more, TCP's small queues,
+ * waits no longer).  The timer is armed lazily (never pushed back, never
+ * cancelled but at disconnect): deferring costs no timer hypercall per pass.
+ */
+#define TX_OWED_MIN_NS 200000ull
+#define TX_OWED_MAX_NS 4000000ull
+
+static unsigned int rx_events_sent;      /* rx events sent by rx_flush (ever) */
+
+static void tx_owed_send(struct vif_queue *q)
+{
+	if (q->tx_owed) {
+		q->tx_owed = false;
+		if (q->connected)
+			evtchn_notify(q->tx_port);
+	}
+}
+
+static void owed_timer_fn(void *ctx)
+{
+	struct vif *v = ctx;
+
+	for (unsigned int i = 0; i < v->nqueues; i++)
+		tx_owed_send(&v->queues[i]);
+}
+
+static void tx_push(struct vif_queue *q, bool defer)
 {
 	int notify;
 
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
-	if (notify)
-		evtchn_notify(q->tx_port);
+	q->vif->lat.tx_push++;
+	if (!notify)
+		return;
+	q->vif->lat.tx_notify++;
+	if (defer) {
+		q->vif->lat.tx_deferred++;
+		q->tx_owed = true;
+		if (!q->vif->owed_timer.armed)
+			timer_arm(&q->vif->owed_timer,
+				  time_now_ns() + MIN(MAX(2 * turnaround_avg_ns, TX_OWED_MIN_NS),
+						      TX_OWED_MAX_NS));
+		return;
+	}
+	q->tx_owed = false;
+	evtchn_notify(q->tx_port);
 }
 
 static void rate_timer_fn(void *ctx)
@@ -246,15 +342,18 @@ static void tx_load_headers(unsigned int npk)
 	txb_copy();
 }
 
-/* Takes up to VIF_TX_BUDGET packets; true if more are waiting. */
-static bool tx_pass(struct vif *v, struct vif_queue *q)
+/* Takes up to VIF_TX_BUDGET packets; true if more are waiting.  kick_ns:
+ * when the guest's event came (0: none; for the latency figures). */
+static bool tx_pass(struct vif *v, struct vif_queue *q, uint64_t kick_ns)
 {
+	struct vif_lat *l = &v->lat;
 	union netif_tx_slot slots[NETIF_TX_SLOTS_MAX + NETIF_TX_EXTRAS_MAX];
 	struct netif_tx_packet *pkt = &v->tx_pkt;
 	unsigned int taken = 0, npk = 0;
 	bool more = false, stop = false;
 
 	while (!stop) {
+		uint64_t t0 = time_now_ns();
 		npk = 0;
 		while (npk < TXB_PACKETS && taken < VIF_TX_BUDGET) {
 			RING_IDX prod = __atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE);
@@ -338,11 +437,15 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 			}
 			a->send = true;
 		}
-		if (taken == VIF_TX_BUDGET && !stop)
+		if (taken == VIF_TX_BUDGET && !stop) {
 			more = stop = true;
+			l->tx_budget_stops++;
+		}
 		if (!npk)
 			break;
+		uint64_t t1 = time_now_ns();
 		tx_load_headers(npk);
+		uint64_t t2 = time_now_ns();
 		net_batch_begin();
 		for (unsigned int i = 0; i < npk; i++) {
 			struct net_frame *f = &txb.frames[i];
@@ -361,9 +464,13 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 				v->stats.tx_errors++;
 				continue;
 			}
+			l->tx_size[f->len <= 128 ? 0 : f->len <= 1514 ? 1 : f->len <= 16384 ? 2 : 3]++;
 			net_port_input(&v->port, f);
 		}
+		uint64_t t3 = time_now_ns();
+		unsigned int woke = rx_events_sent;
 		net_batch_end();
+		uint64_t t4 = time_now_ns();
 		/* Every copy from the guest's tx grants is done: answer. */
 		for (unsigned int i = 0; i < npk; i++) {
 			typeof(txb.ans[0]) *a = &txb.ans[i];
@@ -382,7 +489,19 @@ static bool tx_pass(struct vif *v, struct vif_queue *q)
 			for (unsigned int k = 0; k < a->n; k++)
 				tx_respond(q, a->ids[k], a->extra[k] ? NETIF_RSP_NULL : a->status);
 		}
-		tx_push(q);
+		tx_push(q, rx_events_sent != woke);
+		uint64_t t5 = time_now_ns();
+		l->parse_ns += t1 - t0;
+		l->hdr_ns += t2 - t1;
+		l->fwd_ns += t3 - t2;
+		l->flush_ns += t4 - t3;
+		l->answer_ns += t5 - t4;
+		l->nr_batch++;
+		l->nr_frames += npk;
+		if (kick_ns) {
+			lat_add(&l->e2e_ns, &l->e2e_max_ns, &l->nr_e2e, t5 - kick_ns);
+			kick_ns = 0;
+		}
 		if (v->dev.phase != BACKDEV_CONNECTED)
 			return false;
 	}
@@ -535,8 +654,17 @@ static void rx_flush(void)
 		q->rx_touched = false;
 		int notify;
 		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
-		if (notify)
+		rxb.recs[i].v->lat.rx_push++;
+		if (notify) {
+			rxb.recs[i].v->lat.rx_notify++;
+			q->rx_notify_ns = time_now_ns();
+			rx_events_sent++;
 			evtchn_notify(q->rx_port);
+			if (q->tx_port == q->rx_port)
+				q->tx_owed = false;      /* one channel: that event was it */
+			else
+				tx_owed_send(q);
+		}
 	}
 	rxb.nops = rxb.nrecs = 0;
 }
@@ -568,8 +696,10 @@ static int rx_build(struct vif *v, struct vif_queue *q, const struct net_frame *
 		q->rx.sring->req_event = q->rx.req_cons + need;
 		mb();
 		prod = __atomic_load_n(&q->rx.sring->req_prod, __ATOMIC_ACQUIRE);
-		if (prod - q->rx.req_cons < need)
+		if (prod - q->rx.req_cons < need) {
+			v->lat.rx_nobuf++;
 			return -EAGAIN;
+		}
 	}
 	struct rx_rec *r = &rxb.recs[rxb.nrecs];
 	netif_rx_request_t reqs[VIF_RX_SLOTS_MAX];
@@ -685,6 +815,8 @@ static bool rxq_drain(struct vif *v, struct vif_queue *q)
 				return true;
 			if (rc == -EPROTO)
 				return false;
+			lat_add(&v->lat.rxq_ns, &v->lat.rxq_max_ns, &v->lat.nr_rxq,
+				time_now_ns() - fr->queued_ns);
 		} else {
 			v->stats.rx_dropped_old++;
 		}
@@ -781,13 +913,17 @@ bool vif_do_io(struct vif *v)
 		struct vif_queue *q = &v->queues[i];
 		if (!q->connected)
 			continue;
+		uint64_t kick_ns = q->kick ? q->kick_ns : 0;
 		q->kick = false;
+		if (kick_ns)
+			lat_add(&v->lat.wake_ns, &v->lat.wake_max_ns, &v->lat.nr_wake,
+				time_now_ns() - kick_ns);
 		/* A backlog left waits for buffers: the rx event wakes us. */
 		if (q->rxq_head)
 			rxq_drain(v, q);
 		if (v->dev.phase != BACKDEV_CONNECTED)
 			return false;
-		if (!v->rate_blocked && tx_pass(v, q))
+		if (!v->rate_blocked && tx_pass(v, q, kick_ns))
 			more = true;
 		if (v->dev.phase != BACKDEV_CONNECTED)
 			return false;
@@ -799,4 +935,52 @@ void vif_rate_init(struct vif *v)
 {
 	v->rate_timer.fn = rate_timer_fn;
 	v->rate_timer.ctx = v;
+	v->owed_timer.fn = owed_timer_fn;
+	v->owed_timer.ctx = v;
+}
+
+/* us with one decimal from a sum of ns over n. */
+static void lat_us(char *buf, size_t len, uint64_t sum, uint64_t n)
+{
+	uint64_t t = n ? sum / n / 100 : 0;
+
+	ksnprintf(buf, len, "%llu.%llu", (unsigned long long)(t / 10), (unsigned long long)(t % 10));
+}
+
+void vif_lat_show(const char *name, const struct vif_lat *l)
+{
+	char a[6][24];
+	uint64_t b = l->nr_batch;
+
+	kprintf("%s latency, us (average; max):\n", name);
+	lat_us(a[0], 24, l->wake_ns, l->nr_wake);
+	lat_us(a[1], 24, l->wake_max_ns, 1);
+	lat_us(a[2], 24, l->e2e_ns, l->nr_e2e);
+	lat_us(a[3], 24, l->e2e_max_ns, 1);
+	kprintf("  tx: event->thread %s; %s (%llu); event->answered %s; %s (%llu)\n", a[0], a[1],
+		(unsigned long long)l->nr_wake, a[2], a[3], (unsigned long long)l->nr_e2e);
+	lat_us(a[0], 24, l->parse_ns, b);
+	lat_us(a[1], 24, l->hdr_ns, b);
+	lat_us(a[2], 24, l->fwd_ns, b);
+	lat_us(a[3], 24, l->flush_ns, b);
+	lat_us(a[4], 24, l->answer_ns, b);
+	kprintf("  tx batch: parse %s, hdr-copy %s, switch %s, rx-copy+notify %s, answer %s "
+		"(%llu batches, %llu.%02llu frames each; %llu ended at the budget)\n", a[0], a[1], a[2],
+		a[3], a[4], (unsigned long long)b, (unsigned long long)(b ? l->nr_frames / b : 0),
+		(unsigned long long)(b ? l->nr_frames * 100 / b % 100 : 0),
+		(unsigned long long)l->tx_budget_stops);
+	lat_us(a[0], 24, l->rxq_ns, l->nr_rxq);
+	lat_us(a[1], 24, l->rxq_max_ns, 1);
+	lat_us(a[2], 24, l->guest_ns, l->nr_guest);
+	lat_us(a[3], 24, l->guest_max_ns, 1);
+	kprintf("  rx: no-buffers %llu, backlog wait %s; %s (%llu); guest turnaround %s; %s (%llu)\n",
+		(unsigned long long)l->rx_nobuf, a[0], a[1], (unsigned long long)l->nr_rxq, a[2], a[3],
+		(unsigned long long)l->nr_guest);
+	kprintf("  events from guest: tx %llu, rx %llu; to guest: rx %llu of %llu pushes, tx %llu of "
+		"%llu (%llu deferred); tx sizes <=128 %llu, <=1514 %llu, <=16K %llu, more %llu\n",
+		(unsigned long long)l->tx_events, (unsigned long long)l->rx_events,
+		(unsigned long long)l->rx_notify, (unsigned long long)l->rx_push,
+		(unsigned long long)l->tx_notify, (unsigned long long)l->tx_push,
+		(unsigned long long)l->tx_deferred, (unsigned long long)l->tx_size[0], (unsigned long long)l->tx_size[1],
+		(unsigned long long)l->tx_size[2], (unsigned long long)l->tx_size[3]);
 }

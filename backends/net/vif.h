@@ -59,6 +59,8 @@ struct vif_queue {
 	/* rx backlog */
 	struct vif_rxq_frame *rxq_head, *rxq_tail;
 	uint32_t rxq_frames, rxq_bytes;
+	uint64_t kick_ns, rx_notify_ns;          /* io.c's latency marks (struct vif_lat) */
+	bool tx_owed;                            /* tx responses pushed, their event deferred */
 };
 
 struct vif_stats {
@@ -90,6 +92,8 @@ struct vif {
 	 * are cooperative and neither sleeps while using them). */
 	struct netif_tx_packet tx_pkt;
 	struct net_frame rx_frame;
+	struct vif_lat lat;                      /* io.c's latency breakdown */
+	struct timer owed_timer;                 /* sends deferred tx events (io.c) */
 };
 
 /* io.c */

@@ -349,5 +349,7 @@ void netback_show_stats(void)
 			(unsigned long long)s->tx_gso, (unsigned long long)s->rx_gso,
 			(unsigned long long)s->tx_csum_blank, (unsigned long long)s->tx_rate_waits);
 	}
+	for (struct backdev *d = vifs.head; d; d = d->next)
+		vif_lat_show(vif_of(d)->port.name, &vif_of(d)->lat);
 	backdev_unlock(&vifs);
 }

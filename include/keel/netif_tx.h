@@ -174,4 +174,43 @@ void netif_credit_init(struct netif_credit *c, uint64_t bytes, uint64_t interval
  * else the time (ns, > now_ns) at which the bucket will hold enough. */
 uint64_t netif_credit_take(struct netif_credit *c, uint32_t len, uint64_t now_ns);
 
+/*
+ * Where a vif's frames spend their time in netback (io.c fills it per vif,
+ * `netback-stats` prints it), summed in ns with counts, so that averages and
+ * the worst case can be read.  tx is the guest sending, rx the guest
+ * receiving:
+ *   wake      the guest's tx event (upcall) until the vif thread reads the
+ *             ring (dom0 scheduled by Xen, then the vif thread by keel);
+ *   a tx batch (up to 32 packets of one ring), per stage: parse (slots
+ *             copied out of the ring and checked), hdr (one GNTTABOP_copy of
+ *             the headers and grant checks), fwd (switch: source checks,
+ *             learning, lookup, building the receivers' copy ops), flush
+ *             (the receivers' GNTTABOP_copy, rx responses, their events),
+ *             answer (tx responses pushed, the sender's event);
+ *   e2e       the guest's tx event until the first batch it caused is
+ *             answered (its frames are in the receivers' rings by then);
+ *   rxq       a frame that found too few rx buffers posted: time it waited
+ *             in the backlog until copied;
+ *   guest     our rx event to this guest until its next tx event (the
+ *             guest's turnaround: Xen scheduling it, its stack, its
+ *             netfront, the event back), only gaps under 100 ms.
+ */
+struct vif_lat {
+	uint64_t wake_ns, wake_max_ns, nr_wake;
+	uint64_t parse_ns, hdr_ns, fwd_ns, flush_ns, answer_ns, nr_batch, nr_frames;
+	uint64_t e2e_ns, e2e_max_ns, nr_e2e;
+	uint64_t rxq_ns, rxq_max_ns, nr_rxq;
+	uint64_t guest_ns, guest_max_ns, nr_guest;
+	uint64_t rx_push, rx_notify;            /* rx ring pushes / of them with an event */
+	uint64_t tx_push, tx_notify;            /* tx ring pushes / with an event */
+	uint64_t tx_deferred;                   /* of those events, deferred (io.c) */
+	uint64_t rx_nobuf;                      /* a frame found too few rx buffers */
+	uint64_t tx_budget_stops;               /* a pass ended at VIF_TX_BUDGET */
+	uint64_t rx_events, tx_events;          /* the guest's events (split channels) */
+	uint64_t tx_size[4];                    /* tx frames <=128, <=1514, <=16K, larger */
+};
+
+/* Prints vif `name`'s breakdown (netback-stats; kernel only). */
+void vif_lat_show(const char *name, const struct vif_lat *l);
+
 #endif

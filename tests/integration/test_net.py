@@ -128,6 +128,26 @@ def main():
             gr, kr = int(guest["rx_packets"]), keel[port]["rx_pkts"]
             if not gr <= kr <= gr + 20:
                 raise TestFailure("%s received %d frames, keel gave %d on %s" % (g, gr, kr, port))
+        # The latency breakdown (netback-stats, after the counters): each
+        # frame keel forwarded went through a timed tx batch and was counted
+        # in one size class; every guest event that found work was timed.
+        for g in GUESTS:
+            port = "vif%d.0" % ids[g]
+            blk = re.search(r"^%s latency.*\n  tx: event->thread [\d.]+; [\d.]+ \((\d+)\); "
+                            r"event->answered [\d.]+; [\d.]+ \((\d+)\)\n  tx batch: .*\((\d+) "
+                            r"batches, .*\n.*\n.*tx sizes <=128 (\d+), <=1514 (\d+), <=16K (\d+), "
+                            r"more (\d+)" % re.escape(port), out, re.M)
+            if not blk:
+                raise TestFailure("netback-stats has no latency breakdown for %s:\n%s" % (port, out))
+            wakes, answered, batches = (int(x) for x in blk.group(1, 2, 3))
+            sized = sum(int(x) for x in blk.group(4, 5, 6, 7))
+            print("  %s: %d guest events timed, %d batches, %d frames sized" %
+                  (port, wakes, batches, sized))
+            if not (wakes and answered and batches) or answered > wakes:
+                raise TestFailure("%s: no timed events or batches:\n%s" % (port, out))
+            if sized < keel[port]["tx_pkts"]:
+                raise TestFailure("%s: %d frames sized but %d sent" %
+                                  (port, sized, keel[port]["tx_pkts"]))
             print("  %s: guest tx %d rx %d, keel %s tx %d rx %d" % (g, gt, gr, port, kt, kr))
 
     def policy_results():
