@@ -374,7 +374,8 @@ chmod 755 "$root/etc/udhcpc.script"
 # netext: a guest on the wire through keel's NIC uplink
 # (tests/integration/test_net_ext.py, and `make run`'s demo guest):
 # DHCP from QEMU's user network, then TCP 5003 answers the md5 of whatever
-# a client sends (until it half-closes), and busybox httpd serves port 80.
+# a client sends (until it half-closes), and busybox httpd serves port 80
+# (with /big, 4 MiB of random bytes, and /big.md5).
 cat > "$root/tests/netext.sh" <<'EOF'
 r() { if [ "$2" = ok ]; then echo "KEEL-TEST $1 ok $3"; else echo "KEEL-TEST $1 fail $3"; fi; }
 i=0
@@ -391,6 +392,10 @@ else
 fi
 mkdir -p /www
 echo "hello from $(hostname 2>/dev/null || echo the guest) behind keel's xenbr0" > /www/index.html
+# A 4 MiB file and its md5 for a client to fetch: the guest -> wire path
+# (netfront's GSO and checksum-blank frames through keel's switch and NIC).
+dd if=/dev/urandom of=/www/big bs=65536 count=64 2>/dev/null
+md5sum /www/big | cut -d' ' -f1 > /www/big.md5
 httpd -h /www -p 80
 (while :; do nc -l -p 5003 -e md5sum; done) &
 echo KEEL-NETEXT-READY
