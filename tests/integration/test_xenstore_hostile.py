@@ -221,20 +221,25 @@ def hostile_checks():
         finally:
             destroy(m, "kt-xsrttlong")
         destroy(m, "kt1")
+        judge_rtt(res, runs, "create", RTT_CREATE_FAIL_MS)
+
+    def judge_rtt(res, runs, during, fail_ms):
+        """The rtt guest's verdict, its figures and dom0's longest thread
+        run during `during`; fails above fail_ms."""
         ok, detail = res.get("rtt", (False, "no result"))
         if not ok:
             raise TestFailure("rtt guest: " + detail)
         for k, v in re.findall(r"(median_us|worst_us)=(\d+)", detail):
-            figure("xenstore_rtt_%s_during_create" % k, v)
+            figure("xenstore_rtt_%s_during_%s" % (k, during), v)
         longest = [float(ms) for name, ms in
                    re.findall(r"^(\S+)\s+\d+\s+[\d.]+\s+([\d.]+)\s", runs, re.M)
                    if name != "idle"]
         if longest:
-            figure("dom0_longest_run_us_during_create", int(max(longest) * 1000))
+            figure("dom0_longest_run_us_during_%s" % during, int(max(longest) * 1000))
         worst = int(re.search(r"worst_us=(\d+)", detail).group(1))
-        if worst > RTT_CREATE_FAIL_MS * 1000:
-            raise TestFailure("a guest's xenstore request waited %d ms during a create; "
-                              "dom0's threads:\n%s" % (worst // 1000, runs))
+        if worst > fail_ms * 1000:
+            raise TestFailure("a guest's xenstore request waited %d ms during %s; dom0's "
+                              "threads:\n%s" % (worst // 1000, during.replace("_", " "), runs))
 
     def rtt_during_big_destroy():
         """A running guest's worst xenstore round trip while dom0 destroys a
@@ -258,20 +263,7 @@ def hostile_checks():
         finally:
             if "kt-big" in listed(m):
                 destroy(m, "kt-big")
-        ok, detail = res.get("rtt", (False, "no result"))
-        if not ok:
-            raise TestFailure("rtt guest: " + detail)
-        for k, v in re.findall(r"(median_us|worst_us)=(\d+)", detail):
-            figure("xenstore_rtt_%s_during_1gib_destroy" % k, v)
-        longest = [float(ms) for name, ms in
-                   re.findall(r"^(\S+)\s+\d+\s+[\d.]+\s+([\d.]+)\s", runs, re.M)
-                   if name != "idle"]
-        if longest:
-            figure("dom0_longest_run_us_during_1gib_destroy", int(max(longest) * 1000))
-        worst = int(re.search(r"worst_us=(\d+)", detail).group(1))
-        if worst > RTT_DESTROY_FAIL_MS * 1000:
-            raise TestFailure("a guest's xenstore request waited %d ms during a 1 GiB destroy; "
-                              "dom0's threads:\n%s" % (worst // 1000, runs))
+        judge_rtt(res, runs, "1gib_destroy", RTT_DESTROY_FAIL_MS)
 
     checks = [("boot", boot), ("txflood", txflood), ("big_after", big_after),
               ("spin", spin), ("watchflood", watchflood),
