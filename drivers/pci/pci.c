@@ -366,6 +366,12 @@ static void probe_thread(void *unused)
 			break;
 		}
 	}
+	unsigned int n = 0;
+	for (struct pci_dev *d = dev_list; d; d = d->next)
+		n++;
+	uint64_t us = (time_now_ns() - boot_entry_ns) / 1000;
+	klog("pci: %u functions scanned, drivers probed, %llu.%03llu ms after entry\n", n,
+	     (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
 	complete(&probe_done);
 	thread_exit();
 }
