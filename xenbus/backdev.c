@@ -108,6 +108,9 @@ int backdev_write_nodes(struct backdev *d, const void *arg)
 	rc |= xsd_set_owner(d->fe_path, d->domid, XS_PERM_NONE, 0, XS_PERM_READ);
 	rc |= backdev_fe_printf(d, "backend", "%s", d->be_path);
 	rc |= backdev_fe_printf(d, "backend-id", "0");
+	/* libxl's mark that the backend (dom0) is trusted: a frontend that
+	 * finds "0" bounces its data through its own pages (XSA-403). */
+	rc |= backdev_fe_printf(d, "trusted", "1");
 	rc |= ops->fe_nodes(d, arg);
 	rc |= backdev_fe_printf(d, "state", "%d", XenbusStateInitialising);
 	if (ops->fe_dom0_nodes)
@@ -123,11 +126,44 @@ int backdev_write_nodes(struct backdev *d, const void *arg)
 	return rc ? -EIO : 0;
 }
 
+/*
+ * Removes path, then each parent left empty by it, as libxl's path cleanup
+ * does, keeping the first keep_depth components (/local/domain/0 is 3): a
+ * detached or destroyed guest leaves no empty backend/vbd/DOMID behind.  No
+ * other thread runs between the directory read and the removal (no sleep).
+ */
+static void rm_with_empty_parents(const char *path, unsigned int keep_depth)
+{
+	char p[160];
+
+	xs_rm(xenstore, path);
+	ksnprintf(p, sizeof(p), "%s", path);
+	for (;;) {
+		char *slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			return;
+		*slash = '\0';
+		unsigned int depth = 0;
+		for (const char *c = p; *c; c++)
+			depth += *c == '/';
+		if (depth <= keep_depth)
+			return;
+		char **names;
+		unsigned int n;
+		if (xs_directory(xenstore, p, &names, &n))
+			return;
+		kfree(names);
+		if (n)
+			return;
+		xs_rm(xenstore, p);
+	}
+}
+
 void backdev_remove_nodes(struct backdev *d)
 {
-	xs_rm(xenstore, d->be_path);
-	xs_rm(xenstore, d->libxl_path);
-	xs_rm(xenstore, d->fe_path);
+	rm_with_empty_parents(d->be_path, 3);
+	rm_with_empty_parents(d->libxl_path, 2);
+	rm_with_empty_parents(d->fe_path, 3);
 }
 
 int backdev_read_num_queues(struct backdev *d, uint32_t max, uint32_t *nq)

@@ -193,6 +193,7 @@ static int vbd_be_nodes(struct backdev *d, const void *arg)
 	rc |= backdev_printf(d, "physical-device", "%x:%x", b->major, b->minor);
 	rc |= backdev_printf(d, "physical-device-path", "/dev/%s", b->name);
 	rc |= backdev_printf(d, "discard-enable", "%d", v->lim.can_discard);
+	rc |= backdev_printf(d, "specification", "xen");
 	rc |= backdev_printf(d, "feature-flush-cache", "1");
 	rc |= backdev_printf(d, "feature-barrier", "1");
 	rc |= backdev_printf(d, "feature-persistent", "1");
@@ -238,6 +239,10 @@ static int vbd_libxl_nodes(struct backdev *d, const void *arg)
 	rc |= backdev_libxl_printf(d, "mode", "%s", v->writable ? "w" : "r");
 	rc |= backdev_libxl_printf(d, "type", "phy");
 	rc |= backdev_libxl_printf(d, "device-type", "%s", v->cdrom ? "cdrom" : "disk");
+	rc |= backdev_libxl_printf(d, "removable", "0");
+	rc |= backdev_libxl_printf(d, "bootable", "1");
+	rc |= backdev_libxl_printf(d, "discard-enable", "%d", v->lim.can_discard);
+	rc |= backdev_libxl_printf(d, "specification", "xen");
 	return rc;
 }
 
