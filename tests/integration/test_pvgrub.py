@@ -249,17 +249,20 @@ def main():
 
     def linux_blkfront_connects_after_grub():
         m = state["m"]
-        # GRUB's blkfront (one 1-page ring, no persistent grants) closes
-        # before it starts Linux; Linux's (persistent grants) connects the
-        # same vbd again.
+        # GRUB's blkfront (one queue, a 1-page ring, no persistent grants)
+        # closes before it starts Linux; Linux's (a queue per vCPU: two,
+        # persistent grants) connects the same vbd again.
         conns = re.findall(r"blkback: vbd (\d+)/51712 \(xvda\) connected: vg0/root, (.*)", m.buf)
-        kinds = ["linux" if "persistent grants" in how else "grub" for _, how in conns]
+        kinds = ["grub" if how == "1 queue, 1-page ring" else
+                 "linux" if how.startswith("2 queues") and how.endswith("persistent grants")
+                 else how for _, how in conns]
         if kinds != ["grub", "linux"] or conns[0][0] != conns[1][0]:
             raise TestFailure("xvda connections %s, want GRUB's then Linux's on one domain:\n%s" %
                               (conns, "\n".join(l for l in m.buf.splitlines() if "blkback" in l)))
         out = m.command("block-list kt-pvgrub")
-        if not re.search(r"^51712\s+0\s+\d+\s+4\s", out, re.M):
-            raise TestFailure("xvda is not connected (state 4) for Linux:\n" + out)
+        # Two queues: the rings are under queue-N/, so xl (and keel) show -1.
+        if not re.search(r"^51712\s+0\s+\d+\s+4\s+-1\s+-1\s", out, re.M):
+            raise TestFailure("xvda is not connected (state 4) with queues for Linux:\n" + out)
 
     def reboot_goes_through_grub_again():
         m = state["m"]
