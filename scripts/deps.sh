@@ -11,6 +11,7 @@ pkgs=(
 	xen-hypervisor-4.17-amd64  # Xen itself (/boot/xen-4.17-amd64.gz)
 	libxen-dev             # Xen's public headers, the ABI keel implements
 	linux-image-amd64      # the stock Debian kernel booted as a PV domU
+	grub-xen-host          # PV GRUB: /usr/lib/grub-xen/grub-x86_64-xen.bin (with grub-xen-bin) boots a guest from its disk
 	busybox-static         # the domU test ramdisk's userland
 	xenstore-utils         # xenstore-read & co. run inside test domUs
 	cpio gzip xz-utils     # boot archive and ramdisks

@@ -2,7 +2,8 @@
 # Packs the boot archive the integration tests use: bootfs/ plus the Debian
 # domU payload (scripts/mk-domu.sh) under /boot/domu and the test configs
 # (tests/integration/configs) under /etc/xen, configs/auto under /etc/xen/auto
-# (started at boot, as xendomains does).
+# (started at boot, as xendomains does), and Debian's PV GRUB image (grub-xen-host)
+# at its Debian path, /usr/lib/grub-xen/grub-x86_64-xen.bin.
 #   scripts/mk-test-archive.sh OUT.cpio [--trixie] [--extra DIR]
 #   --trixie     also trixie's 6.12 amd64 and cloud-amd64 kernels under
 #                /boot/trixie (scripts/fetch-guest-kernels.sh; fails if they
@@ -36,6 +37,13 @@ if [ ! -f build/domu/initrd.cpio.gz ] || [ scripts/mk-domu.sh -nt build/domu/ini
 fi
 mkdir -p "$stage/boot/domu" "$stage/etc/xen"
 cp build/domu/vmlinuz build/domu/initrd.cpio.gz "$stage/boot/domu/"
+pvgrub=/usr/lib/grub-xen/grub-x86_64-xen.bin
+if [ -f "$pvgrub" ]; then
+	mkdir -p "$stage/usr/lib/grub-xen"
+	cp "$pvgrub" "$stage/usr/lib/grub-xen/"
+else
+	echo "mk-test-archive: $pvgrub missing (scripts/deps.sh installs grub-xen-host): no PV GRUB in the archive" >&2
+fi
 cp tests/integration/configs/*.cfg "$stage/etc/xen/"
 mkdir -p "$stage/etc/xen/auto"
 cp tests/integration/configs/auto/*.cfg "$stage/etc/xen/auto/"

@@ -46,6 +46,7 @@
 #define SH_OFFSET 24
 #define SH_SIZE 32
 
+#define ELFCLASS32 1
 #define ELFCLASS64 2
 #define ELFDATA2LSB 1
 #define ET_EXEC 2
@@ -612,6 +613,12 @@ static int check_ehdr(const struct kimage *ki)
 
 	if (ki->elf_bytes < EHDR_BYTES) {
 		klog("kimage: ELF shorter than its header\n");
+		return -EINVAL;
+	}
+	if (e[4] == ELFCLASS32) {
+		/* grub-i386-xen.bin sits beside grub-x86_64-xen.bin: say which. */
+		klog("kimage: a 32-bit ELF (ELFCLASS32): keel builds 64-bit PV guests only "
+		     "(PV GRUB: grub-x86_64-xen.bin)\n");
 		return -EINVAL;
 	}
 	if (e[4] != ELFCLASS64 || e[5] != ELFDATA2LSB || e[6] != 1 ||

@@ -953,6 +953,17 @@ static int key_unsupported(struct parse *ps, const struct setting *s)
 	return errf(ps, s->line, "parameter `%s' is not supported by keel", s->key);
 }
 
+/*
+ * keel runs no bootloader in dom0 (pygrub reads the guest's disk as root):
+ * the guest boots from its own disk through PV GRUB, loaded as its kernel.
+ */
+static int key_bootloader(struct parse *ps, const struct setting *s)
+{
+	return errf(ps, s->line,
+		    "parameter `%s' is not supported by keel: to boot from the guest's disk use "
+		    "kernel = \"" KEEL_PVGRUB_HINT "\" (PV GRUB)", s->key);
+}
+
 /* ---- disk = [ ... ] ----------------------------------------------------------- */
 
 struct disk_parse {
@@ -1848,8 +1859,8 @@ static const struct {
 	{ "ioports", key_empty_list_only },
 	{ "irqs", key_empty_list_only },
 	/* Would change the guest: refused rather than silently dropped. */
-	{ "bootloader", key_unsupported },
-	{ "bootloader_args", key_unsupported },
+	{ "bootloader", key_bootloader },
+	{ "bootloader_args", key_bootloader },
 	{ "cpus", key_unsupported },
 	{ "cpus_soft", key_unsupported },
 	{ "cpu_weight", key_unsupported },
@@ -1887,7 +1898,8 @@ static int interpret(struct parse *ps)
 	if (!cfg->name)
 		return errf(ps, ps->last_line, "no domain name: name = \"...\" is required");
 	if (!cfg->kernel)
-		return errf(ps, ps->last_line, "no kernel: kernel = \"/path\" is required (keel runs no bootloader)");
+		return errf(ps, ps->last_line, "no kernel: kernel = \"/path\" is required (keel runs no bootloader; "
+			    "PV GRUB boots from the guest's disk: kernel = \"" KEEL_PVGRUB_HINT "\")");
 	if (!ps->maxmem_set)
 		cfg->maxmem_mib = cfg->memory_mib;
 	else if (cfg->maxmem_mib < cfg->memory_mib)

@@ -58,6 +58,8 @@
 #include <lib/base.h>
 
 /* Bounds on what one file may hold; past them parsing fails cleanly. */
+/* Where Debian's grub-xen-host puts PV GRUB, and keel's boot archive too. */
+#define KEEL_PVGRUB_HINT "/usr/lib/grub-xen/grub-x86_64-xen.bin"
 #define XLCFG_MAX_FILE_BYTES (128 * 1024)
 #define XLCFG_MAX_LINE_BYTES 4096
 #define XLCFG_MAX_SETTINGS 256

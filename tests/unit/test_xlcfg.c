@@ -242,7 +242,8 @@ TEST(missing_name_and_kernel)
 	CHECK_ERR("kernel = \"/k\"\nmemory = 64\n",
 		  "/kt/t.cfg:2: no domain name: name = \"...\" is required");
 	CHECK_ERR("name = \"g\"\n\n# the end\n",
-		  "/kt/t.cfg:3: no kernel: kernel = \"/path\" is required (keel runs no bootloader)");
+		  "/kt/t.cfg:3: no kernel: kernel = \"/path\" is required (keel runs no bootloader; "
+		  "PV GRUB boots from the guest's disk: kernel = \"/usr/lib/grub-xen/grub-x86_64-xen.bin\")");
 	CHECK_ERR("", "/kt/t.cfg:1: no domain name: name = \"...\" is required");
 }
 
@@ -257,7 +258,12 @@ TEST(type_and_unsupported_keys)
 		  "/kt/t.cfg:3: builder \"hvm\" is not supported by keel: it builds PV guests only");
 	CHECK_EQ(parse(MIN_OK "builder = 'generic'\n"), 0);
 	CHECK_ERR(MIN_OK "bootloader = \"pygrub\"\n",
-		  "/kt/t.cfg:3: parameter `bootloader' is not supported by keel");
+		  "/kt/t.cfg:3: parameter `bootloader' is not supported by keel: to boot from the "
+		  "guest's disk use kernel = \"/usr/lib/grub-xen/grub-x86_64-xen.bin\" (PV GRUB)");
+	/* Refused even with no kernel: the bootloader line is the one named. */
+	CHECK_ERR("name = \"g\"\nbootloader = \"/usr/bin/pygrub\"\nbootloader_args = [ '-q' ]\n",
+		  "/kt/t.cfg:2: parameter `bootloader' is not supported by keel: to boot from the "
+		  "guest's disk use kernel = \"/usr/lib/grub-xen/grub-x86_64-xen.bin\" (PV GRUB)");
 	CHECK_ERR(MIN_OK "vfb = [ 'vnc=1' ]\n",
 		  "/kt/t.cfg:3: a non-empty `vfb' list is not supported by keel");
 	CHECK_ERR(MIN_OK "vnc = 1\n",
