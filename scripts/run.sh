@@ -23,6 +23,12 @@ if [ ! -f build/domu/initrd.cpio.gz ] || [ scripts/mk-domu.sh -nt build/domu/ini
 	scripts/mk-domu.sh build/domu >/dev/null
 fi
 cp build/domu/vmlinuz build/domu/initrd.cpio.gz "$stage/boot/domu/"
+# Debian's PV GRUB at its Debian path, for guests installed on their disk
+# (kernel = "/usr/lib/grub-xen/grub-x86_64-xen.bin"; docs/storage.md).
+if [ -f /usr/lib/grub-xen/grub-x86_64-xen.bin ]; then
+	mkdir -p "$stage/usr/lib/grub-xen"
+	cp /usr/lib/grub-xen/grub-x86_64-xen.bin "$stage/usr/lib/grub-xen/"
+fi
 cat > "$stage/etc/xen/auto/demo.cfg" <<'EOF'
 # The demo guest of `make run`: Debian Linux with the busybox ramdisk, its
 # xvda the LV vg0/demo on keel's virtio disk.  `console demo` to use it.
