@@ -109,10 +109,6 @@ def make_disks():
         lvm(dev, "lvcreate", "-q", "-an", "-Zn", "-L", "%dM" % (LV_BYTES >> 20), "-n", "fs", VG)
 
 
-def console_lines(log, prefix):
-    return re.findall(r"^%s (.*)$" % re.escape(prefix), log, re.M)
-
-
 def checks_of(log):
     """KEEL-TEST lines: [(name, ok, detail)] in order."""
     return [(n, s == "ok", d) for n, s, d in re.findall(r"KEEL-TEST (\S+) (ok|fail) ?(.*)", log)]
@@ -148,9 +144,13 @@ def wait_console(m, guest, text, secs):
                                                          m.command("console-log %s" % guest)[-3000:]))
 
 
+def running(m, guest):
+    return re.search(r"^%s\s" % re.escape(guest), m.command("list"), re.M) is not None
+
+
 def power_off_guest(m, guest):
     out = m.command("shutdown -w %s" % guest, timeout=150)
-    if re.search(r"Timed out|cannot", out) or guest in m.command("list"):
+    if re.search(r"Timed out|cannot", out) or running(m, guest):
         raise TestFailure("%s did not power off: %s" % (guest, out))
 
 
@@ -252,67 +252,90 @@ def main():
                    feat["discard_granularity"], gran, feat["discard_max_bytes"],
                    feat["persistent"]), flush=True)
 
-    def fstrim_discards_reach_the_disk():
+    def each_disk(guest_key, fn):
+        """Runs fn(name, d) for each disk, then powers that guest off
+        whatever fn found, so that one disk's failure leaves the other's
+        checks (and the next boots) their own verdict."""
         m = state["m"]
-        for d in DISKS.values():
-            guest, dom = written(d)
-            (bb0, bbs0), disks0, out0 = blk_counters(m)
-            if d["disk"] not in disks0:
-                raise TestFailure("blkback-stats has no line for %s:\n%s" % (d["disk"], out0))
-            m.command("xenstore-write /local/domain/%d/data/trim-go 1" % dom)
-            wait_console(m, guest, "KEEL-TEST-DONE", 300)
-            (bb1, bbs1), disks1, out1 = blk_counters(m)
-            log = m.command("console-log %s" % guest)
-            state["logs"][guest] = log
-            det = require_ok(log, ("fs-fstrim", "fs-umount"), guest)
-            t = re.search(r"(\d+) bytes", det["fs-fstrim"])
-            trimmed = int(t.group(1)) if t else 0
-            n0, done0, s0 = disks0[d["disk"]]
-            n1, done1, s1 = disks1[d["disk"]]
-            figures = ("%s: fstrim says %d bytes; blkback discards %d -> %d (%d -> %d sectors); "
-                       "%s discards %d -> %d sent, %d -> %d done (%d -> %d sectors)" %
-                       (guest, trimmed, bb0, bb1, bbs0, bbs1, d["disk"], n0, n1, done0, done1,
-                        s0, s1))
-            print("  " + figures, flush=True)
-            if trimmed < TRIMMED_FILE:
-                raise TestFailure("fstrim trimmed less than the deleted file: " + figures)
-            if bb1 <= bb0 or done1 <= done0 or n1 - n0 != done1 - done0:
-                raise TestFailure("discards did not go through: " + figures)
-            # Nothing else discards meanwhile: the guest's trim, blkback's
-            # answers and the disk's completions are the same sectors.
-            if (bbs1 - bbs0) * 512 != trimmed or s1 - s0 != bbs1 - bbs0:
-                raise TestFailure("discarded sectors differ: " + figures)
-            power_off_guest(m, guest)
+        errors = []
+        for name, d in DISKS.items():
+            try:
+                fn(name, d)
+            except TestFailure as e:
+                errors.append(str(e))
+            finally:
+                if running(m, d[guest_key]):
+                    try:
+                        power_off_guest(m, d[guest_key])
+                    except TestFailure as e:
+                        errors.append(str(e))
+        if errors:
+            raise TestFailure("\n".join(errors))
+
+    def fstrim_one(name, d):
+        m = state["m"]
+        guest, dom = written(d)
+        (bb0, bbs0), disks0, out0 = blk_counters(m)
+        if d["disk"] not in disks0:
+            raise TestFailure("blkback-stats has no line for %s:\n%s" % (d["disk"], out0))
+        m.command("xenstore-write /local/domain/%d/data/trim-go 1" % dom)
+        wait_console(m, guest, "KEEL-TEST-DONE", 300)
+        (bb1, bbs1), disks1, out1 = blk_counters(m)
+        log = m.command("console-log %s" % guest)
+        state["logs"][guest] = log
+        det = require_ok(log, ("fs-fstrim", "fs-umount"), guest)
+        t = re.search(r"(\d+) bytes", det["fs-fstrim"])
+        trimmed = int(t.group(1)) if t else 0
+        n0, done0, s0 = disks0[d["disk"]]
+        n1, done1, s1 = disks1[d["disk"]]
+        figures = ("%s: fstrim says %d bytes; blkback discards %d -> %d (%d -> %d sectors); "
+                   "%s discards %d -> %d sent, %d -> %d done (%d -> %d sectors)" %
+                   (guest, trimmed, bb0, bb1, bbs0, bbs1, d["disk"], n0, n1, done0, done1,
+                    s0, s1))
+        print("  " + figures, flush=True)
+        if trimmed < TRIMMED_FILE:
+            raise TestFailure("fstrim trimmed less than the deleted file: " + figures)
+        if bb1 <= bb0 or done1 <= done0 or n1 - n0 != done1 - done0:
+            raise TestFailure("discards did not go through: " + figures)
+        # Nothing else discards meanwhile (the other guest waits): the
+        # guest's trim, blkback's answers and the disk's completions are
+        # the same sectors.
+        if (bbs1 - bbs0) * 512 != trimmed or s1 - s0 != bbs1 - bbs0:
+            raise TestFailure("discarded sectors differ: " + figures)
+
+    def fstrim_discards_reach_the_disk():
+        each_disk("w", fstrim_one)
 
     def second_boot_checks_every_file():
         m = state["m"]
         for d in DISKS.values():
             written(d)
-            if d["w"] in m.command("list"):
+            if running(m, d["w"]):
                 raise TestFailure("%s still running" % d["w"])
-            out = m.command("create %s.cfg" % d["r"], timeout=180)
-            if d["r"] not in m.command("list"):
-                raise TestFailure("%s not created: %s" % (d["r"], out))
-        for name, d in DISKS.items():
-            wait_console(m, d["r"], "KEEL-TEST-DONE", 300)
-            log = m.command("console-log %s" % d["r"])
-            require_ok(log, ("fs-ext4", "fs-mount", "fsr-count"), d["r"])
-            files = state["files"][name]
-            seen = {}
-            for n, ok, det in checks_of(log):
-                if n == "fsr-file":
-                    parts = det.split()
-                    if not ok or len(parts) < 2:
-                        raise TestFailure("%s: %s" % (d["r"], det))
-                    seen[parts[1]] = parts[0]
-            want = {p: md5 for p, (md5, _) in files.items()}
-            if seen != want:
-                diff = sorted(set(seen.items()) ^ set(want.items()))
-                raise TestFailure("%s read back differs from what %s wrote: %s" %
-                                  (d["r"], d["w"], diff[:10]))
-            print("  %s: %d files read back, md5s as written" % (d["r"], len(seen)), flush=True)
         for d in DISKS.values():
-            power_off_guest(m, d["r"])
+            out = m.command("create %s.cfg" % d["r"], timeout=180)
+            if not running(m, d["r"]):
+                raise TestFailure("%s not created: %s" % (d["r"], out))
+        each_disk("r", read_back_one)
+
+    def read_back_one(name, d):
+        m = state["m"]
+        wait_console(m, d["r"], "KEEL-TEST-DONE", 300)
+        log = m.command("console-log %s" % d["r"])
+        seen = {}
+        for n, ok, det in checks_of(log):
+            if n == "fsr-file":
+                parts = det.split()
+                if not ok or len(parts) < 2:
+                    raise TestFailure("%s: fsr-file fail %s" % (d["r"], det))
+                seen[parts[1]] = parts[0]
+        require_ok(log, ("fs-ext4", "fs-mount", "fsr-count"), d["r"])
+        want = {p: md5 for p, (md5, _) in state["files"][name].items()}
+        if seen != want:
+            diff = sorted(set(seen.items()) ^ set(want.items()))
+            raise TestFailure("%s read back differs from what %s wrote: %s" %
+                              (d["r"], d["w"], diff[:10]))
+        print("  %s: %d files read back, md5s as written" % (d["r"], len(seen)), flush=True)
 
     def host_reads_the_filesystems():
         m = state["m"]
