@@ -206,6 +206,171 @@ while :; do
 done
 EOF
 
+# ---- ext4 on blkfront (tests/integration/test_blk_fs.py) -------------------
+# Debian builds ext4 as a module: ext4, the modules modules.dep says it needs
+# and crc32c (its checksums; modules.softdep's "pre: crypto-crc32c") go
+# under fs/, where /init's loop does not look, and fs/order lists them
+# dependencies first for the scripts below to insmod.  mke2fs (dynamic)
+# comes with its libraries and mke2fs.conf (without it mke2fs would fall
+# back to ext2-like defaults).
+fsmods=$root/lib/modules/$kver/fs
+mkdir -p "$fsmods"
+dep=$(sed -n 's|^kernel/fs/ext4/ext4\.ko:||p' "/lib/modules/$kver/modules.dep")
+[ -n "$(sed -n '\|^kernel/fs/ext4/ext4\.ko:|p' "/lib/modules/$kver/modules.dep")" ] ||
+	die "ext4 is not a module of $kver (modules.dep)"
+# modules.dep lists a module's dependencies with the deepest last: load
+# them in reverse, then crc32c, then ext4 itself.
+order=
+for m in $dep; do order="$m $order"; done
+for m in $order kernel/crypto/crc32c_generic.ko kernel/fs/ext4/ext4.ko; do
+	src=/lib/modules/$kver/$m
+	[ -r "$src" ] || die "$src missing (linux-image-amd64's modules)"
+	cp "$src" "$fsmods/"
+	basename "$m" .ko >> "$fsmods/order"
+done
+mke2fs=/sbin/mke2fs
+[ -x "$mke2fs" ] || die "$mke2fs missing (apt-get install e2fsprogs)"
+# busybox's mke2fs applet link is replaced (cp would write through it).
+rm -f "$root/sbin/mke2fs" "$root/sbin/mkfs.ext4"
+cp "$mke2fs" "$root/sbin/mke2fs"
+ln -s mke2fs "$root/sbin/mkfs.ext4"
+ldd "$mke2fs" | awk '/=>/ { print $3 } !/=>/ && $1 ~ /^\// { print $1 }' |
+while read -r lib; do
+	[ -n "$lib" ] || continue
+	mkdir -p "$root/$(dirname "$lib")"
+	cp -L "$lib" "$root/$lib"
+done
+cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
+
+# fslib: waits for xvda, loads ext4.
+cat > "$root/tests/fslib.sh" <<'EOF'
+r() { if [ "$2" = ok ]; then echo "KEEL-TEST $1 ok $3"; else echo "KEEL-TEST $1 fail $3"; fi; }
+i=0
+while [ ! -b /dev/xvda ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+[ -b /dev/xvda ] || { r fs-xvda fail "no /dev/xvda"; echo KEEL-TEST-DONE; exit 1; }
+mods=/lib/modules/$(uname -r)/fs
+for m in $(cat $mods/order); do
+	insmod $mods/$m.ko 2>/tmp/insmod.err || echo "insmod $m: $(cat /tmp/insmod.err)"
+done
+if grep -qw ext4 /proc/filesystems; then
+	r fs-ext4 ok "modules: $(cat $mods/order | tr '\n' ' ')"
+else
+	r fs-ext4 fail "no ext4 in /proc/filesystems after insmod of $(cat $mods/order | tr '\n' ' ')"
+	echo KEEL-TEST-DONE
+	exit 1
+fi
+mkdir -p /mnt
+EOF
+
+# fsw: the first boot.  What blkfront made of keel's offer (queues, segment
+# and discard limits, the persistent-grant node it wrote), then mkfs.ext4
+# on xvda, a tree of random files (KEEL-FS-FILE md5 size path for each, and
+# the list in /mnt/MANIFEST), a 12 MiB file written and deleted, and fstrim
+# once the host says go (data/trim-go = 1 in the domain's xenstore home, so
+# that the host reads keel's discard counters before), umount.  The test
+# reads the console, then powers the guest off (`shutdown -w`).
+cat > "$root/tests/fsw.sh" <<'EOF'
+. /tests/fslib.sh || exit
+q=/sys/block/xvda/queue
+r fs-features ok "queues=$(ls /sys/block/xvda/mq | wc -l) max_segments=$(cat $q/max_segments) discard_granularity=$(cat $q/discard_granularity) discard_max_bytes=$(cat $q/discard_max_bytes) persistent=$(xenstore-read device/vbd/51712/feature-persistent 2>&1 | tr ' \n' '_ ')"
+if mkfs.ext4 -q -F -b 4096 -L keelfs /dev/xvda > /tmp/mkfs.out 2>&1; then
+	r fs-mkfs ok
+else
+	r fs-mkfs fail "$(tail -3 /tmp/mkfs.out | tr '\n' ' ')"
+fi
+if mount -t ext4 /dev/xvda /mnt 2>/tmp/mount.err; then
+	r fs-mount ok
+else
+	r fs-mount fail "$(cat /tmp/mount.err)"
+	echo KEEL-TEST-DONE
+	exit
+fi
+cd /mnt
+n=0
+for d in etc etc/conf.d var var/log/old home/keel/data; do
+	mkdir -p $d
+	for i in 1 2 3 4 5 6; do
+		n=$((n + 1))
+		head -c $((n * n * 37 + n)) /dev/urandom > $d/small$i
+	done
+done
+: > etc/empty
+seq 1 20000 > var/log/seq.txt
+head -c $((1536 << 10)) /dev/urandom > home/keel/data/big1
+head -c $(((2 << 20) + 7)) /dev/urandom > var/big2
+head -c $((3 << 20)) /dev/urandom > home/keel/big3
+head -c $(((5 << 20) - 4095)) /dev/urandom > big4
+find . -type f ! -path './lost+found/*' | sort > /tmp/files
+: > /tmp/manifest
+while read -r f; do
+	s=$(md5sum "$f" | cut -d' ' -f1)
+	echo "$s  $f" >> /tmp/manifest
+	echo "KEEL-FS-FILE $s $(wc -c < "$f") $f"
+done < /tmp/files
+cp /tmp/manifest MANIFEST
+r fs-written ok "files=$(wc -l < /tmp/manifest) used_kib=$(du -sk . | cut -f1)"
+head -c $((12 << 20)) /dev/urandom > trimme
+sync
+rm trimme
+sync
+echo KEEL-FS-TRIM-READY
+i=0
+while [ "$(xenstore-read data/trim-go 2>/dev/null)" != 1 ] && [ $i -lt 900 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+if out=$(fstrim -v /mnt 2>&1); then
+	r fs-fstrim ok "$out"
+else
+	r fs-fstrim fail "$(echo "$out" | tr '\n' ' ')"
+fi
+cd /
+if umount /mnt 2>/tmp/umount.err; then
+	r fs-umount ok
+else
+	r fs-umount fail "$(cat /tmp/umount.err)"
+fi
+sync
+echo KEEL-TEST-DONE
+EOF
+
+# fsr: the second boot on the same disk: mounts it read-only and checks
+# every file against /mnt/MANIFEST (KEEL-TEST fsr-file ok|fail per file),
+# and that nothing is missing or extra; the test then powers it off.
+cat > "$root/tests/fsr.sh" <<'EOF'
+. /tests/fslib.sh || exit
+if mount -t ext4 -o ro /dev/xvda /mnt 2>/tmp/mount.err; then
+	r fs-mount ok
+else
+	r fs-mount fail "$(cat /tmp/mount.err)"
+	echo KEEL-TEST-DONE
+	exit
+fi
+cd /mnt
+if [ -f MANIFEST ]; then
+	while read -r want f; do
+		got=$(md5sum "$f" 2>/dev/null | cut -d' ' -f1)
+		if [ "$got" = "$want" ]; then
+			r fsr-file ok "$got $f"
+		else
+			r fsr-file fail "${got:-missing} $f (want $want)"
+		fi
+	done < MANIFEST
+	want=$(wc -l < MANIFEST)
+	have=$(find . -type f ! -path './lost+found/*' ! -name MANIFEST | wc -l)
+	if [ "$want" = "$have" ]; then
+		r fsr-count ok "files=$have"
+	else
+		r fsr-count fail "MANIFEST lists $want files, the tree has $have"
+	fi
+else
+	r fsr-manifest fail "no MANIFEST: $(ls -a | tr '\n' ' ')"
+fi
+cd /
+umount /mnt
+echo KEEL-TEST-DONE
+EOF
+
 # net: the guest's side of the network tests (tests/integration/test_net.py).
 # Kernel command line: keelip=ADDR/LEN (or dhcp) keelpeer=ADDR [keellines=N].
 # Brings eth0 up, waits for the peer to answer ping, then each guest sends

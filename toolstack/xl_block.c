@@ -3,6 +3,7 @@
  * the toolstack's use of blkback when a domain is created or torn down.
  */
 #include <keel/blkback.h>
+#include <keel/blkdev.h>
 #include <keel/commands.h>
 #include <keel/kernel.h>
 #include <keel/toolstack.h>
@@ -144,6 +145,8 @@ static int cmd_blkback_stats(int argc, char **argv)
 	kprintf("bad requests   : %llu\n", (unsigned long long)st.bad_requests);
 	kprintf("persistent     : %llu grant uses without a map, %llu grants mapped\n",
 		(unsigned long long)st.pgrant_hits, (unsigned long long)st.pgrant_maps);
+	kprintf("discards       : %llu done, %llu sectors\n", (unsigned long long)st.discards,
+		(unsigned long long)st.discard_sectors);
 	const struct blkback_latency *l = &st.lat;
 	static const char *const cls[BLKBACK_LAT_CLASSES] = { "<= 4 KiB", "> 4 KiB" };
 	for (int c = 0; c < BLKBACK_LAT_CLASSES; c++) {
@@ -162,6 +165,19 @@ static int cmd_blkback_stats(int argc, char **argv)
 		kprintf("event to thread : %llu us (mean of %llu events)\n",
 			(unsigned long long)(l->wake_ns / l->nr_wake / 1000),
 			(unsigned long long)l->nr_wake);
+	/* What reached each disk, from blkback and from keel itself. */
+	for (struct blkdev *d = blkdev_first(); d; d = d->next) {
+		if (d->type != BLKDEV_DISK)
+			continue;
+		kprintf("disk %-10s: %llu reads, %llu writes, %llu flushes, %llu discards "
+			"(%llu done, %llu sectors), %llu write-zeroes, %llu errors\n", d->name,
+			(unsigned long long)d->reads, (unsigned long long)d->writes,
+			(unsigned long long)d->flushes, (unsigned long long)d->discards,
+			(unsigned long long)__atomic_load_n(&d->discards_done, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&d->discard_sectors_done,
+							    __ATOMIC_RELAXED),
+			(unsigned long long)d->write_zeroes, (unsigned long long)d->errors);
+	}
 	return 0;
 }
 
@@ -169,6 +185,6 @@ const struct command xl_block_commands[] = {
 	{ "block-attach", cmd_block_attach, "DOM SPEC", "attach a disk to a running domain" },
 	{ "block-detach", cmd_block_detach, "DOM VDEV", "detach a virtual disk" },
 	{ "block-list", cmd_block_list, "DOM", "list a domain's virtual disks" },
-	{ "blkback-stats", cmd_blkback_stats, "", "block backend counters" },
+	{ "blkback-stats", cmd_blkback_stats, "", "block backend and per-disk counters" },
 	{ NULL, NULL, NULL, NULL },
 };

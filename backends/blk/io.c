@@ -250,8 +250,12 @@ static void respond(struct vbd *v, struct vbd_req *req, int16_t status)
 	memcpy(RING_GET_RESPONSE(&r->ring, r->ring.rsp_prod_pvt), &rsp, sizeof(rsp));
 	r->ring.rsp_prod_pvt++;
 	r->last_class = lat_class(req);
-	if (status != BLKIF_RSP_OKAY)
+	if (status != BLKIF_RSP_OKAY) {
 		v->nr_errors++;
+	} else if (req->r.operation == BLKIF_OP_DISCARD) {
+		v->nr_discards++;
+		v->nr_discard_sectors += req->r.nr_sectors;
+	}
 }
 
 static void push_responses(struct vbd *v)

@@ -115,6 +115,7 @@ struct vbd {
 	uint8_t *indirect_copy;                  /* one page */
 
 	uint64_t nr_requests, nr_errors, nr_bad, nr_pgrant_hits, nr_pgrant_maps;
+	uint64_t nr_discards, nr_discard_sectors;  /* DISCARDs answered OKAY */
 	struct blkback_latency lat;              /* where a request's time goes */
 };
 

@@ -253,6 +253,8 @@ static void add_stats(struct blkback_stats *to, const struct vbd *v)
 	to->bad_requests += v->nr_bad;
 	to->pgrant_hits += v->nr_pgrant_hits;
 	to->pgrant_maps += v->nr_pgrant_maps;
+	to->discards += v->nr_discards;
+	to->discard_sectors += v->nr_discard_sectors;
 	latency_add(&to->lat, &v->lat);
 }
 

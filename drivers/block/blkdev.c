@@ -230,6 +230,20 @@ static void requeue_thread(void *unused)
 	}
 }
 
+/* A DISCARD the disk finished: counted (on success), then handed back to
+ * whoever submitted it.  Any context: the counters are atomic. */
+static void discard_done(struct blk_request *req, int status)
+{
+	struct blkdev *disk = req->acct_disk;
+
+	req->done = req->acct_done;
+	if (status == 0) {
+		__atomic_fetch_add(&disk->discards_done, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&disk->discard_sectors_done, req->nr_sectors, __ATOMIC_RELAXED);
+	}
+	req->done(req, status);
+}
+
 static int submit_to_disk(struct blkdev *disk, struct blk_request *req)
 {
 	if (req->op == BLK_OP_READ)
@@ -238,8 +252,14 @@ static int submit_to_disk(struct blkdev *disk, struct blk_request *req)
 		disk->writes++;
 	else if (req->op == BLK_OP_FLUSH)
 		disk->flushes++;
-	else
+	else if (req->op == BLK_OP_WRITE_ZEROES)
+		disk->write_zeroes++;
+	if (req->op == BLK_OP_DISCARD) {
 		disk->discards++;
+		req->acct_done = req->done;
+		req->acct_disk = disk;
+		req->done = discard_done;
+	}
 	/* Behind a backlog, a new request waits its turn (FIFO). */
 	unsigned long f = spin_lock_irqsave(&backlog_lock);
 	if (disk->backlog_head) {
@@ -249,8 +269,11 @@ static int submit_to_disk(struct blkdev *disk, struct blk_request *req)
 	}
 	spin_unlock_irqrestore(&backlog_lock, f);
 	int rc = disk->ops->submit(disk, req);
-	if (rc != -EAGAIN)
+	if (rc != -EAGAIN) {
+		if (rc && req->op == BLK_OP_DISCARD)
+			req->done = req->acct_done;  /* refused: done is not called */
 		return rc;
+	}
 	f = spin_lock_irqsave(&backlog_lock);
 	backlog_append(disk, req);
 	spin_unlock_irqrestore(&backlog_lock, f);

@@ -64,6 +64,7 @@ struct blkback_stats {
 	uint64_t vbds;
 	uint64_t requests, errors, bad_requests;
 	uint64_t pgrant_hits, pgrant_maps;   /* persistent grants reused / mapped */
+	uint64_t discards, discard_sectors;  /* DISCARDs passed on and answered OKAY */
 	struct blkback_latency lat;
 };
 void blkback_get_stats(struct blkback_stats *out);

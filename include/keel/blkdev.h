@@ -62,6 +62,10 @@ struct blk_request {
 	uint32_t children_left;
 	int child_status;
 	void *drv_priv;
+	/* DISCARD at the disk: the submitter's callback, put back by the
+	 * layer's own, which counts the completion on acct_disk first. */
+	blk_done_t acct_done;
+	struct blkdev *acct_disk;
 };
 
 enum blkdev_type { BLKDEV_DISK, BLKDEV_PART, BLKDEV_LVM };
@@ -106,7 +110,12 @@ struct blkdev {
 	char holder[48];
 	uint32_t open_writers;      /* exclusive-use accounting for blkback */
 
-	uint64_t reads, writes, flushes, discards, errors;
+	/* Disks: requests sent to the driver (errors: refused by the layer's
+	 * checks or failed by the driver). */
+	uint64_t reads, writes, flushes, discards, write_zeroes, errors;
+	/* Disks: DISCARDs the device completed without error, and their
+	 * sectors (blkback-stats shows them).  Updated in any context. */
+	uint64_t discards_done, discard_sectors_done;
 	/* Disks: requests the driver had no room for (-EAGAIN), resubmitted
 	 * in order by the block layer's requeue thread. */
 	struct blk_request *backlog_head, *backlog_tail;
