@@ -427,6 +427,47 @@ static int split_by_segs(struct blkdev *dev, struct blk_request *req, unsigned i
 	return 0;
 }
 
+/*
+ * A DISCARD or WRITE_ZEROES longer than the disk takes in one command (a
+ * virtio disk's max-discard-sectors: 2 GiB on QEMU, while a guest may trim
+ * its whole disk at once) is sent as runs of at most max sectors.
+ */
+static int split_by_sectors(struct blkdev *dev, struct blk_request *req, uint32_t max)
+{
+	unsigned int pieces = (unsigned int)((req->nr_sectors + (uint64_t)max - 1) / max);
+	struct blk_request **kids = kzalloc(pieces * sizeof(*kids));
+
+	if (!kids)
+		return -ENOMEM;
+	for (unsigned int k = 0; k < pieces; k++) {
+		struct blk_request *c = kzalloc(sizeof(*c));
+		if (!c) {
+			for (unsigned int j = 0; j < k; j++)
+				kfree(kids[j]);
+			kfree(kids);
+			return -ENOMEM;
+		}
+		uint64_t first = (uint64_t)k * max;
+		*c = (struct blk_request){ .op = req->op, .sector = req->sector + first,
+					   .nr_sectors = (uint32_t)MIN((uint64_t)max,
+								       req->nr_sectors - first),
+					   .done = child_done, .parent = req };
+		kids[k] = c;
+	}
+	req->children_left = pieces;
+	req->child_status = 0;
+	for (unsigned int k = 0; k < pieces; k++) {
+		int r = submit_down(dev, kids[k]);
+		if (r) {
+			for (unsigned int j = k; j < pieces; j++)
+				child_done(kids[j], r);
+			break;
+		}
+	}
+	kfree(kids);
+	return 0;
+}
+
 int blk_submit(struct blkdev *dev, struct blk_request *req)
 {
 	int rc = check(dev, req);
@@ -436,9 +477,14 @@ int blk_submit(struct blkdev *dev, struct blk_request *req)
 		return rc;
 	}
 	req->parent = NULL;
-	unsigned int max = blkdev_disk_of(dev)->max_segs;
+	const struct blkdev *disk = blkdev_disk_of(dev);
+	unsigned int max = disk->max_segs;
 	if ((req->op == BLK_OP_READ || req->op == BLK_OP_WRITE) && max && req->nr_segs > max)
 		return split_by_segs(dev, req, max);
+	uint32_t zmax = req->op == BLK_OP_DISCARD ? disk->max_discard_sectors
+		      : req->op == BLK_OP_WRITE_ZEROES ? disk->max_write_zeroes_sectors : 0;
+	if (zmax && req->nr_sectors > zmax)
+		return split_by_sectors(dev, req, zmax);
 	return submit_down(dev, req);
 }
 

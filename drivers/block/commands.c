@@ -228,6 +228,32 @@ static int cmd_blk_write(int argc, char **argv)
 	return blk_rw_command("blk-write", argc, argv, true);
 }
 
+/* `blk-discard DEV OFF LEN`, as Linux's blkdiscard -o OFF -l LEN DEV. */
+static int cmd_blk_discard(int argc, char **argv)
+{
+	struct blkdev *dev;
+	uint64_t off, len;
+	int rc = range_args("blk-discard", argc, argv, &dev, &off, &len);
+	if (rc)
+		return rc;
+	if (!blkdev_disk_of(dev)->can_discard) {
+		kprintf("blk-discard: %s: the device does not discard\n", dev->name);
+		return -EOPNOTSUPP;
+	}
+	if (len / 512 > UINT32_MAX) {
+		kprintf("blk-discard: LEN is at most %llu bytes per command\n",
+			(unsigned long long)UINT32_MAX * 512);
+		return -EINVAL;
+	}
+	rc = blk_discard_sync(dev, off / 512, len / 512);
+	if (rc)
+		kprintf("blk-discard: %s: error %d\n", dev->name, rc);
+	else
+		kprintf("blk-discard: %s: %llu bytes at %llu discarded\n", dev->name,
+			(unsigned long long)len, (unsigned long long)off);
+	return rc;
+}
+
 int cmd_blk_bench(int argc, char **argv);  /* bench.c */
 
 const struct command device_commands[] = {
@@ -235,6 +261,7 @@ const struct command device_commands[] = {
 	{ "lsblk", cmd_lsblk, "[-b]", "block devices: disks, partitions, LVM volumes" },
 	{ "blk-read", cmd_blk_read, "DEV OFF LEN", "read bytes, print their CRC-32" },
 	{ "blk-write", cmd_blk_write, "DEV OFF LEN SEED", "write a test pattern, flush" },
+	{ "blk-discard", cmd_blk_discard, "DEV OFF LEN", "discard a byte range (blkdiscard)" },
 	{ "blk-bench", cmd_blk_bench, "DEV [-w] [-t S]", "raw MB/s and IOPS (-w: writes, destroys data)" },
 	{ "nvme", nvme_command, "list|inject-timeout C [N]|timeout S", "NVMe controllers; test hooks" },
 	{ NULL, NULL, NULL, NULL },

@@ -96,6 +96,9 @@ struct blkdev {
 	uint32_t discard_granularity_bytes, discard_alignment_bytes;
 	uint16_t max_segs;          /* per request */
 	uint32_t max_sectors;       /* per request (READ/WRITE) */
+	/* Per DISCARD / WRITE_ZEROES command (0: no limit); the block layer
+	 * cuts longer ones, at multiples of the discard granularity. */
+	uint32_t max_discard_sectors, max_write_zeroes_sectors;
 	char model[48];             /* "QEMU NVMe Ctrl", "virtio-blk" */
 
 	/* Disks: the driver.  Partitions and LVs: parent + extents. */

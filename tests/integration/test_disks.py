@@ -225,6 +225,35 @@ def looped_mbr(m, disk, img):
         raise TestFailure("the logical partition before the loop is not offered:\n" + out)
 
 
+def big_discard():
+    """A discard longer than the virtio disk takes in one command (QEMU's
+    max-discard-sectors: 2 GiB) is cut by keel into runs: the whole range
+    is punched out of the image, bytes past the first run included."""
+    img = os.path.join(SCRATCH, "discard.img")
+    make_image(img, 5 << 10)
+    marks = [(1 << 20) + 4096, (3 << 30) + 8192, (5 << 30) - (1 << 20)]
+    for off in marks:
+        put_host_bytes(img, off, os.urandom(65536))
+    args = ("-drive file=%s,if=none,id=vd0,format=raw,cache=writeback,discard=unmap "
+            "-device virtio-blk-pci,drive=vd0" % img)
+    with Machine("disks-discard", timeout=180, env={"QEMU_ARGS": args}) as m:
+        m.boot()
+        out = m.command("blk-discard vda 0 %d" % (5 << 30), timeout=120)
+        if "discarded" not in out:
+            raise TestFailure("blk-discard of 5 GiB: " + out)
+        if "past the end" not in m.command("blk-discard vda 0 %d" % ((5 << 30) + 512)):
+            raise TestFailure("a discard past the end was not refused")
+        m.send("poweroff\r")
+        m.wait_exit(60)
+    for off in marks:
+        if host_bytes(img, off, 65536) != bytes(65536):
+            raise TestFailure("bytes at %d survived the discard" % off)
+    used = os.stat(img).st_blocks * 512
+    os.unlink(img)
+    if used > (1 << 20):
+        raise TestFailure("the image still holds %d bytes after the discard" % used)
+
+
 def main():
     tests = [
         ("virtio-blk on i440fx, MSI-X, MBR with logical partitions as sfdisk sees them; "
@@ -236,6 +265,8 @@ def main():
         ("virtio-blk on i440fx with pci_nomsi: INTx; an MBR extended loop is cut",
          lambda: run_machine("pc-intx", "pc", "pci_nomsi", r"00:03\.0", "INTx",
                              mbr_with_logicals, [(mbr_loop, looped_mbr)])),
+        ("a 5 GiB discard on a virtio disk taking 2 GiB per command: cut, all of it done",
+         big_discard),
     ]
     return 1 if run_tests(tests) else 0
 
