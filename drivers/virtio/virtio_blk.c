@@ -44,6 +44,7 @@
 #define CFG_MAX_DISCARD_SECTORS 36
 #define CFG_MAX_DISCARD_SEG 40
 #define CFG_DISCARD_ALIGN 44
+#define CFG_MAX_WRITE_ZEROES_SECTORS 48
 
 #define MAX_SLOTS 64
 #define SLOT_HDR 0
@@ -261,7 +262,16 @@ static int vblk_probe(struct pci_dev *d)
 	if (b->can_discard) {
 		uint32_t al = mmio_read32(cfg + CFG_DISCARD_ALIGN);
 		b->discard_granularity_bytes = al ? al * 512 : b->logical_block_bytes;
+		/* One range per command (keel never sends more): longer ones are
+		 * cut by the block layer at a multiple of the granularity. */
+		uint32_t max = mmio_read32(cfg + CFG_MAX_DISCARD_SECTORS);
+		uint32_t g = b->discard_granularity_bytes / 512;
+		if (g > 1 && max >= g)
+			max -= max % g;
+		b->max_discard_sectors = max;
 	}
+	if (b->can_write_zeroes)
+		b->max_write_zeroes_sectors = mmio_read32(cfg + CFG_MAX_WRITE_ZEROES_SECTORS);
 	b->max_segs = (uint16_t)(TABLE_ENTRIES - 2);
 	if (f & (1ull << VIRTIO_BLK_F_SEG_MAX)) {
 		uint32_t sm = mmio_read32(cfg + CFG_SEG_MAX);
