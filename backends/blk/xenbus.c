@@ -183,7 +183,9 @@ static int vbd_be_nodes(struct backdev *d, const void *arg)
 	struct blkdev *b = v->bdev, *bd = blkdev_disk_of(b);
 	int rc = 0;
 
-	rc |= backdev_printf(d, "removable", "0");
+	/* libxl writes removable=1 for a cdrom (its disk parser sets removable
+	 * with devtype=cdrom); Linux's blkfront reads only `info` below. */
+	rc |= backdev_printf(d, "removable", "%d", v->cdrom ? 1 : 0);
 	rc |= backdev_printf(d, "bootable", "1");
 	rc |= backdev_printf(d, "dev", "%s", v->vdev);
 	rc |= backdev_printf(d, "type", "phy");
@@ -211,7 +213,10 @@ static int vbd_be_nodes(struct backdev *d, const void *arg)
 	rc |= backdev_printf(d, "sector-size", "512");
 	rc |= backdev_printf(d, "physical-sector-size", "%u",
 			     bd->physical_block_bytes ? bd->physical_block_bytes : 512);
+	/* As Linux blkback: VDISK_REMOVABLE only when the disk underneath has
+	 * removable media; a cdrom on an LV is CDROM|READONLY (5). */
 	rc |= backdev_printf(d, "info", "%u", (v->cdrom ? VDISK_CDROM : 0) |
+						(bd->removable ? VDISK_REMOVABLE : 0) |
 						(v->writable ? 0 : VDISK_READONLY));
 	return rc;
 }
@@ -239,7 +244,7 @@ static int vbd_libxl_nodes(struct backdev *d, const void *arg)
 	rc |= backdev_libxl_printf(d, "mode", "%s", v->writable ? "w" : "r");
 	rc |= backdev_libxl_printf(d, "type", "phy");
 	rc |= backdev_libxl_printf(d, "device-type", "%s", v->cdrom ? "cdrom" : "disk");
-	rc |= backdev_libxl_printf(d, "removable", "0");
+	rc |= backdev_libxl_printf(d, "removable", "%d", v->cdrom ? 1 : 0);
 	rc |= backdev_libxl_printf(d, "bootable", "1");
 	rc |= backdev_libxl_printf(d, "discard-enable", "%d", v->lim.can_discard);
 	rc |= backdev_libxl_printf(d, "specification", "xen");

@@ -6,7 +6,11 @@ creates and detaches) holds a partition and a volume group; keel reads the parti
 and LVs as the host tools do, changes the VG with lvcreate/lvextend/lvremove
 (the host's lvm2 then reads the result), and serves an LV and a partition to
 a Debian guest through blkback: the guest reads what the host wrote and its
-writes are on the image after keel powers off.
+writes are on the image after keel powers off.  The guest cannot change its
+read-only partition (the host finds the partition's bytes unchanged), sees a
+devtype=cdrom disk as a CD-ROM, writes its LV while a second guest writes
+another LV of the same disk (each reads back and the host finds only its own
+pattern), and sees a hot-plugged disk come, go and come back.
 """
 import contextlib
 import hashlib
@@ -25,6 +29,37 @@ LVM_ENV = dict(os.environ, LVM_SUPPRESS_FD_WARNINGS="1")
 NOACT = ["--config", "global { activation=0 }"]
 HOST_DATA = b"HOST-WROTE-THIS!" * (256 * 1024 // 16)
 GUEST_DATA = (b"KEEL-GUEST-WROTE-THIS\n" * 20000)[:262144]
+# nvme0n1p1 (1 MiB..17 MiB of the image), served read-only (xvdb) and as a cdrom.
+PART1_OFF, PART1_BYTES = 1 << 20, 16 << 20
+PART1_DATA = b"".join(b"READ-ONLY-PART1 %07d\n" % i for i in range(PART1_BYTES // 24))
+PART1_DATA += b"\n" * (PART1_BYTES - len(PART1_DATA))
+# What blkpat.sh writes over 1 MiB at 8 MiB of each guest's xvda.
+PAT_OFF = 8 << 20
+
+
+def pattern(name):
+    line = b"KEEL-PATTERN %s\n" % name.encode()
+    return (line * ((1 << 20) // len(line) + 1))[:1 << 20]
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+def splitmix_pattern(seed, length):
+    """What keel's blk-write DEV 0 LENGTH SEED writes: 64-bit word k is
+    splitmix64(seed + k), little-endian."""
+    out = bytearray()
+    m = (1 << 64) - 1
+    for k in range(length // 8):
+        x = (seed + k + 0x9e3779b97f4a7c15) & m
+        x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & m
+        x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & m
+        out += (x ^ (x >> 31)).to_bytes(8, "little")
+    return bytes(out)
+
+
+HOT_DATA = (b"KEEL-HOTPLUG-WROTE-THIS\n" * 11000)[:262144]
 
 
 def sh(*cmd, env=None):
@@ -45,6 +80,11 @@ def pv_loop():
         yield dev
     finally:
         subprocess.run(["losetup", "-d", dev])
+
+
+def part1():
+    m = re.search(r"img1 : start=\s*(\d+), size=\s*(\d+)", sh("sfdisk", "-d", IMG))
+    return int(m.group(1)) * 512, int(m.group(2)) * 512
 
 
 def part2():
@@ -72,6 +112,22 @@ def lv_offset(dev, lv):
     return part2()[0] + pe_start + first_pe * ext
 
 
+def lv_byte(dev, lv, off):
+    """Image offset of byte off of an LV, through its segments in order."""
+    pe_start = int(lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start",
+                       dev).split()[0])
+    ext = int(lvm("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size",
+                  "vg0").split()[0])
+    le = off // ext
+    for first, last in re.findall(r":(\d+)-(\d+)", lvm("lvs", "--noheadings", "-o",
+                                                      "seg_pe_ranges", "vg0/" + lv)):
+        n = int(last) - int(first) + 1
+        if le < n:
+            return part2()[0] + pe_start + (int(first) + le) * ext + off % ext
+        le -= n
+    raise TestFailure("byte %d is past the end of %s" % (off, lv))
+
+
 def make_disk():
     os.makedirs(SCRATCH, exist_ok=True)
     with open(IMG, "wb") as f:
@@ -89,6 +145,10 @@ def make_disk():
     with open(IMG, "r+b") as f:
         f.seek(off)
         f.write(HOST_DATA)
+        f.seek(PART1_OFF)
+        f.write(PART1_DATA)
+    if part1() != (PART1_OFF, PART1_BYTES):
+        raise TestFailure("partition 1 is at %s, not where PART1_DATA went" % (part1(),))
     return {n: int(s) for n, s in re.findall(r"(\S+)\s+(\d+)", lvs)}
 
 
@@ -96,12 +156,45 @@ def free_pages(m):
     return int(re.search(r"^xen_free_pages\s*:\s*(\d+)", m.command("info"), re.M).group(1))
 
 
-def guest_results(m, name):
-    out = m.command("console-wait %s KEEL-TEST-DONE 150" % name, timeout=200)
+def guest_results(m, name, marker="KEEL-TEST-DONE", secs=150):
+    out = m.command("console-wait %s %s %d" % (name, marker, secs), timeout=secs + 50)
     log = m.command("console-log %s" % name)
     if "found" not in out:
-        raise TestFailure("guest never finished its disk test:\n" + log[-2000:])
-    return {c: (s == "ok", d) for c, s, d in re.findall(r"KEEL-TEST (\S+) (ok|fail) ?(.*)", log)}, log
+        raise TestFailure("guest %s never printed %s:\n%s" % (name, marker, log[-2000:]))
+    return {c: (s == "ok", d.strip()) for c, s, d in
+            re.findall(r"KEEL-TEST (\S+) (ok|fail) ?(.*)", log)}, log
+
+
+def want_results(res, log, checks):
+    """checks: name -> None (ok is enough) or regexes its detail must match."""
+    for name, detail in checks.items():
+        ok, got = res.get(name, (False, "missing"))
+        if not ok or any(not re.search(d, got) for d in (detail or [])):
+            raise TestFailure("guest %s: %s (want ok, %s)\n%s" % (name, got, detail, log[-1500:]))
+
+
+# What a Linux 6.1 guest shows for a cdrom on an LV or partition as Linux
+# blkback serves it: info = VDISK_CDROM|VDISK_READONLY, so read-only and
+# CDROM_GET_CAPABILITY answers (udev's cdrom_id asks that first); not
+# removable (blkfront sets that only from VDISK_REMOVABLE, which blkback
+# sets only for removable media underneath; it never reads `removable`).
+CDROM_SEEN = [r"\bremovable=0\b", r"\bro=1\b", r"\bcapability=cdrom\b", r"\bwrite=refused\b",
+              r"\bsectors=%d\b" % (PART1_BYTES // 512), r"\bmd5=%s\b" % md5(PART1_DATA[:65536])]
+
+
+def cdrom_nodes(m, name, devid):
+    """keel's nodes for a cdrom vbd against what libxl and Linux blkback write."""
+    domid = m.command("domid %s" % name).strip().splitlines()[-1].strip()
+    be = "/local/domain/0/backend/vbd/%s/%d" % (domid, devid)
+    want = {be + "/device-type": "cdrom", be + "/removable": "1", be + "/mode": "r",
+            be + "/info": "5",
+            "/local/domain/%s/device/vbd/%d/device-type" % (domid, devid): "cdrom",
+            "/libxl/%s/device/vbd/%d/device-type" % (domid, devid): "cdrom",
+            "/libxl/%s/device/vbd/%d/removable" % (domid, devid): "1"}
+    for path, val in want.items():
+        got = m.command("xenstore-read " + path).strip()
+        if got != val:
+            raise TestFailure("%s = %r, want %r (as libxl and Linux blkback)" % (path, got, val))
 
 
 def main():
@@ -158,20 +251,19 @@ def main():
                          r"script=/etc/xen/scripts/block ignored", out):
             raise TestFailure("create did not say script= is ignored:\n" + out)
         res, log = guest_results(m, "kt-blk")
-        want_md5 = hashlib.md5(HOST_DATA[:65536 * 4]).hexdigest()
-        checks = {
+        want_results(res, log, {
             "blk-present": None,
-            "blk-size": "sectors=%d ro=0" % (24 << 11),
-            "blk-read": "md5=" + want_md5,
+            "blk-size": ["sectors=%d ro=0" % (24 << 11)],
+            "blk-read": ["md5=" + md5(HOST_DATA[:65536 * 4])],
             "blk-write": None,
-            "blk-readback": "md5=" + hashlib.md5(GUEST_DATA).hexdigest(),
-            "blk-second": "sectors=%d ro=1" % (16 << 11),
+            "blk-readback": ["md5=" + md5(GUEST_DATA)],
+            "blk-second": ["sectors=%d ro=1" % (16 << 11)],
             "blk-ro-refused": None,
-        }
-        for name, detail in checks.items():
-            ok, got = res.get(name, (False, "missing"))
-            if not ok or (detail and detail not in got):
-                raise TestFailure("guest %s: %s (want %s)\n%s" % (name, got, detail, log[-1500:]))
+            "blk-ro-direct": None,
+            "blk-cdrom": CDROM_SEEN,
+            "blk-disk-cap": ["capability=EINVAL"],
+        })
+        cdrom_nodes(m, "kt-blk", 51760)
         # kt-blk has two vCPUs: blkfront asks for two queues (multi-queue).
         if not re.search(r"blkback: vbd \d+/51712 \(xvda\) connected: vg0/guest, 2 queues, "
                          r"\d+-page ring, persistent grants", m.buf):
@@ -185,6 +277,39 @@ def main():
         if not re.search(r"^51712\s+0\s+\d+\s+4\s+-?\d+\s+-?\d+\s+/local/domain/0/backend/vbd/\d+/51712",
                          out, re.M):
             raise TestFailure("block-list does not show xvda connected:\n" + out)
+
+    def two_guests_two_lvs():
+        m = state["m"]
+        out = m.command("lvcreate -L 16M -n guest2 vg0")
+        if 'Logical volume "guest2" created' not in out:
+            raise TestFailure(out)
+        out = m.command("create kt-blk2.cfg", timeout=180)
+        if "kt-blk2" not in m.command("list"):
+            raise TestFailure("kt-blk2 not created: " + out)
+        # kt-blk has been writing since its KEEL-TEST-DONE; once kt-blk2
+        # writes too, let both go on a while, then stop both.
+        for name in ("kt-blk2", "kt-blk"):
+            w = m.command("console-wait %s KEEL-BLKPAT-WRITING 150" % name, timeout=200)
+            if "found" not in w:
+                raise TestFailure("%s is not writing its pattern:\n%s" %
+                                  (name, m.command("console-log %s 2000" % name)))
+        time.sleep(5)
+        for name in ("kt-blk", "kt-blk2"):
+            domid = m.command("domid %s" % name).strip().splitlines()[-1].strip()
+            m.command("xenstore-write /local/domain/%s/data/blkpat-stop 1" % domid)
+        for name in ("kt-blk", "kt-blk2"):
+            res, log = guest_results(m, name, "KEEL-BLKPAT-DONE", 60)
+            # Each wrote from before the other began until the stop: at once.
+            want_results(res, log, {"blkpat-" + name: [r"passes=([2-9]|\d\d+) stop=asked ",
+                                                      "md5=" + md5(pattern(name))]})
+        res, log = guest_results(m, "kt-blk2")
+        want_results(res, log, {"blk2-present": ["sectors=%d" % (16 << 11)],
+                                "blk2-cdrom": CDROM_SEEN})
+        cdrom_nodes(m, "kt-blk2", 51760)
+        m.command("destroy kt-blk2", timeout=60)
+
+    def hotplug_seen_by_guest():
+        m = state["m"]
         # Hot-plug: a third disk comes, the guest's blkfront connects it.
         out = m.command("block-attach kt-blk format=raw,vdev=xvdc,access=w,target=/dev/vg0/made-by-keel")
         if "block-attach:" in out:
@@ -203,6 +328,28 @@ def main():
             raise TestFailure("lsblk does not show the LV in use:\n" + out)
         if "in use" not in m.command("lvremove vg0/guest"):
             raise TestFailure("an LV served to a guest could be removed")
+        # The guest finds xvdc, and on it what keel's blk-write put there;
+        # it writes and reads back.
+        res, log = guest_results(m, "kt-blk", "KEEL-HOT-WRITTEN", 120)
+        want_results(res, log, {
+            "hot-attached": ["sectors=%d " % (12 << 11), "ro=0",
+                             "head-md5=" + md5(splitmix_pattern(77, 65536))],
+            "hot-rw": ["md5=" + md5(HOT_DATA)]})
+        # Detached: it goes away in the guest.
+        out = m.command("block-detach kt-blk xvdc", timeout=60)
+        if "block-detach:" in out:
+            raise TestFailure(out)
+        if re.search(r"^51744\s", m.command("block-list kt-blk"), re.M):
+            raise TestFailure("xvdc still listed after block-detach")
+        res, log = guest_results(m, "kt-blk", "KEEL-HOT-GONE", 120)
+        want_results(res, log, {"hot-gone": None})
+        # Attached again: back, with what the guest wrote before.
+        out = m.command("block-attach kt-blk format=raw,vdev=xvdc,access=w,target=/dev/vg0/made-by-keel")
+        if "block-attach:" in out:
+            raise TestFailure(out)
+        m.expect(r"blkback: vbd \d+/51744 \(xvdc\) connected: vg0/made-by-keel", 60)
+        res, log = guest_results(m, "kt-blk", "KEEL-HOT-DONE", 120)
+        want_results(res, log, {"hot-again": ["sectors=%d " % (12 << 11), "md5=" + md5(HOT_DATA)]})
 
     def detach_and_destroy_leave_nothing():
         m = state["m"]
@@ -270,14 +417,35 @@ def main():
             lvs = lvm("lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size",
                       "vg0")
             got = {n: int(s) for n, s in re.findall(r"(\S+)\s+(\d+)", lvs)}
-            want = {"guest": 24 << 20, "made-by-keel": 12 << 20}
+            want = {"guest": 24 << 20, "made-by-keel": 12 << 20, "guest2": 16 << 20}
             if got != want:
                 raise TestFailure("host lvs: %s, want %s" % (got, want))
             guest_off = lv_offset(dev, "guest") + 2 * (1 << 20)
+            # The 1 MiB regions do not cross an extent (4 MiB): one offset each.
+            at = {"kt-blk": lv_byte(dev, "guest", PAT_OFF),
+                  "kt-blk2": lv_byte(dev, "guest2", PAT_OFF),
+                  "made-by-keel": lv_byte(dev, "made-by-keel", 1 << 20)}
         with open(IMG, "rb") as f:
             f.seek(guest_off)
             if f.read(len(GUEST_DATA)) != GUEST_DATA:
                 raise TestFailure("the guest's write is not on the image")
+            f.seek(PART1_OFF)
+            got = f.read(PART1_BYTES)
+            if got != PART1_DATA:
+                at = next(i for i in range(PART1_BYTES) if got[i] != PART1_DATA[i])
+                raise TestFailure("the read-only partition changed: md5 %s, was %s; first "
+                                  "difference at byte %d: %r" % (md5(got), md5(PART1_DATA), at,
+                                                                 got[at:at + 32]))
+            for name in ("kt-blk", "kt-blk2"):
+                f.seek(at[name])
+                got = f.read(1 << 20)
+                if got != pattern(name):
+                    raise TestFailure("%s's LV at +8 MiB holds md5 %s (%r...), not its pattern %s"
+                                      % (name, md5(got), got[:40], md5(pattern(name))))
+            f.seek(at["made-by-keel"])
+            got = f.read(len(HOT_DATA))
+            if got != HOT_DATA:
+                raise TestFailure("xvdc's write is not on made-by-keel: %r..." % got[:40])
 
     def host_lv_seen_next_boot():
         with pv_loop():
@@ -295,14 +463,18 @@ def main():
         ("lsblk/pvs/vgs show the volumes and sizes the host's lvm2 made", volumes_as_host_sees_them),
         ("lvcreate/lvextend from keel; taken name, no space, bad size refused as lvm2 does",
          lv_commands_and_errors),
-        ("blkback: a Debian guest reads host bytes from an LV, writes, sees a read-only partition; "
-         "block-attach hot-plugs a disk, a second writable user is refused",
-         guest_uses_lv_and_partition),
+        ("blkback: a Debian guest reads host bytes from an LV, writes, sees a read-only partition "
+         "it cannot write and a devtype=cdrom disk as a CD-ROM", guest_uses_lv_and_partition),
+        ("two guests write two LVs of one disk at once: each reads back only its own pattern",
+         two_guests_two_lvs),
+        ("block-attach hot-plugs a disk the guest uses, a second writable user is refused; "
+         "block-detach removes it in the guest; attached again it is back with its data",
+         hotplug_seen_by_guest),
         ("block-detach, destroy, and destroy in the middle of I/O leave no vbd, no grant "
          "mapped, no page lost", detach_and_destroy_leave_nothing),
         ("a qcow2 disk spec is refused naming the file and line", bad_specs_refused),
-        ("after poweroff the host's vgck/lvs read keel's changes and the guest's bytes",
-         host_reads_keels_work),
+        ("after poweroff the host's vgck/lvs read keel's changes and the guests' bytes; the "
+         "read-only partition is unchanged", host_reads_keels_work),
         ("an LV the host's lvm2 made meanwhile is seen by keel on the next boot",
          host_lv_seen_next_boot),
     ]
