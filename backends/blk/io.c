@@ -317,7 +317,7 @@ static int submit(struct vbd *v, struct vbd_req *req, enum blk_op op)
 		req->breq.segs = req->bsegs;
 	} else if (op == BLK_OP_DISCARD) {
 		req->breq.sector = req->r.sector;
-		req->breq.nr_sectors = (uint32_t)req->r.nr_sectors;
+		req->breq.nr_sectors = req->r.nr_sectors;
 	}
 	return blk_submit(v->bdev, &req->breq);
 }

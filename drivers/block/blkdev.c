@@ -339,7 +339,7 @@ static int split_and_submit(struct blkdev *dev, struct blk_request *req)
 			return -ENOMEM;
 		}
 		*c = (struct blk_request){ .op = req->op, .fua = req->fua, .sector = s,
-					   .nr_sectors = (uint32_t)n, .done = child_done,
+					   .nr_sectors = n, .done = child_done,
 					   .parent = req };
 		if (data) {
 			c->segs = (struct blk_seg *)(c + 1);
@@ -506,7 +506,7 @@ static int sync_op(struct blkdev *dev, enum blk_op op, uint64_t sector, void *bu
 		   uint64_t nr_sectors)
 {
 	struct sync_wait w = { .status = 0 };
-	struct blk_request req = { .op = op, .sector = sector, .nr_sectors = (uint32_t)nr_sectors,
+	struct blk_request req = { .op = op, .sector = sector, .nr_sectors = nr_sectors,
 				   .done = sync_done, .ctx = &w };
 	struct blk_seg *segs = NULL;
 

@@ -240,11 +240,6 @@ static int cmd_blk_discard(int argc, char **argv)
 		kprintf("blk-discard: %s: the device does not discard\n", dev->name);
 		return -EOPNOTSUPP;
 	}
-	if (len / 512 > UINT32_MAX) {
-		kprintf("blk-discard: LEN is at most %llu bytes per command\n",
-			(unsigned long long)UINT32_MAX * 512);
-		return -EINVAL;
-	}
 	rc = blk_discard_sync(dev, off / 512, len / 512);
 	if (rc)
 		kprintf("blk-discard: %s: error %d\n", dev->name, rc);

@@ -169,7 +169,7 @@ static int vblk_submit(struct blkdev *dev, struct blk_request *req)
 	} else if (req->op == BLK_OP_DISCARD || req->op == BLK_OP_WRITE_ZEROES) {
 		uint8_t *r = s->page + SLOT_RANGE;
 		*(uint64_t *)r = req->sector;
-		*(uint32_t *)(r + 8) = req->nr_sectors;
+		*(uint32_t *)(r + 8) = (uint32_t)req->nr_sectors;  /* <= max_*_sectors */
 		*(uint32_t *)(r + 12) = 0;  /* flags: unmap 0 */
 		t[n++] = (struct virtq_desc){ dma_x(s->dma) + SLOT_RANGE, 16, VIRTQ_DESC_F_NEXT, 0 };
 	}
@@ -265,13 +265,18 @@ static int vblk_probe(struct pci_dev *d)
 		/* One range per command (keel never sends more): longer ones are
 		 * cut by the block layer at a multiple of the granularity. */
 		uint32_t max = mmio_read32(cfg + CFG_MAX_DISCARD_SECTORS);
+		if (!max)
+			max = UINT32_MAX;  /* the range's own field */
 		uint32_t g = b->discard_granularity_bytes / 512;
 		if (g > 1 && max >= g)
 			max -= max % g;
 		b->max_discard_sectors = max;
 	}
-	if (b->can_write_zeroes)
+	if (b->can_write_zeroes) {
 		b->max_write_zeroes_sectors = mmio_read32(cfg + CFG_MAX_WRITE_ZEROES_SECTORS);
+		if (!b->max_write_zeroes_sectors)
+			b->max_write_zeroes_sectors = UINT32_MAX;
+	}
 	b->max_segs = (uint16_t)(TABLE_ENTRIES - 2);
 	if (f & (1ull << VIRTIO_BLK_F_SEG_MAX)) {
 		uint32_t sm = mmio_read32(cfg + CFG_SEG_MAX);

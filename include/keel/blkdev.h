@@ -51,7 +51,7 @@ struct blk_request {
 	enum blk_op op;
 	bool fua;             /* WRITE: on media before done (else flush later) */
 	uint64_t sector;      /* first 512-byte sector, in the device submitted to */
-	uint32_t nr_sectors;  /* DISCARD/WRITE_ZEROES: length; READ/WRITE: set by blk_submit */
+	uint64_t nr_sectors;  /* DISCARD/WRITE_ZEROES: length; READ/WRITE: set by blk_submit */
 	uint16_t nr_segs;
 	struct blk_seg *segs;
 	blk_done_t done;
