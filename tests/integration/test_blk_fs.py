@@ -12,7 +12,6 @@ disk's) grow by what fstrim trimmed, and what blkfront made of keel's offer
 as the guest's sysfs shows it: queues, segments per request, discard limits,
 persistent grants.
 """
-import contextlib
 import hashlib
 import os
 import re
@@ -21,6 +20,7 @@ import subprocess
 import sys
 import time
 
+from hostdisk import loop, lv_byte, lvm, part_loop, partition, sh
 from harness import ROOT, Machine, TestFailure, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
@@ -31,7 +31,6 @@ VG = "vgfs"          # not vg0: never confused with another test's images
 LV_BYTES = 64 << 20
 VD_BYTES = 64 << 20
 TRIMMED_FILE = 12 << 20  # the guest writes and deletes this much before fstrim
-LVM_ENV = dict(os.environ, LVM_SUPPRESS_FD_WARNINGS="1")
 # The virtio disk reports a 64 KiB discard granularity (QEMU's
 # discard_granularity, in virtio's discard_sector_alignment), the NVMe one
 # its 512-byte LBA: each guest must see its own disk's.
@@ -51,45 +50,9 @@ DISKS = {
 }
 
 
-def sh(*cmd, env=None):
-    """Runs a host tool; its stdout."""
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    if r.returncode:
-        raise TestFailure("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout,
-                                                    r.stderr))
-    return r.stdout
-
-
-def part1():
-    out = sh("sfdisk", "-d", NV_IMG)
-    m = re.search(r"img1 : start=\s*(\d+), size=\s*(\d+)", out)
-    return int(m.group(1)) * 512, int(m.group(2)) * 512
-
-
-@contextlib.contextmanager
-def loop(offset, size, img):
-    dev = sh("losetup", "-f", "--show", "-o", str(offset), "--sizelimit", str(size), img).strip()
-    try:
-        yield dev
-    finally:
-        subprocess.run(["losetup", "-d", dev])
-
-
-def lvm(dev, *args):
-    """An lvm2 command that sees only dev (the PV's loop device), no activation."""
-    return sh(args[0], "--devices", dev, "--config", "global { activation=0 }", *args[1:],
-              env=LVM_ENV)
-
-
 def lv_offset(dev, lv):
-    """Byte offset of an LV's first extent in the image."""
-    pe_start = int(lvm(dev, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o",
-                       "pe_start", dev).split()[0])
-    ext = int(lvm(dev, "vgs", "--noheadings", "--units", "b", "--nosuffix", "-o",
-                  "vg_extent_size", VG).split()[0])
-    ranges = lvm(dev, "lvs", "--noheadings", "-o", "seg_pe_ranges", VG + "/" + lv).split()[0]
-    first_pe = int(re.search(r":(\d+)-", ranges).group(1))
-    return part1()[0] + pe_start + first_pe * ext
+    """Byte offset of an LV in the image (dev: the PV's loop device)."""
+    return lv_byte(dev, partition(NV_IMG, 1)[0], VG, lv, 0, only=True)
 
 
 def make_disks():
@@ -100,13 +63,14 @@ def make_disks():
     with open(VD_IMG, "wb") as f:
         f.truncate(VD_BYTES)
     sh("sgdisk", "-n", "1:1MiB:+120MiB", "-t", "1:8e00", "-c", "1:lvm", NV_IMG)
-    with loop(*part1(), NV_IMG) as dev:
-        lvm(dev, "pvcreate", "-q", dev)
-        lvm(dev, "vgcreate", "-q", VG, dev)
+    with part_loop(NV_IMG, 1) as dev:
+        lvm("pvcreate", "-q", dev, dev=dev)
+        lvm("vgcreate", "-q", VG, dev, dev=dev)
         # A first LV so that the filesystem's does not start at the PV's
         # first extent: keel must translate.
-        lvm(dev, "lvcreate", "-q", "-an", "-Zn", "-L", "8M", "-n", "pad", VG)
-        lvm(dev, "lvcreate", "-q", "-an", "-Zn", "-L", "%dM" % (LV_BYTES >> 20), "-n", "fs", VG)
+        lvm("lvcreate", "-q", "-an", "-Zn", "-L", "8M", "-n", "pad", VG, dev=dev)
+        lvm("lvcreate", "-q", "-an", "-Zn", "-L", "%dM" % (LV_BYTES >> 20), "-n", "fs", VG,
+            dev=dev)
 
 
 def checks_of(log):
@@ -341,9 +305,9 @@ def main():
         m = state["m"]
         m.send("poweroff\r")
         m.wait_exit(120)
-        with loop(*part1(), NV_IMG) as dev:
+        with part_loop(NV_IMG, 1) as dev:
             off = lv_offset(dev, "fs")
-        with loop(off, LV_BYTES, NV_IMG) as dev:
+        with loop(NV_IMG, off, LV_BYTES) as dev:
             host_check("nvme", dev)
         host_check("virtio", VD_IMG)
 

@@ -12,7 +12,6 @@ devtype=cdrom disk as a CD-ROM, writes its LV while a second guest writes
 another LV of the same disk (each reads back and the host finds only its own
 pattern), and sees a hot-plugged disk come, go and come back.
 """
-import contextlib
 import hashlib
 import os
 import re
@@ -20,13 +19,13 @@ import subprocess
 import sys
 import time
 
+import hostdisk
+from hostdisk import lvm, part_loop, partition, sh
 from harness import ROOT, Machine, TestFailure, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 SCRATCH = os.path.join(ROOT, "build", "test-blkback")
 IMG = os.path.join(SCRATCH, "disk.img")
-LVM_ENV = dict(os.environ, LVM_SUPPRESS_FD_WARNINGS="1")
-NOACT = ["--config", "global { activation=0 }"]
 HOST_DATA = b"HOST-WROTE-THIS!" * (256 * 1024 // 16)
 GUEST_DATA = (b"KEEL-GUEST-WROTE-THIS\n" * 20000)[:262144]
 # nvme0n1p1 (1 MiB..17 MiB of the image), served read-only (xvdb) and as a cdrom.
@@ -62,70 +61,31 @@ def splitmix_pattern(seed, length):
 HOT_DATA = (b"KEEL-HOTPLUG-WROTE-THIS\n" * 11000)[:262144]
 
 
-def sh(*cmd, env=None):
-    """Runs a host tool; its stdout (warnings on stderr are not output)."""
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    if r.returncode:
-        raise TestFailure("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout,
-                                                    r.stderr))
-    return r.stdout
-
-
-@contextlib.contextmanager
 def pv_loop():
-    """A loop device over partition 2 (no device-mapper, no partition nodes)."""
-    start, size = part2()
-    dev = sh("losetup", "-f", "--show", "-o", str(start), "--sizelimit", str(size), IMG).strip()
-    try:
-        yield dev
-    finally:
-        subprocess.run(["losetup", "-d", dev])
+    """A loop device over partition 2, the PV."""
+    return part_loop(IMG, 2)
 
 
 def part1():
-    m = re.search(r"img1 : start=\s*(\d+), size=\s*(\d+)", sh("sfdisk", "-d", IMG))
-    return int(m.group(1)) * 512, int(m.group(2)) * 512
+    return partition(IMG, 1)
 
 
 def part2():
-    out = sh("sfdisk", "-d", IMG)
-    m = re.search(r"img2 : start=\s*(\d+), size=\s*(\d+)", out)
-    return int(m.group(1)) * 512, int(m.group(2)) * 512
+    return partition(IMG, 2)
 
 
 NVME_ARGS = ("-drive file=%s,if=none,id=nv0,format=raw,cache=writeback "
              "-device nvme,serial=keelblk,drive=nv0" % IMG)
 
 
-def lvm(*args):
-    return sh(*(list(args[:1]) + NOACT + list(args[1:])), env=LVM_ENV)
-
-
 def lv_offset(dev, lv):
     """Byte offset of an LV's first extent in the image."""
-    pe_start = int(lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start",
-                       dev).split()[0])
-    ext = int(lvm("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size",
-                  "vg0").split()[0])
-    ranges = lvm("lvs", "--noheadings", "-o", "seg_pe_ranges", "vg0/" + lv).split()[0]
-    first_pe = int(re.search(r":(\d+)-", ranges).group(1))
-    return part2()[0] + pe_start + first_pe * ext
+    return lv_byte(dev, lv, 0)
 
 
 def lv_byte(dev, lv, off):
-    """Image offset of byte off of an LV, through its segments in order."""
-    pe_start = int(lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start",
-                       dev).split()[0])
-    ext = int(lvm("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size",
-                  "vg0").split()[0])
-    le = off // ext
-    for first, last in re.findall(r":(\d+)-(\d+)", lvm("lvs", "--noheadings", "-o",
-                                                      "seg_pe_ranges", "vg0/" + lv)):
-        n = int(last) - int(first) + 1
-        if le < n:
-            return part2()[0] + pe_start + (int(first) + le) * ext + off % ext
-        le -= n
-    raise TestFailure("byte %d is past the end of %s" % (off, lv))
+    """Image offset of byte off of vg0/lv."""
+    return hostdisk.lv_byte(dev, part2()[0], "vg0", lv, off)
 
 
 def make_disk():

@@ -113,7 +113,6 @@ def model_checks(model, second_nic=False):
         lease("kt-netext", "10.0.2.15")
 
     def stream_from_host(fwd=port, size=4 << 20):
-        m = state["m"]
         data = random.Random(9).randbytes(size)
         t0 = time.monotonic()
         reply = push(fwd, data)

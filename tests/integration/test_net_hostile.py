@@ -40,7 +40,7 @@ import sys
 import time
 
 from harness import (ROOT, Machine, TestFailure, grants_mapped, heap_kib, run_shared_checks,
-                     settled_free, xen_free)
+                     settled_free)
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 HOSTILE = "kt-nethostile"

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import socket
-import statistics
 import sys
 import time
 

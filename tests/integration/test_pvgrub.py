@@ -15,7 +15,6 @@ a reboot builds a new domain whose GRUB must read the new grub.cfg, and the
 host finds the bytes on its image.  `bootloader = "pygrub"` is refused,
 naming the file, the line and PV GRUB.
 """
-import contextlib
 import os
 import re
 import shutil
@@ -24,14 +23,13 @@ import sys
 import tempfile
 import time
 
+from hostdisk import lv_byte, lvm, part_loop, partition, sh
 from harness import ROOT, Machine, TestFailure, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 SCRATCH = os.path.join(ROOT, "build", "test-pvgrub")
 IMG = os.path.join(SCRATCH, "disk.img")
 DOMU = os.path.join(ROOT, "build", "domu")
-LVM_ENV = dict(os.environ, LVM_SUPPRESS_FD_WARNINGS="1")
-NOACT = ["--config", "global { activation=0 }"]
 LV_MIB = 40
 # On the guest's kernel command line, from grub.cfg only: seen in the
 # kernel's own "Kernel command line:" the guest prints.
@@ -82,47 +80,20 @@ def newc(entries):
     return out
 
 
-def sh(*cmd, env=None):
-    """Runs a host tool; its stdout."""
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    if r.returncode:
-        raise TestFailure("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout,
-                                                    r.stderr))
-    return r.stdout
-
-
-def lvm(*args):
-    return sh(*(list(args[:1]) + NOACT + list(args[1:])), env=LVM_ENV)
-
-
-def part2():
-    out = sh("sfdisk", "-d", IMG)
-    m = re.search(r"img2 : start=\s*(\d+), size=\s*(\d+)", out)
-    return int(m.group(1)) * 512, int(m.group(2)) * 512
-
-
-@contextlib.contextmanager
 def pv_loop():
-    """A loop device over partition 2 (no device-mapper, no partition nodes)."""
-    start, size = part2()
-    dev = sh("losetup", "-f", "--show", "-o", str(start), "--sizelimit", str(size), IMG).strip()
-    try:
-        yield dev
-    finally:
-        subprocess.run(["losetup", "-d", dev])
+    """A loop device over partition 2, the PV."""
+    return part_loop(IMG, 2)
 
 
 def lv_offset(dev, lv):
-    """Byte offset of an LV's first extent in the image (one segment)."""
-    pe_start = int(lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start",
-                       dev).split()[0])
-    ext = int(lvm("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size",
-                  "vg0").split()[0])
-    ranges = lvm("lvs", "--noheadings", "-o", "seg_pe_ranges", "vg0/" + lv).split()
-    if len(ranges) != 1:
-        raise TestFailure("vg0/%s is not one segment: %s" % (lv, ranges))
-    first_pe = int(re.search(r":(\d+)-", ranges[0]).group(1))
-    return part2()[0] + pe_start + first_pe * ext
+    """Byte offset of an LV in the image; it must be one run of extents
+    (the file system image is written there whole)."""
+    pv = partition(IMG, 2)[0]
+    first = lv_byte(dev, pv, "vg0", lv, 0)
+    last = lv_byte(dev, pv, "vg0", lv, (LV_MIB << 20) - 1)
+    if last - first != (LV_MIB << 20) - 1:
+        raise TestFailure("vg0/%s is not one run of extents" % lv)
+    return first
 
 
 def make_root_fs(path):
