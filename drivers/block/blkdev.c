@@ -381,6 +381,29 @@ static int split_and_submit(struct blkdev *dev, struct blk_request *req)
 }
 
 /*
+ * Sends the pieces of req, each in dev's sectors, and frees the array.  The
+ * parent's count is set before the first goes (a child may complete at
+ * once); a piece refused fails with those not yet sent, and the parent then
+ * completes through the ones already queued.
+ */
+static int submit_kids(struct blkdev *dev, struct blk_request *req, struct blk_request **kids,
+		       unsigned int pieces)
+{
+	req->children_left = pieces;
+	req->child_status = 0;
+	for (unsigned int k = 0; k < pieces; k++) {
+		int r = submit_down(dev, kids[k]);
+		if (r) {
+			for (unsigned int j = k; j < pieces; j++)
+				child_done(kids[j], r);
+			break;
+		}
+	}
+	kfree(kids);
+	return 0;
+}
+
+/*
  * A request with more segments than the disk takes in one command is sent
  * as several, each a run of the parent's segments (and so of its sectors):
  * the children point into the parent's segment array, nothing is copied.
@@ -413,18 +436,7 @@ static int split_by_segs(struct blkdev *dev, struct blk_request *req, unsigned i
 		sector += bytes / SECTOR_BYTES;
 		kids[k] = c;
 	}
-	req->children_left = pieces;
-	req->child_status = 0;
-	for (unsigned int k = 0; k < pieces; k++) {
-		int r = submit_down(dev, kids[k]);
-		if (r) {
-			for (unsigned int j = k; j < pieces; j++)
-				child_done(kids[j], r);
-			break;
-		}
-	}
-	kfree(kids);
-	return 0;
+	return submit_kids(dev, req, kids, pieces);
 }
 
 /*
@@ -454,18 +466,7 @@ static int split_by_sectors(struct blkdev *dev, struct blk_request *req, uint32_
 					   .done = child_done, .parent = req };
 		kids[k] = c;
 	}
-	req->children_left = pieces;
-	req->child_status = 0;
-	for (unsigned int k = 0; k < pieces; k++) {
-		int r = submit_down(dev, kids[k]);
-		if (r) {
-			for (unsigned int j = k; j < pieces; j++)
-				child_done(kids[j], r);
-			break;
-		}
-	}
-	kfree(kids);
-	return 0;
+	return submit_kids(dev, req, kids, pieces);
 }
 
 int blk_submit(struct blkdev *dev, struct blk_request *req)

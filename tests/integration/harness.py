@@ -208,3 +208,11 @@ def heap_kib(m):
     if not found:
         raise TestFailure("no heap figure in `mem`: " + out)
     return int(found.group(1))
+
+
+def make_test_archive(path, *options):
+    """(Re)builds the boot archive the tests boot with (scripts/
+    mk-test-archive.sh): bootfs/, the Debian domU, the test configs.  Each
+    file that boots it builds it first: a fresh checkout has none."""
+    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), path] + list(options),
+                   check=True, stdout=subprocess.DEVNULL)

@@ -50,8 +50,8 @@ import sys
 import time
 import zlib
 
-from harness import (ROOT, Machine, TestFailure, grants_mapped, heap_kib, run_shared_checks,
-                     settled_free)
+from harness import (Machine, ROOT, TestFailure, grants_mapped, heap_kib, make_test_archive,
+                     run_shared_checks, settled_free)
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 SCRATCH = os.path.join(ROOT, "build", "test-blk-hostile")
@@ -512,6 +512,5 @@ def main():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(main())

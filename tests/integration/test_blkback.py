@@ -15,13 +15,12 @@ pattern), and sees a hot-plugged disk come, go and come back.
 import hashlib
 import os
 import re
-import subprocess
 import sys
 import time
 
 import hostdisk
 from hostdisk import lvm, part_loop, partition, sh
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import Machine, ROOT, TestFailure, make_test_archive, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 SCRATCH = os.path.join(ROOT, "build", "test-blkback")
@@ -447,6 +446,5 @@ def main():
 if __name__ == "__main__":
     # This file runs first in the suite: it builds the archive it boots with
     # (a fresh checkout has none).
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(main())

@@ -9,11 +9,10 @@ tests/integration/configs (scripts/mk-test-archive.sh).
 """
 import os
 import re
-import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import Machine, ROOT, TestFailure, make_test_archive, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 MARKER = "KEEL-DOMU-INIT"
@@ -331,6 +330,5 @@ def domain_checks():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(1 if domain_checks() else 0)

@@ -22,11 +22,10 @@ QEMU; the only forwarded port is on 127.0.0.1) or keel's own switch:
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_tests
+from harness import Machine, ROOT, TestFailure, make_test_archive, run_tests
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 STREAM_BYTES = 4 << 20
@@ -233,8 +232,7 @@ def test_guest():
 
 
 def main():
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     tests = [
         ("ip_dhcp_ping_bench", test_dhcp),
         ("ip_static", test_static),

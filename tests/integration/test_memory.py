@@ -14,11 +14,10 @@ dom0 memory (issue 6, item 3), on real Xen + keel in QEMU:
 """
 import os
 import re
-import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_shared_checks, run_tests
+from harness import Machine, ROOT, TestFailure, make_test_archive, run_shared_checks, run_tests
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 MARKER = "KEEL-DOMU-INIT"
@@ -244,8 +243,7 @@ def stack_overflow():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     failed = run_tests([("stack overflow: clear report naming the thread", stack_overflow),
                         ("dom0_mem=2G on 4 GiB: memory above 1 GiB is usable", big_dom0)])
     failed += balloon_checks()

@@ -23,12 +23,11 @@ spoofed on that port only.
 """
 import os
 import re
-import subprocess
 import sys
 import time
 
-from harness import (ROOT, Machine, TestFailure, grants_mapped, run_shared_checks,
-                     settled_free)
+from harness import (Machine, ROOT, TestFailure, grants_mapped, make_test_archive,
+                     run_shared_checks, settled_free)
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 GUESTS = ("kt-neta", "kt-netb")
@@ -351,6 +350,5 @@ def main():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(main())

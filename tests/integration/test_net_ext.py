@@ -14,11 +14,10 @@ import os
 import random
 import re
 import socket
-import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import Machine, ROOT, TestFailure, make_test_archive, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 GUEST_MAC = "00:16:3e:00:00:2e"
@@ -211,8 +210,7 @@ def model_checks(model, second_nic=False):
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     failed = 0
     failed += model_checks("virtio-net-pci", second_nic=True)
     failed += model_checks("e1000")

@@ -35,12 +35,11 @@ the baseline: Xen keeps the event-channel buckets dom0's ports grew into).
 """
 import os
 import re
-import subprocess
 import sys
 import time
 
-from harness import (ROOT, Machine, TestFailure, grants_mapped, heap_kib, run_shared_checks,
-                     settled_free)
+from harness import (Machine, ROOT, TestFailure, grants_mapped, heap_kib, make_test_archive,
+                     run_shared_checks, settled_free)
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 HOSTILE = "kt-nethostile"
@@ -410,6 +409,5 @@ def main():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(main())

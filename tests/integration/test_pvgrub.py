@@ -18,13 +18,12 @@ naming the file, the line and PV GRUB.
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 from hostdisk import lv_byte, lvm, part_loop, partition, sh
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import Machine, ROOT, TestFailure, make_test_archive, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 SCRATCH = os.path.join(ROOT, "build", "test-pvgrub")
@@ -295,6 +294,5 @@ def main():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(main())

@@ -12,10 +12,9 @@ Xen's "Entering ACPI S5 state".
 """
 import os
 import re
-import subprocess
 import sys
 
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import Machine, ROOT, TestFailure, make_test_archive, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 MARKER = "KEEL-DOMU-INIT"
@@ -78,6 +77,5 @@ def shutdown_checks():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(1 if shutdown_checks() else 0)

@@ -22,11 +22,10 @@ Figures (heap growth, `list` latency) are printed as "FIGURE name value".
 """
 import os
 import re
-import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, heap_kib, run_shared_checks
+from harness import Machine, ROOT, TestFailure, heap_kib, make_test_archive, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 MARKER = "KEEL-DOMU-INIT"
@@ -273,6 +272,5 @@ def hostile_checks():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(1 if hostile_checks() else 0)

@@ -12,11 +12,10 @@ destroy must each remove their nodes.
 """
 import os
 import re
-import subprocess
 import sys
 import time
 
-from harness import ROOT, Machine, TestFailure, run_shared_checks
+from harness import Machine, ROOT, TestFailure, make_test_archive, run_shared_checks
 
 ARCHIVE = os.path.join(ROOT, "build", "test-archive.cpio")
 SCRATCH = os.path.join(ROOT, "build", "test-xstree")
@@ -200,6 +199,5 @@ def main():
 
 
 if __name__ == "__main__":
-    subprocess.run([os.path.join(ROOT, "scripts", "mk-test-archive.sh"), ARCHIVE],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_test_archive(ARCHIVE)
     sys.exit(main())
