@@ -464,6 +464,24 @@ uint64_t sched_idle_ns(void)
 	return idle_ns;
 }
 
+static uint64_t handoff_ns, handoff_total_ns, nr_handoffs;
+
+void sched_mark_handoff(void)
+{
+	unsigned long f = irq_save();
+	if (!handoff_ns)
+		handoff_ns = time_now_ns();
+	irq_restore(f);
+}
+
+void sched_handoff_stats(uint64_t *total_ns, uint64_t *count)
+{
+	unsigned long f = irq_save();
+	*total_ns = handoff_total_ns;
+	*count = nr_handoffs;
+	irq_restore(f);
+}
+
 void sched_run_idle(void)
 {
 	for (;;) {
@@ -478,6 +496,11 @@ void sched_run_idle(void)
 		 * check above and the block.  Timers were armed by whoever waits. */
 		stats.blocks++;
 		uint64_t t0 = time_now_ns();
+		if (handoff_ns) {
+			handoff_total_ns += t0 - handoff_ns;
+			nr_handoffs++;
+			handoff_ns = 0;
+		}
 		hyp_sched_op(SCHEDOP_block, NULL);
 		idle_ns += time_now_ns() - t0;
 		irq_enable();

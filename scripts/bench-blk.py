@@ -42,7 +42,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
@@ -316,6 +315,9 @@ def latency(keels):
         w = re.search(r"^event to thread\s*: (\d+) us", r.get("_stats", ""), re.M)
         if w:
             rows.setdefault(("all", "event to thread"), []).append(int(w.group(1)))
+        h = re.search(r"^notify to idle\s*: (\d+) us", r.get("_stats", ""), re.M)
+        if h:
+            rows.setdefault(("all", "notify to idle"), []).append(int(h.group(1)))
     return {k: statistics.median(v) for k, v in rows.items()}
 
 
@@ -334,6 +336,9 @@ def latency_table(keels):
     if ("all", "event to thread") in lat:
         print("  event to thread (guest notify until the vbd thread reads the ring): %g" %
               lat[("all", "event to thread")])
+    if ("all", "notify to idle") in lat:
+        print("  notify to idle (dom0 keeps the CPU after answering; inside the guest side): %g" %
+              lat[("all", "notify to idle")])
     raw = median(keels, "raw_blk_randread_iops")
     iops = median(keels, "blk_randread_iops")
     if fnum(raw) and fnum(iops):

@@ -165,6 +165,12 @@ static int cmd_blkback_stats(int argc, char **argv)
 		kprintf("event to thread : %llu us (mean of %llu events)\n",
 			(unsigned long long)(l->wake_ns / l->nr_wake / 1000),
 			(unsigned long long)l->nr_wake);
+	uint64_t ho_ns, nr_ho;
+	sched_handoff_stats(&ho_ns, &nr_ho);
+	if (nr_ho)
+		kprintf("notify to idle  : %llu us (mean of %llu: dom0 keeps the CPU after answering "
+			"a guest; part of the guest side)\n",
+			(unsigned long long)(ho_ns / nr_ho / 1000), (unsigned long long)nr_ho);
 	/* What reached each disk, from blkback and from keel itself. */
 	for (struct blkdev *d = blkdev_first(); d; d = d->next) {
 		if (d->type != BLKDEV_DISK)

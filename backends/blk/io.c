@@ -269,6 +269,7 @@ static void push_responses(struct vbd *v)
 		if (notify) {
 			evtchn_notify(r->port);
 			r->notify_ns = time_now_ns();
+			sched_mark_handoff();
 		}
 	}
 }

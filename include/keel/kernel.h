@@ -151,6 +151,13 @@ struct sched_long_run {
 unsigned int sched_long_runs(struct sched_long_run *out, unsigned int max, bool reset);
 /* Time the idle loop spent blocked in Xen (dom0 had nothing to run). */
 uint64_t sched_idle_ns(void);
+/*
+ * A backend that just notified a guest marks the hand-off; the idle loop,
+ * when it next blocks, adds the time since the first unmatched mark: how
+ * long dom0 kept the (one) CPU after answering, which the guest waits out.
+ */
+void sched_mark_handoff(void);
+void sched_handoff_stats(uint64_t *total_ns, uint64_t *count);
 
 /* ---- heap (kernel/heap.c) ---- */
 void heap_init(void);
