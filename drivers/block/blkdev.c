@@ -303,6 +303,38 @@ static int submit_down(struct blkdev *dev, struct blk_request *req)
 }
 
 /*
+ * Sends the pieces of req, each in dev's sectors, and frees the array.  The
+ * parent's count is set before the first goes (a child may complete at
+ * once); a piece refused fails with those not yet sent, and the parent then
+ * completes through the ones already queued.
+ */
+static int submit_kids(struct blkdev *dev, struct blk_request *req, struct blk_request **kids,
+		       unsigned int pieces)
+{
+	req->children_left = pieces;
+	req->child_status = 0;
+	for (unsigned int k = 0; k < pieces; k++) {
+		int r = submit_down(dev, kids[k]);
+		if (r) {
+			for (unsigned int j = k; j < pieces; j++)
+				child_done(kids[j], r);
+			break;
+		}
+	}
+	kfree(kids);
+	return 0;
+}
+
+/* A piece could not be allocated: the k made so far and the array go. */
+static int free_kids(struct blk_request **kids, unsigned int k)
+{
+	while (k)
+		kfree(kids[--k]);
+	kfree(kids);
+	return -ENOMEM;
+}
+
+/*
  * Splits req at dev's extent boundaries.  The segment list is cut where a
  * piece ends; a segment that straddles the cut is divided in two.
  */
@@ -333,14 +365,11 @@ static int split_and_submit(struct blkdev *dev, struct blk_request *req)
 		unsigned int max_segs = data ? req->nr_segs - seg + 1 : 0;
 		struct blk_request *c = kzalloc(sizeof(*c) + max_segs * sizeof(struct blk_seg));
 		if (!c) {
-			for (unsigned int j = 0; j < k; j++)
-				kfree(kids[j]);
-			kfree(kids);
-			return -ENOMEM;
+			return free_kids(kids, k);
 		}
-		*c = (struct blk_request){ .op = req->op, .fua = req->fua, .sector = s,
-					   .nr_sectors = n, .done = child_done,
-					   .parent = req };
+		*c = (struct blk_request){ .op = req->op, .fua = req->fua,
+					   .sector = e->parent_sector + (s - e->sector),
+					   .nr_sectors = n, .done = child_done, .parent = req };
 		if (data) {
 			c->segs = (struct blk_seg *)(c + 1);
 			uint64_t want = n * SECTOR_BYTES;
@@ -360,47 +389,7 @@ static int split_and_submit(struct blkdev *dev, struct blk_request *req)
 		kids[k] = c;
 		s += n;
 	}
-	req->children_left = pieces;
-	req->child_status = 0;
-	for (unsigned int k = 0; k < pieces; k++) {
-		struct blk_request *c = kids[k];
-		const struct blk_extent *e = extent_at(dev, c->sector);
-		c->sector = e->parent_sector + (c->sector - e->sector);
-		int r = submit_down(dev->parent, c);
-		if (r) {
-			/* This child and those not yet sent fail now; the parent
-			 * completes through the children already queued (or here,
-			 * if none was). */
-			for (unsigned int j = k; j < pieces; j++)
-				child_done(kids[j], r);
-			break;
-		}
-	}
-	kfree(kids);
-	return 0;
-}
-
-/*
- * Sends the pieces of req, each in dev's sectors, and frees the array.  The
- * parent's count is set before the first goes (a child may complete at
- * once); a piece refused fails with those not yet sent, and the parent then
- * completes through the ones already queued.
- */
-static int submit_kids(struct blkdev *dev, struct blk_request *req, struct blk_request **kids,
-		       unsigned int pieces)
-{
-	req->children_left = pieces;
-	req->child_status = 0;
-	for (unsigned int k = 0; k < pieces; k++) {
-		int r = submit_down(dev, kids[k]);
-		if (r) {
-			for (unsigned int j = k; j < pieces; j++)
-				child_done(kids[j], r);
-			break;
-		}
-	}
-	kfree(kids);
-	return 0;
+	return submit_kids(dev->parent, req, kids, pieces);
 }
 
 /*
@@ -419,10 +408,7 @@ static int split_by_segs(struct blkdev *dev, struct blk_request *req, unsigned i
 	for (unsigned int k = 0; k < pieces; k++) {
 		struct blk_request *c = kzalloc(sizeof(*c));
 		if (!c) {
-			for (unsigned int j = 0; j < k; j++)
-				kfree(kids[j]);
-			kfree(kids);
-			return -ENOMEM;
+			return free_kids(kids, k);
 		}
 		unsigned int first = k * max;
 		unsigned int n = MIN(max, (unsigned int)req->nr_segs - first);
@@ -454,10 +440,7 @@ static int split_by_sectors(struct blkdev *dev, struct blk_request *req, uint32_
 	for (unsigned int k = 0; k < pieces; k++) {
 		struct blk_request *c = kzalloc(sizeof(*c));
 		if (!c) {
-			for (unsigned int j = 0; j < k; j++)
-				kfree(kids[j]);
-			kfree(kids);
-			return -ENOMEM;
+			return free_kids(kids, k);
 		}
 		uint64_t first = (uint64_t)k * max;
 		*c = (struct blk_request){ .op = req->op, .sector = req->sector + first,
