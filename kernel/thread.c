@@ -464,6 +464,11 @@ uint64_t sched_idle_ns(void)
 	return idle_ns;
 }
 
+bool sched_others_runnable(void)
+{
+	return __atomic_load_n(&runq_head, __ATOMIC_RELAXED) != NULL;
+}
+
 static uint64_t handoff_ns, handoff_total_ns, nr_handoffs;
 
 void sched_mark_handoff(void)

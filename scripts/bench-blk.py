@@ -182,8 +182,47 @@ def load():
     return " ".join(open("/proc/loadavg").read().split()[:3])
 
 
-def keel_run(disk, i=0):
-    """One keel boot; returns (RESULT dict, extra dict, notes list)."""
+# The guest's lines that end the phases before and after its QD1 random
+# read and write loops (rigtool, 5 s each).
+PHASE_MARKS = (("blk_read_MBps=", None), ("blk_randread_iops=", "randread"),
+               ("blk_randwrite_iops=", "randwrite"))
+
+
+def cpu_snapshot(m, mark):
+    """keel's clock when the guest printed mark, and each domain's CPU time."""
+    w = m.command("console-wait rigdomu %s 600" % mark, timeout=630)
+    t = re.search(r"\(([\d.]+) ms after its create began\)", w)
+    lst = m.command("list --cpu-ns")
+    cpu = {}
+    for name, domid, ns in re.findall(r"^(\S+)\s+(\d+)\s+\d+\s+\d+\s+\S+\s+[\d.]+ (\d+)\s*$",
+                                      lst, re.M):
+        cpu["dom0" if domid == "0" else name] = int(ns) / 1e6
+    if not t or "dom0" not in cpu or "rigdomu" not in cpu:
+        return None
+    return float(t.group(1)), cpu
+
+
+def cpu_split(m, extra):
+    """
+    Where the one emulated CPU's time goes during the guest's QD1 random
+    phases: dom0's and the guest's CPU time (Xen's per-domain cpu_time, which
+    includes the hypercalls each made) and the rest (Xen idle: nobody had
+    work, e.g. the device was busy).  Stored as cpu_<phase>_{wall,dom0,guest}_ms.
+    """
+    prev = None
+    for mark, phase in PHASE_MARKS:
+        snap = cpu_snapshot(m, mark)
+        if snap and prev and phase:
+            extra["cpu_%s_wall_ms" % phase] = "%.1f" % (snap[0] - prev[0])
+            extra["cpu_%s_dom0_ms" % phase] = "%.1f" % (snap[1]["dom0"] - prev[1]["dom0"])
+            extra["cpu_%s_guest_ms" % phase] = "%.1f" % (snap[1]["rigdomu"] -
+                                                         prev[1]["rigdomu"])
+        prev = snap
+
+
+def keel_run(disk, i=0, pre_cmd=None):
+    """One keel boot; returns (RESULT dict, extra dict, notes list).
+    pre_cmd: a keel command run before the guest is created."""
     cmdline, mem = make_archive(disk)
     img = os.path.join(SCRATCH, "disk.%d.img" % os.getpid())
     extra, notes = {}, []
@@ -212,6 +251,8 @@ def keel_run(disk, i=0):
                 if not re.search(r"^%s\s" % dev, lsblk, re.M):
                     notes.append("keel has no %s (lsblk):\n%s" % (dev, lsblk))
                     return {}, extra, notes
+                if pre_cmd:
+                    extra["pre_cmd"] = m.command(pre_cmd)
                 info0 = m.command("info")
                 extra["keel_mem_before"] = m.command("mem")
                 out = m.command("time create bench-blk.cfg", timeout=300)
@@ -225,6 +266,7 @@ def keel_run(disk, i=0):
                 b = re.search(r"\(([\d.]+) ms after its create began\)", w)
                 if b:
                     extra["domu_boot_ms"] = b.group(1)
+                cpu_split(m, extra)
                 w = m.command("console-wait rigdomu domu-done 600", timeout=630)
                 stats = m.command("blkback-stats")
                 info1 = m.command("info")
@@ -261,6 +303,7 @@ def keel_run(disk, i=0):
                 res = results(console)
                 res.update(raw_figures(extra.get("blk_bench", "")))
                 res["_stats"] = stats
+                res.update({k: v for k, v in extra.items() if k.startswith("cpu_")})
                 return res, extra, notes
         finally:
             if os.path.exists(img):
@@ -346,11 +389,49 @@ def latency_table(keels):
               "(blk-bench from keel) %.0f us" % (1e6 / fnum(iops), 1e6 / fnum(raw)))
 
 
-def table(disk, keels, peers):
+def cpu_table(keels, peers):
+    """
+    Per QD1 request: the guest's CPU, dom0's CPU and the idle rest, from the
+    cpu_split snapshots; and the ceiling no dom0 can pass on this rig: a
+    dom0 that costs nothing beside a device that answers at once still
+    leaves the guest's own CPU time per request.
+    """
+    lines = []
+    for phase, key in (("randread", "blk_randread_iops"), ("randwrite", "blk_randwrite_iops")):
+        per = {"guest": [], "dom0": [], "idle": [], "total": []}
+        for r in keels:
+            iops, wall = fnum(r.get(key)), fnum(r.get("cpu_%s_wall_ms" % phase))
+            dom0, guest = fnum(r.get("cpu_%s_dom0_ms" % phase)), fnum(r.get("cpu_%s_guest_ms" % phase))
+            if not (iops and wall and dom0 is not None and guest is not None):
+                continue
+            n = iops * wall / 1000.0  # requests in the window
+            per["guest"].append(guest * 1000 / n)
+            per["dom0"].append(dom0 * 1000 / n)
+            per["idle"].append((wall - guest - dom0) * 1000 / n)
+            per["total"].append(wall * 1000 / n)
+        if not per["total"]:
+            continue
+        med = {k: statistics.median(v) for k, v in per.items()}
+        line = ("  4 KiB random %s: %.0f us per request = guest CPU %.0f + dom0 CPU %.0f + idle %.0f"
+                % (phase[4:], med["total"], med["guest"], med["dom0"], med["idle"]))
+        lin = fnum(median(peers, key))
+        ceiling = 1e6 / med["guest"]
+        line += ("\n    ceiling (dom0 free, device instant): %.0f IOPS" % ceiling)
+        if lin:
+            line += ", %.2fx Linux's %.0f" % (ceiling / lin, lin)
+        lines.append(line)
+    if lines:
+        print("\nthe one emulated CPU's time in keel's QD1 phases (Xen's per-domain CPU time, "
+              "medians over runs):")
+        print("\n".join(lines))
+
+
+def table(disk, keels, peers, names=("keel", "linux")):
     print("\n== %s disk: 1 GiB raw, %s, cache=unsafe,aio=threads; guest = peer domU payload "
-          "(rig.mb=256, QD1 random for 5 s); median of %d keel and %d linux runs ==" %
-          (disk, DEVICE[disk].split(",")[0], len(keels), len(peers)))
-    print("%-32s %10s %10s %10s %10s %9s   %s" % ("figure", "keel", "linux", "keel/linux",
+          "(rig.mb=256, QD1 random for 5 s); median of %d %s and %d %s runs ==" %
+          (disk, DEVICE[disk].split(",")[0], len(keels), names[0], len(peers), names[1]))
+    print("%-32s %10s %10s %10s %10s %9s   %s" % ("figure", names[0][:10], names[1][:10],
+                                                    "%s/%s" % (names[0][:4], names[1][:5]),
                                                     "keel raw", "guest/raw",
                                                     "each run: keel | linux"))
     for key, label, up in FIGURES + [("xl_create_ms", "xl create, ms", False),
@@ -378,6 +459,8 @@ def main():
     ap.add_argument("--nvme-only", action="store_true", help="only the NVMe disk")
     ap.add_argument("-n", type=int, default=1, help="runs of each, alternating (medians)")
     ap.add_argument("--xen-args", default="", help="extra Xen command line, both sides")
+    ap.add_argument("--ab", metavar="CMD", help="each run also boots keel with keel command CMD "
+                    "run before the guest (e.g. 'blkback-poll 100') and compares the two")
     args = ap.parse_args()
     global XEN_ARGS
     XEN_ARGS = args.xen_args
@@ -399,8 +482,17 @@ def main():
         " ".join(["scripts/bench-blk.py"] + sys.argv[1:])))
     all_notes = []
     for disk in disks:
-        keels, peers, kx, px = [], [], {}, {}
+        keels, peers, kx, px, abs_ = [], [], {}, {}, []
         for i in range(args.n):
+            if args.ab and not args.no_keel:
+                log("keel with '%s', %s disk, run %d/%d (load %s)" % (args.ab, disk, i + 1, args.n,
+                                                                     load()))
+                ab, abx, notes = keel_run(disk, i, pre_cmd=args.ab)
+                if ab:
+                    abs_.append(ab)
+                    log("keel+: " + " ".join("%s=%s" % kv for kv in sorted(ab.items())
+                                             if kv[0][0] != "_"))
+                all_notes += ["keel '%s' %s run %d: %s" % (args.ab, disk, i + 1, n) for n in notes]
             if not args.no_keel:
                 log("keel, %s disk, run %d/%d (load %s)" % (disk, i + 1, args.n, load()))
                 keel, kx, notes = keel_run(disk, i)
@@ -420,6 +512,12 @@ def main():
                 all_notes += ["peer %s run %d: %s" % (disk, i + 1, n) for n in notes]
         table(disk, keels, peers)
         latency_table(keels)
+        cpu_table(keels, peers)
+        if abs_:
+            print("\n-- keel with '%s' (B) against keel without (A) --" % args.ab)
+            table(disk, abs_, keels, names=("B", "A"))
+            latency_table(abs_)
+            cpu_table(abs_, peers)
         peer = peers[-1] if peers else {}
         if kx:
             print("last keel run: blkback-stats " + ", ".join(

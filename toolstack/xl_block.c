@@ -147,6 +147,10 @@ static int cmd_blkback_stats(int argc, char **argv)
 		(unsigned long long)st.pgrant_hits, (unsigned long long)st.pgrant_maps);
 	kprintf("discards       : %llu done, %llu sectors\n", (unsigned long long)st.discards,
 		(unsigned long long)st.discard_sectors);
+	kprintf("polls          : %llu answered in the window, %llu not, %llu passes slept "
+		"without (window %u us)\n", (unsigned long long)st.poll_hits,
+		(unsigned long long)st.poll_misses, (unsigned long long)st.poll_skips,
+		__atomic_load_n(&blkback_poll_us, __ATOMIC_RELAXED));
 	const struct blkback_latency *l = &st.lat;
 	static const char *const cls[BLKBACK_LAT_CLASSES] = { "<= 4 KiB", "> 4 KiB" };
 	for (int c = 0; c < BLKBACK_LAT_CLASSES; c++) {
@@ -187,10 +191,29 @@ static int cmd_blkback_stats(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_blkback_poll(int argc, char **argv)
+{
+	if (argc == 2) {
+		char *end;
+		unsigned long us = strtoul(argv[1], &end, 10);
+		if (*end || end == argv[1] || us > 1000) {
+			kprintf("blkback-poll: '%s' is not a number of microseconds (0-1000)\n", argv[1]);
+			return -EINVAL;
+		}
+		__atomic_store_n(&blkback_poll_us, (uint32_t)us, __ATOMIC_RELAXED);
+	} else if (argc != 1) {
+		kprintf("usage: blkback-poll [US]\n");
+		return -EINVAL;
+	}
+	kprintf("blkback-poll: %u us\n", __atomic_load_n(&blkback_poll_us, __ATOMIC_RELAXED));
+	return 0;
+}
+
 const struct command xl_block_commands[] = {
 	{ "block-attach", cmd_block_attach, "DOM SPEC", "attach a disk to a running domain" },
 	{ "block-detach", cmd_block_detach, "DOM VDEV", "detach a virtual disk" },
 	{ "block-list", cmd_block_list, "DOM", "list a domain's virtual disks" },
+	{ "blkback-poll", cmd_blkback_poll, "[US]", "poll the disk after sending (0: off)" },
 	{ "blkback-stats", cmd_blkback_stats, "", "block backend and per-disk counters" },
 	{ NULL, NULL, NULL, NULL },
 };

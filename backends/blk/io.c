@@ -163,6 +163,7 @@ static int map_persistent(struct vbd *v, struct vbd_req *req)
 
 void vbd_connect_begin(struct vbd *v, bool persistent)
 {
+	vbd_poll_init(&v->poll);
 	v->persistent = false;
 	if (persistent) {
 		v->pgrants = kzalloc(VBD_PGRANT_SLOTS * sizeof(*v->pgrants));
@@ -599,6 +600,38 @@ static bool ring_pass(struct vbd *v, struct vbd_ring *r, bool *failed)
 	return more;
 }
 
+uint32_t blkback_poll_us = BLKBACK_POLL_US_DEFAULT;
+
+/*
+ * With requests at the disk and nothing else to do, polls the disk for
+ * their completion for up to blkback_poll_us instead of sleeping until its
+ * interrupt (include/keel/blkpoll.h says why and when).  Stops early for
+ * any other work: another dom0 thread ready to run, a new request or a
+ * detach.  True if the vbd has work again (the caller passes again).
+ */
+static bool poll_device(struct vbd *v)
+{
+	uint32_t us = __atomic_load_n(&blkback_poll_us, __ATOMIC_RELAXED);
+	if (!us || !v->inflight.count || sched_others_runnable() || !vbd_poll_wanted(&v->poll))
+		return false;
+	uint64_t end = time_now_ns() + (uint64_t)us * 1000;
+	for (;;) {
+		if (!blkdev_poll(v->bdev))
+			return false;
+		if (__atomic_load_n(&v->done_head, __ATOMIC_ACQUIRE)) {
+			vbd_poll_result(&v->poll, true);
+			return true;
+		}
+		if (vbd_has_work(v) || v->dev.stop || sched_others_runnable())
+			return true;  /* not the device's fault: no verdict */
+		if (time_now_ns() >= end)
+			break;
+		cpu_relax();
+	}
+	vbd_poll_result(&v->poll, false);
+	return false;
+}
+
 bool vbd_do_io(struct vbd *v)
 {
 	bool more = false, failed = false;
@@ -618,5 +651,7 @@ bool vbd_do_io(struct vbd *v)
 		if (!v->rings[q].broken && ring_pass(v, &v->rings[q], &failed))
 			more = true;
 	push_responses(v);
+	if (!more && !failed && poll_device(v))
+		more = true;
 	return more && !failed;
 }

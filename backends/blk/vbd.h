@@ -19,6 +19,7 @@
 #include <keel/blkback.h>
 #include <keel/blkdev.h>
 #include <keel/blkif.h>
+#include <keel/blkpoll.h>
 #include <keel/sync.h>
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
@@ -117,6 +118,7 @@ struct vbd {
 	uint64_t nr_requests, nr_errors, nr_bad, nr_pgrant_hits, nr_pgrant_maps;
 	uint64_t nr_discards, nr_discard_sectors;  /* DISCARDs answered OKAY */
 	struct blkback_latency lat;              /* where a request's time goes */
+	struct vbd_poll poll;                    /* poll the disk or sleep (blkpoll.h) */
 };
 
 /* io.c */

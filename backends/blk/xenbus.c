@@ -260,6 +260,9 @@ static void add_stats(struct blkback_stats *to, const struct vbd *v)
 	to->pgrant_maps += v->nr_pgrant_maps;
 	to->discards += v->nr_discards;
 	to->discard_sectors += v->nr_discard_sectors;
+	to->poll_hits += v->poll.hits;
+	to->poll_misses += v->poll.misses;
+	to->poll_skips += v->poll.skips;
 	latency_add(&to->lat, &v->lat);
 }
 

@@ -180,6 +180,16 @@ static void backlog_append(struct blkdev *disk, struct blk_request *req)
 	disk->backlogged++;
 }
 
+bool blkdev_poll(struct blkdev *dev)
+{
+	struct blkdev *disk = blkdev_disk_of(dev);
+
+	if (!disk->ops || !disk->ops->poll)
+		return false;
+	disk->ops->poll(disk);
+	return true;
+}
+
 void blkdev_kick_backlog(struct blkdev *disk)
 {
 	if (!__atomic_load_n(&disk->backlog_head, __ATOMIC_RELAXED))

@@ -170,7 +170,7 @@ struct nvme_ctrl {
 	int timed_out_cid;          /* -1: admin command */
 	uint32_t inject_drops;      /* test hook: completions to drop */
 
-	uint64_t irqs_handled, polled, resets, timeouts, errors_logged, cmds_issued;
+	uint64_t irqs_handled, polls, polled, resets, timeouts, errors_logged, cmds_issued;
 	struct nvme_ctrl *next;
 };
 
@@ -624,7 +624,25 @@ static int nvme_submit(struct blkdev *dev, struct blk_request *req)
 	return 0;
 }
 
-static const struct blkdev_ops nvme_ops = { .submit = nvme_submit };
+/* The I/O queue's completions, taken without its interrupt. */
+static void nvme_poll(struct blkdev *dev)
+{
+	struct nvme_ns *ns = dev->drv;
+	struct nvme_ctrl *c = ns->ctrl;
+	struct done_list dl;
+
+	dl.n = 0;
+	unsigned long f = spin_lock_irqsave(&c->lock);
+	if (c->state == ST_LIVE) {
+		c->polls++;
+		process_cq(c, &c->ioq, &dl);
+		pump(c, &dl);
+	}
+	spin_unlock_irqrestore(&c->lock, f);
+	run_done(c, &dl);
+}
+
+static const struct blkdev_ops nvme_ops = { .submit = nvme_submit, .poll = nvme_poll };
 
 /* ---- admin commands ---- */
 

@@ -75,15 +75,11 @@ static bool vblk_match(const struct pci_dev *d)
 	return d->vendor == 0x1af4 && (d->device == 0x1001 || d->device == 0x1042);
 }
 
-/* Runs in upcall context: consume every used entry, complete its request. */
-static void vblk_interrupt(void *ctx)
+/* Consumes every used entry and completes its request (any context). */
+static void vblk_reap(struct vblk *v)
 {
-	struct vblk *v = ctx;
 	uint32_t id, len;
 
-	v->irqs++;
-	if (v->vp.irqs.mode == PCI_IRQ_INTX && !(virtio_pci_isr(&v->vp) & 1))
-		return;
 	for (;;) {
 		unsigned long f = spin_lock_irqsave(&v->lock);
 		bool got = virtq_pop_used(&v->vq, &id, &len);
@@ -109,6 +105,23 @@ static void vblk_interrupt(void *ctx)
 		}
 	}
 	blkdev_kick_backlog(&v->bdev);
+}
+
+/* Upcall context. */
+static void vblk_interrupt(void *ctx)
+{
+	struct vblk *v = ctx;
+
+	v->irqs++;
+	if (v->vp.irqs.mode == PCI_IRQ_INTX && !(virtio_pci_isr(&v->vp) & 1))
+		return;
+	vblk_reap(v);
+}
+
+/* Thread context: the used ring without waiting for the interrupt. */
+static void vblk_poll(struct blkdev *dev)
+{
+	vblk_reap(dev->drv);
 }
 
 static int vblk_submit(struct blkdev *dev, struct blk_request *req)
@@ -184,7 +197,7 @@ static int vblk_submit(struct blkdev *dev, struct blk_request *req)
 	return 0;
 }
 
-static const struct blkdev_ops vblk_ops = { .submit = vblk_submit };
+static const struct blkdev_ops vblk_ops = { .submit = vblk_submit, .poll = vblk_poll };
 
 static void name_disk(char *buf, size_t len, unsigned int index)
 {

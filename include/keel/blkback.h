@@ -65,8 +65,16 @@ struct blkback_stats {
 	uint64_t requests, errors, bad_requests;
 	uint64_t pgrant_hits, pgrant_maps;   /* persistent grants reused / mapped */
 	uint64_t discards, discard_sectors;  /* DISCARDs passed on and answered OKAY */
+	uint64_t poll_hits, poll_misses, poll_skips;  /* blkpoll.h */
 	struct blkback_latency lat;
 };
 void blkback_get_stats(struct blkback_stats *out);
+
+/* How long a vbd thread polls its disk for the completion of requests it
+ * just sent before it sleeps until the interrupt (0: never); `blkback-poll`
+ * sets it.  Each vbd stops polling a disk that does not answer inside the
+ * window (include/keel/blkpoll.h). */
+#define BLKBACK_POLL_US_DEFAULT 150
+extern uint32_t blkback_poll_us;
 
 #endif

@@ -76,6 +76,9 @@ struct blkdev_ops {
 	 * (then done is not called).  -EAGAIN: queue full, retry after a
 	 * completion.  Called in thread context. */
 	int (*submit)(struct blkdev *dev, struct blk_request *req);
+	/* Optional: completes what the device has finished, as its interrupt
+	 * would (the done callbacks run here).  Thread context. */
+	void (*poll)(struct blkdev *dev);
 };
 
 /* A run of this device's sectors stored at parent_sector.. on its parent. */
@@ -162,6 +165,13 @@ int blk_discard_sync(struct blkdev *dev, uint64_t sector, uint64_t nr_sectors);
  * if requests wait in the disk's backlog, the requeue thread resubmits them.
  */
 void blkdev_kick_backlog(struct blkdev *disk);
+
+/*
+ * Looks for finished requests on the disk under dev without waiting for its
+ * interrupt (their done callbacks run before it returns); false if the
+ * driver cannot be polled.  Thread context.
+ */
+bool blkdev_poll(struct blkdev *dev);
 
 /* Allocates the next name index for a driver family ("vd" -> 0, 1...). */
 unsigned int blkdev_next_index(const char *family);

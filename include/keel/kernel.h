@@ -151,6 +151,8 @@ struct sched_long_run {
 unsigned int sched_long_runs(struct sched_long_run *out, unsigned int max, bool reset);
 /* Time the idle loop spent blocked in Xen (dom0 had nothing to run). */
 uint64_t sched_idle_ns(void);
+/* Whether a thread other than the caller is ready to run (any context). */
+bool sched_others_runnable(void);
 /*
  * A backend that just notified a guest marks the hand-off; the idle loop,
  * when it next blocks, adds the time since the first unmatched mark: how
