@@ -435,6 +435,11 @@ static int split_by_segs(struct blkdev *dev, struct blk_request *req, unsigned i
 	return submit_kids(dev, req, kids, pieces);
 }
 
+/* Commands one DISCARD or WRITE_ZEROES may be cut into (128 TiB at QEMU's
+ * 2 GiB per virtio discard); a disk with a tinier limit gets -E2BIG past it
+ * rather than an allocation the size of its sector count. */
+#define MAX_ZERO_PIECES 65536u
+
 /*
  * A DISCARD or WRITE_ZEROES longer than the disk takes in one command (a
  * virtio disk's max-discard-sectors: 2 GiB on QEMU, while a guest may trim
@@ -442,7 +447,22 @@ static int split_by_segs(struct blkdev *dev, struct blk_request *req, unsigned i
  */
 static int split_by_sectors(struct blkdev *dev, struct blk_request *req, uint32_t max)
 {
-	unsigned int pieces = (unsigned int)((req->nr_sectors + (uint64_t)max - 1) / max);
+	uint64_t n = (req->nr_sectors + (uint64_t)max - 1) / max;
+	if (n > MAX_ZERO_PIECES) {
+		static uint64_t last_ns;
+		uint64_t now = time_now_ns();
+		if (now - last_ns > 1000000000ull) {  /* a guest decides how often */
+			last_ns = now;
+			klog("blk: %s: a %s of %llu sectors needs %llu commands of at most %u; "
+			     "refused (at most %u)\n", dev->name,
+			     req->op == BLK_OP_DISCARD ? "discard" : "write-zeroes",
+			     (unsigned long long)req->nr_sectors, (unsigned long long)n, max,
+			     MAX_ZERO_PIECES);
+		}
+		dev->errors++;
+		return -E2BIG;
+	}
+	unsigned int pieces = (unsigned int)n;
 	struct blk_request **kids = kzalloc(pieces * sizeof(*kids));
 
 	if (!kids)

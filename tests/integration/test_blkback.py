@@ -111,6 +111,17 @@ def make_disk():
     return {n: int(s) for n, s in re.findall(r"(\S+)\s+(\d+)", lvs)}
 
 
+def poll_counts(m):
+    """blkback-stats' poll counters (answered, not answered, slept) and requests."""
+    out = m.command("blkback-stats")
+    p = re.search(r"^polls\s*: (\d+) answered in the window, (\d+) not, (\d+) passes slept", out,
+                  re.M)
+    r = re.search(r"^requests\s*:\s*(\d+)", out, re.M)
+    if not p or not r:
+        raise TestFailure("blkback-stats has no polls or requests line:\n" + out)
+    return tuple(int(x) for x in p.groups()), int(r.group(1)), out
+
+
 def free_pages(m):
     return int(re.search(r"^xen_free_pages\s*:\s*(\d+)", m.command("info"), re.M).group(1))
 
@@ -267,6 +278,23 @@ def main():
         cdrom_nodes(m, "kt-blk2", 51760)
         m.command("destroy kt-blk2", timeout=60)
 
+    def polling_counted_and_turned_off():
+        m = state["m"]
+        polls, _, out = poll_counts(m)
+        # The guests' 4 KiB reads and writes on an NVMe LV: the device
+        # answers inside the window, so some polls got their completion.
+        if polls[0] == 0:
+            raise TestFailure("no poll answered in the window after the guests' I/O:\n" + out)
+        out = m.command("blkback-poll 5000")
+        if "not a number of microseconds (0-1000)" not in out:
+            raise TestFailure("blkback-poll 5000 accepted:\n" + out)
+        if not re.search(r"blkback-poll: 150 us", m.command("blkback-poll")):
+            raise TestFailure("the refused value changed the window")
+        if not re.search(r"blkback-poll: 0 us", m.command("blkback-poll 0")):
+            raise TestFailure("blkback-poll 0 not taken")
+        # Checked after the hot-plug's I/O (the next check): no poll then.
+        state["polls_off"] = poll_counts(m)[:2]
+
     def hotplug_seen_by_guest():
         m = state["m"]
         # Hot-plug: a third disk comes, the guest's blkfront connects it.
@@ -309,6 +337,14 @@ def main():
         m.expect(r"blkback: vbd \d+/51744 \(xvdc\) connected: vg0/made-by-keel", 60)
         res, log = guest_results(m, "kt-blk", "KEEL-HOT-DONE", 120)
         want_results(res, log, {"hot-again": ["sectors=%d " % (12 << 11), "md5=" + md5(HOT_DATA)]})
+        if "polls_off" in state:
+            polls, reqs, out = poll_counts(m)
+            polls0, reqs0 = state.pop("polls_off")
+            if reqs <= reqs0 or polls != polls0:
+                raise TestFailure("with blkback-poll 0 the hot-plugged disk's I/O (%d requests) "
+                                  "still polled (%s before, %s after):\n%s" %
+                                  (reqs - reqs0, polls0, polls, out))
+            m.command("blkback-poll 150")
 
     def detach_and_destroy_leave_nothing():
         m = state["m"]
@@ -426,6 +462,9 @@ def main():
          "it cannot write and a devtype=cdrom disk as a CD-ROM", guest_uses_lv_and_partition),
         ("two guests write two LVs of one disk at once: each reads back only its own pattern",
          two_guests_two_lvs),
+        ("blkback polls the NVMe disk for the guests' requests; blkback-poll refuses a bad "
+         "window and 0 turns polling off (checked over the next check's I/O)",
+         polling_counted_and_turned_off),
         ("block-attach hot-plugs a disk the guest uses, a second writable user is refused; "
          "block-detach removes it in the guest; attached again it is back with its data",
          hotplug_seen_by_guest),

@@ -234,22 +234,54 @@ def big_discard():
     marks = [(1 << 20) + 4096, (3 << 30) + 8192, (5 << 30) - (1 << 20)]
     for off in marks:
         put_host_bytes(img, off, os.urandom(65536))
+    # A second disk that takes only 4 KiB per discard command.
+    tiny = os.path.join(SCRATCH, "discard-tiny.img")
+    make_image(tiny, 1 << 10)
+    tiny_marks = [4096 * 5, (32 << 20) + 4096 * 3, (64 << 20) - 4096]
+    for off in tiny_marks:
+        put_host_bytes(tiny, off, os.urandom(4096))
+    after = os.urandom(4096)
+    put_host_bytes(tiny, 64 << 20, after)
     args = ("-drive file=%s,if=none,id=vd0,format=raw,cache=writeback,discard=unmap "
-            "-device virtio-blk-pci,drive=vd0" % img)
-    with Machine("disks-discard", timeout=180, env={"QEMU_ARGS": args}) as m:
+            "-device virtio-blk-pci,drive=vd0 "
+            "-drive file=%s,if=none,id=vd1,format=raw,cache=writeback,discard=unmap "
+            "-device virtio-blk-pci,drive=vd1,max-discard-sectors=8,discard_granularity=4096"
+            % (img, tiny))
+    with Machine("disks-discard", timeout=240, env={"QEMU_ARGS": args}) as m:
         m.boot()
         out = m.command("blk-discard vda 0 %d" % (5 << 30), timeout=120)
         if "discarded" not in out:
             raise TestFailure("blk-discard of 5 GiB: " + out)
         if "past the end" not in m.command("blk-discard vda 0 %d" % ((5 << 30) + 512)):
             raise TestFailure("a discard past the end was not refused")
+        # 64 MiB in 4 KiB commands: 16384 of them, all done.
+        out = m.command("blk-discard vdb 0 %d" % (64 << 20), timeout=120)
+        if "discarded" not in out:
+            raise TestFailure("blk-discard of 64 MiB in 4 KiB commands: " + out)
+        # The whole 1 GiB would take 262144 commands: refused with a reason.
+        out = m.command("blk-discard vdb 0 %d" % (1 << 30), timeout=60)
+        if "error -7" not in out:
+            raise TestFailure("a discard needing 262144 commands was not refused: " + out)
+        if not re.search(r"blk: vdb: a discard of 2097152 sectors needs 262144 commands of at "
+                         r"most 8; refused \(at most 65536\)", m.buf):
+            raise TestFailure("no log line names the disk and the reason: " + out)
+        out = m.command("blk-read vdb %d 4096" % (64 << 20))
+        if "crc32 %08x" % zlib.crc32(after) not in out:
+            raise TestFailure("the 4 KiB after the discarded 64 MiB (crc32 %08x), read after "
+                              "the refused discard: %s" % (zlib.crc32(after), out))
         m.send("poweroff\r")
         m.wait_exit(60)
     for off in marks:
         if host_bytes(img, off, 65536) != bytes(65536):
             raise TestFailure("bytes at %d survived the discard" % off)
+    for off in tiny_marks:
+        if host_bytes(tiny, off, 4096) != bytes(4096):
+            raise TestFailure("bytes at %d of the 4 KiB-discard disk survived" % off)
+    if host_bytes(tiny, 64 << 20, 4096) != after:
+        raise TestFailure("the 4 KiB past the 64 MiB discarded changed")
     used = os.stat(img).st_blocks * 512
     os.unlink(img)
+    os.unlink(tiny)
     if used > (1 << 20):
         raise TestFailure("the image still holds %d bytes after the discard" % used)
 
@@ -265,7 +297,9 @@ def main():
         ("virtio-blk on i440fx with pci_nomsi: INTx; an MBR extended loop is cut",
          lambda: run_machine("pc-intx", "pc", "pci_nomsi", r"00:03\.0", "INTx",
                              mbr_with_logicals, [(mbr_loop, looped_mbr)])),
-        ("a 5 GiB discard on a virtio disk taking 2 GiB per command: cut, all of it done",
+        ("a 5 GiB discard on a virtio disk taking 2 GiB per command: cut, all of it done; "
+         "64 MiB on a disk taking 4 KiB per command done, 1 GiB there refused (262144 "
+         "commands)",
          big_discard),
     ]
     return 1 if run_tests(tests) else 0
