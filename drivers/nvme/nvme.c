@@ -1438,12 +1438,12 @@ int nvme_command(int argc, char **argv)
 			for (unsigned int i = 0; i < c->irqs.nvec && i < 2; i++)
 				vec[i] = c->irqs.vec[i].count;
 			kprintf("%s %s %s sn %s fw %s: %s, %s %u vector(s) (%llu, %llu interrupts), "
-				"%llu polled, %llu reset(s), %llu timed out\n",
+				"%llu polled, %llu reset(s), %llu timed out; I/O queue polled %llu times\n",
 				c->name, bdf, c->model, c->serial, c->firmware, state_name(c->state),
 				pci_irq_mode_name(c->irqs.mode), c->irqs.nvec,
 				(unsigned long long)vec[0], (unsigned long long)vec[1],
 				(unsigned long long)c->polled, (unsigned long long)c->resets,
-				(unsigned long long)c->timeouts);
+				(unsigned long long)c->timeouts, (unsigned long long)c->polls);
 			for (unsigned int i = 0; i < c->nr_ns; i++)
 				kprintf("  %s nsid %u: %llu sectors, %u-byte blocks\n",
 					c->ns[i]->bdev.name, c->ns[i]->nsid,
