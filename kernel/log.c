@@ -53,6 +53,15 @@ void klog(const char *fmt, ...)
 	va_end(ap);
 }
 
+bool klog_due(uint64_t *last_ns)
+{
+	uint64_t now = time_now_ns();
+	if (*last_ns && now - *last_ns < 1000000000ull)
+		return false;
+	*last_ns = now;
+	return true;
+}
+
 void kprintf(const char *fmt, ...)
 {
 	va_list ap;

@@ -475,13 +475,10 @@ static void start(struct vbd *v, struct vbd_req *req, const union blkif_sring_en
 		req->status = read_indirect(v, req);
 	if (req->status != BLKIF_RSP_OKAY) {
 		static uint64_t last_ns;
-		uint64_t now = time_now_ns();
-		if (now - last_ns > 1000000000ull) {  /* a guest decides how often */
-			last_ns = now;
+		if (klog_due(&last_ns))
 			klog("blkback: vbd %u/%u: request (operation %u, sector %llu, %u segments) "
 			     "answered %d\n", v->dev.domid, v->dev.devid, req->r.operation,
 			     (unsigned long long)req->r.sector, req->r.nr_segs, req->status);
-		}
 		v->nr_bad++;
 		reject(v, req, (int16_t)req->status);
 		return;

@@ -374,9 +374,8 @@ static int split_and_submit(struct blkdev *dev, struct blk_request *req)
 		uint64_t n = MIN(req->sector + req->nr_sectors - s, e->sector + e->nr_sectors - s);
 		unsigned int max_segs = data ? req->nr_segs - seg + 1 : 0;
 		struct blk_request *c = kzalloc(sizeof(*c) + max_segs * sizeof(struct blk_seg));
-		if (!c) {
+		if (!c)
 			return free_kids(kids, k);
-		}
 		*c = (struct blk_request){ .op = req->op, .fua = req->fua,
 					   .sector = e->parent_sector + (s - e->sector),
 					   .nr_sectors = n, .done = child_done, .parent = req };
@@ -417,9 +416,8 @@ static int split_by_segs(struct blkdev *dev, struct blk_request *req, unsigned i
 	uint64_t sector = req->sector;
 	for (unsigned int k = 0; k < pieces; k++) {
 		struct blk_request *c = kzalloc(sizeof(*c));
-		if (!c) {
+		if (!c)
 			return free_kids(kids, k);
-		}
 		unsigned int first = k * max;
 		unsigned int n = MIN(max, (unsigned int)req->nr_segs - first);
 		uint64_t bytes = 0;
@@ -450,15 +448,12 @@ static int split_by_sectors(struct blkdev *dev, struct blk_request *req, uint32_
 	uint64_t n = (req->nr_sectors + (uint64_t)max - 1) / max;
 	if (n > MAX_ZERO_PIECES) {
 		static uint64_t last_ns;
-		uint64_t now = time_now_ns();
-		if (now - last_ns > 1000000000ull) {  /* a guest decides how often */
-			last_ns = now;
+		if (klog_due(&last_ns))
 			klog("blk: %s: a %s of %llu sectors needs %llu commands of at most %u; "
 			     "refused (at most %u)\n", dev->name,
 			     req->op == BLK_OP_DISCARD ? "discard" : "write-zeroes",
 			     (unsigned long long)req->nr_sectors, (unsigned long long)n, max,
 			     MAX_ZERO_PIECES);
-		}
 		dev->errors++;
 		return -E2BIG;
 	}
@@ -469,9 +464,8 @@ static int split_by_sectors(struct blkdev *dev, struct blk_request *req, uint32_
 		return -ENOMEM;
 	for (unsigned int k = 0; k < pieces; k++) {
 		struct blk_request *c = kzalloc(sizeof(*c));
-		if (!c) {
+		if (!c)
 			return free_kids(kids, k);
-		}
 		uint64_t first = (uint64_t)k * max;
 		*c = (struct blk_request){ .op = req->op, .sector = req->sector + first,
 					   .nr_sectors = (uint32_t)MIN((uint64_t)max,

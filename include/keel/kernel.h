@@ -54,6 +54,11 @@ void log_init(void);
 void log_record(const char *s, size_t len);
 /* Copies out keel's log from absolute position *pos; see lib/logring.h. */
 size_t log_read(uint64_t *pos, char *out, size_t max);
+/*
+ * For a message whose rate a guest decides (one per bad request): true at
+ * most once a second per *last_ns, the caller's own stamp, which it updates.
+ */
+bool klog_due(uint64_t *last_ns);
 void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* ---- time (kernel/time.c) ---- */

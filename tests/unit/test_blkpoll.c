@@ -34,12 +34,19 @@ TEST(slow_disk_stops_after_two_misses)
 	CHECK(!vbd_poll_wanted(&p));
 }
 
-TEST(spent_credit_probes_every_retry_passes)
+/* A vbd whose disk missed twice: its credit is spent. */
+static struct vbd_poll spent(void)
 {
 	struct vbd_poll p = { 0 };
 	vbd_poll_init(&p);
 	vbd_poll_result(&p, false);
 	vbd_poll_result(&p, false);
+	return p;
+}
+
+TEST(spent_credit_probes_every_retry_passes)
+{
+	struct vbd_poll p = spent();
 	unsigned polled = 0;
 	for (int i = 0; i < VBD_POLL_RETRY * 10; i++) {
 		if (vbd_poll_wanted(&p)) {
@@ -57,10 +64,7 @@ TEST(spent_credit_probes_every_retry_passes)
 
 TEST(probe_hit_resumes_polling)
 {
-	struct vbd_poll p = { 0 };
-	vbd_poll_init(&p);
-	vbd_poll_result(&p, false);
-	vbd_poll_result(&p, false);
+	struct vbd_poll p = spent();
 	int i = 0;
 	while (!vbd_poll_wanted(&p))
 		i++;
