@@ -251,8 +251,8 @@ def keel_run(disk, i=0, pre_cmd=None):
                 if not re.search(r"^%s\s" % dev, lsblk, re.M):
                     notes.append("keel has no %s (lsblk):\n%s" % (dev, lsblk))
                     return {}, extra, notes
-                if pre_cmd:
-                    extra["pre_cmd"] = m.command(pre_cmd)
+                if pre_cmd:  # its answer goes into the notes: a refused command shows
+                    notes.append("%s: %s" % (pre_cmd, m.command(pre_cmd).strip()))
                 info0 = m.command("info")
                 extra["keel_mem_before"] = m.command("mem")
                 out = m.command("time create bench-blk.cfg", timeout=300)
@@ -487,7 +487,7 @@ def main():
             if args.ab and not args.no_keel:
                 log("keel with '%s', %s disk, run %d/%d (load %s)" % (args.ab, disk, i + 1, args.n,
                                                                      load()))
-                ab, abx, notes = keel_run(disk, i, pre_cmd=args.ab)
+                ab, _, notes = keel_run(disk, i, pre_cmd=args.ab)
                 if ab:
                     abs_.append(ab)
                     log("keel+: " + " ".join("%s=%s" % kv for kv in sorted(ab.items())
